@@ -1,0 +1,223 @@
+"""The ``srs`` command: a thin layer that turns arguments into calls and results into text.
+
+User errors (:class:`srs.errors.SRSError`) print one line on stderr and exit 2;
+``--verbose`` turns on logging for the curious.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from srs.config import DATASET_PREFIX, Settings, load_settings
+from srs.errors import SRSError
+
+USER_ERROR_EXIT = 2
+log = logging.getLogger("srs")
+
+
+class SRSGroup(click.Group):
+    """Turns a user error anywhere below into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SRSError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(USER_ERROR_EXIT)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int | None, unit_bytes: bool
+) -> Iterator[Callable[[int], None]]:
+    """A rich bar on stderr; yields the callback that advances it."""
+    counter = DownloadColumn() if unit_bytes else MofNCompleteColumn()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        counter,
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda advance: progress.advance(task, advance)
+
+
+@click.group(cls=SRSGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file (else $SRS_CONFIG).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (else $SRS_DATA_DIR, default ./data).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what SRS does.")
+@click.version_option(package_name="srs")
+@click.pass_context
+def main(
+    ctx: click.Context, config_file: Path | None, data_dir: Path | None, verbose: bool
+) -> None:
+    """SRS, the Service Recommendation System: recommends AWS services to your users."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+    )
+    try:
+        ctx.obj = load_settings(config_file=config_file, overrides={"data_dir": data_dir})
+    except SRSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(USER_ERROR_EXIT)
+    log.debug("settings: %s", ctx.obj)
+
+
+@main.command()
+@click.option(
+    "--users", type=click.IntRange(min=1), help="Number of users (default from settings)."
+)
+@click.option(
+    "--interactions-per-user",
+    type=click.IntRange(min=1),
+    help="Mean interactions per user (default from settings).",
+)
+@click.option("--seed", type=int, help="Random seed; the same seed gives the same file.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Source CSV to write (default: the data directory's source file).",
+)
+@click.option(
+    "--ground-truth/--no-ground-truth",
+    default=True,
+    show_default=True,
+    help="Also write each user's persona to ground_truth.csv beside the output.",
+)
+@click.pass_context
+def generate(
+    ctx: click.Context,
+    users: int | None,
+    interactions_per_user: int | None,
+    seed: int | None,
+    output: Path | None,
+    ground_truth: bool,
+) -> None:
+    """Write a synthetic source CSV of users drawn from personas."""
+    from srs.catalog import load_catalog
+    from srs.data.synthetic import generate_interactions, write_source
+
+    settings = _settings(ctx)
+    target = output or settings.source_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = generate_interactions(
+        users=users or settings.users,
+        interactions_per_user=interactions_per_user or settings.interactions_per_user,
+        seed=settings.seed if seed is None else seed,
+        catalog=load_catalog(),
+    )
+    truth = target.parent / settings.ground_truth_path.name if ground_truth else None
+    with progress_bar("writing", total=len(data.interactions), unit_bytes=False) as advance:
+        rows = write_source(data, target, ground_truth_path=truth, progress=advance)
+    click.echo(f"wrote {rows:,} interactions of {data.ground_truth.shape[0]:,} users to {target}")
+    if truth is not None:
+        click.echo(f"wrote personas to {truth}")
+
+
+@main.command()
+@click.option(
+    "--source",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Source CSV (default: the data directory's source file).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset directory (default: DATA_DIR/dataset).",
+)
+@click.pass_context
+def prepare(ctx: click.Context, source: Path | None, out_dir: Path | None) -> None:
+    """Validate the source CSV and write Personalize's interactions and items datasets."""
+    from srs.catalog import load_catalog
+    from srs.data.prepare import prepare_dataset
+    from srs.data.store import open_store
+
+    settings = _settings(ctx)
+    source = source or settings.source_path
+    out_dir = out_dir or settings.dataset_dir
+    size = source.stat().st_size if source.is_file() else None
+    with progress_bar("preparing", total=size, unit_bytes=True) as advance:
+        result = prepare_dataset(source, out_dir, catalog=load_catalog(), progress=advance)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"prepared {result.rows:,} interactions, {result.users:,} users, "
+        f"{result.items:,} services ({result.new_items:,} new IDs)"
+    )
+    store = open_store(settings)
+    for name, path in result.outputs.items():
+        key = DATASET_PREFIX + name
+        if store.local_path(key) != path.resolve():
+            store.put_file(key, path)
+        click.echo(f"  {name:<26} {store.uri(key)}")
+
+
+@main.command()
+@click.argument("user_id")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.pass_context
+def history(ctx: click.Context, user_id: str, limit: int, offset: int) -> None:
+    """Show a user's interactions, newest first, from the prepared dataset."""
+    import pandas as pd
+
+    from srs.data.history import InteractionHistory
+    from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
+    from srs.data.store import open_store
+
+    store = open_store(_settings(ctx))
+    interactions = InteractionHistory.from_store(store, key=DATASET_PREFIX + INTERACTIONS_FILE)
+    total = interactions.count(user_id)
+    if total == 0:
+        raise SRSError(f"user {user_id!r} has no interactions in {store.uri(DATASET_PREFIX)}")
+    with store.open_read(DATASET_PREFIX + ITEMS_FILE) as handle:
+        items = pd.read_csv(handle, dtype=str, keep_default_na=False).set_index("ITEM_ID")
+    shown = f"{offset + 1}–{min(total, offset + limit)}"
+    table = Table(title=f"{user_id}: {total:,} interactions (showing {shown})")
+    for column in ("when (UTC)", "service", "category", "event", "value"):
+        table.add_column(column)
+    for row in interactions.get_user_history(user_id, limit=limit, offset=offset):
+        name, category = (
+            items.loc[row.item_id, ["SERVICE_NAME", "CATEGORY"]]
+            if row.item_id in items.index
+            else (row.item_id, "")
+        )
+        when = pd.Timestamp(row.timestamp, unit="s").strftime("%Y-%m-%d %H:%M")
+        table.add_row(when, str(name), str(category), row.event_type, f"{row.event_value:g}")
+    Console().print(table)

@@ -1,0 +1,153 @@
+"""One settings object for every entry point.
+
+Precedence, lowest to highest: built-in defaults, an optional TOML file
+(``SRS_CONFIG`` or ``--config``), then ``SRS_*`` environment variables. Keeping
+the resolution in one pure function lets tests build settings from a plain dict
+instead of patching the process environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from srs.errors import SRSError
+
+ENV_PREFIX = "SRS_"
+DATASET_PREFIX = "dataset/"
+
+
+class ConfigError(SRSError):
+    """A setting has a value SRS cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of SRS, with the defaults of the embedded single-machine set-up."""
+
+    data_dir: Path = field(
+        default=Path("data"),
+        metadata={"help": "Local directory for source, prepared data, models and events."},
+    )
+    source_file: str = field(
+        default="aws_synthetic_service_recommendation_data.csv",
+        metadata={"help": "Name of the source CSV inside the data directory."},
+    )
+    store: str = field(
+        default="local",
+        metadata={"help": "Where prepared data and models live: 'local' or 's3'."},
+    )
+    s3_bucket: str = field(default="", metadata={"help": "S3 bucket when store = 's3'."})
+    s3_prefix: str = field(default="srs/", metadata={"help": "Key prefix inside the bucket."})
+    s3_region: str = field(default="us-east-1", metadata={"help": "AWS region for S3."})
+    s3_endpoint_url: str = field(
+        default="",
+        metadata={"help": "Custom S3 endpoint (MinIO, moto); empty means AWS."},
+    )
+    seed: int = field(default=42, metadata={"help": "Seed for the synthetic data generator."})
+    users: int = field(default=2000, metadata={"help": "Users in the generated demo data."})
+    interactions_per_user: int = field(
+        default=20, metadata={"help": "Mean interactions per generated user."}
+    )
+    chunk_rows: int = field(
+        default=500_000,
+        metadata={"help": "Rows read per chunk when preparing large source files."},
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def source_path(self) -> Path:
+        return self.data_dir / self.source_file
+
+    @property
+    def ground_truth_path(self) -> Path:
+        """The synthetic generator's personas, kept beside the source for evaluation."""
+        return self.data_dir / "ground_truth.csv"
+
+    @property
+    def dataset_dir(self) -> Path:
+        """Local working directory of ``srs prepare``; published to the store as ``dataset/``."""
+        return self.data_dir / DATASET_PREFIX.rstrip("/")
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    """Turn a TOML or environment value into the type of the field's default."""
+    kind = type(target)
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        if issubclass(kind, Path):
+            return Path(str(raw))
+        return str(raw)
+    except ValueError:
+        raise ConfigError(f"setting {name!r}: {raw!r} is not a valid {kind.__name__}") from None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve settings from defaults, a TOML file, the environment and explicit overrides."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    known = {f.name: getattr(defaults, f.name) for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_file or (
+        Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None
+    )
+    if path is not None:
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        table = table.get("srs", table)
+        for key, raw in table.items():
+            if key not in known:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, known[key])
+
+    for name, default in known.items():
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in env:
+            values[name] = _coerce(env_name, env[env_name], default)
+
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _coerce(key, raw, known[key])
+
+    settings = Settings(**values)
+    if settings.store not in {"local", "s3"}:
+        raise ConfigError(f"setting 'store': {settings.store!r} is not 'local' or 's3'")
+    if settings.store == "s3" and not settings.s3_bucket:
+        raise ConfigError("setting 's3_bucket' is required when store = 's3'")
+    return settings
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, for the README and --help."""
+    return [
+        (ENV_PREFIX + f.name.upper(), str(f.default), str(f.metadata.get("help", "")))
+        for f in fields(Settings)
+    ]

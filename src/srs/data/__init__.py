@@ -1,0 +1,1 @@
+"""Data side of SRS: generating, validating, preparing and storing interaction data."""

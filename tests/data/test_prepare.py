@@ -1,0 +1,304 @@
+"""The data pipeline: every rule of the source, and outputs that are never half-written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from srs.data.prepare import (
+    INTERACTIONS_FILE,
+    ITEMS_FILE,
+    MAPPING_FILE,
+    OUTPUT_FILES,
+    SYNTHETIC_TIMESTAMP_START,
+    prepare_dataset,
+)
+from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
+from srs.errors import SourceError
+
+HEADER = "User ID,AWS Service,Interaction Type,Rating,Timestamp\n"
+GOOD_ROWS = [
+    "u1,Amazon S3,viewed,4,1700000000",
+    "u1,AWS Lambda,launched,5,1700000100",
+    "u2,Amazon S3,viewed,3,1700000200",
+    "u2,Amazon EC2,clicked,2,1700000300",
+    "u3,Amazon EC2,rated,5,1700000400",
+]
+
+
+def write_source(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    path.write_bytes(text)
+    return path
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """Digest of every file, hidden temp files included, so leftovers show up too."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.iterdir())
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    """A dataset directory already holding a good previous preparation."""
+    good = write_source(tmp_path / "good.csv", HEADER + "\n".join(GOOD_ROWS) + "\n")
+    out = tmp_path / "dataset"
+    prepare_dataset(good, out)
+    return out
+
+
+BAD_INPUTS = [
+    ("empty", b"", "is empty"),
+    ("header_only", HEADER, "has a header but no data rows"),
+    (
+        "missing_column",
+        "User ID,AWS Service,Interaction Type\nu1,Amazon S3,viewed\n",
+        "line 1: missing required column 'Rating'",
+    ),
+    (
+        "misspelled_column",
+        "User ID,AWS Service,Interaction Type,Ratng\nu1,Amazon S3,viewed,4\n",
+        "did you mean 'Ratng'?",
+    ),
+    (
+        "wrong_case_column",
+        "user id,AWS Service,Interaction Type,Rating\nu1,Amazon S3,viewed,4\n",
+        "missing required column 'User ID' (header has: user id, AWS Service, "
+        "Interaction Type, Rating); did you mean 'user id'?",
+    ),
+    (
+        "rating_not_number",
+        HEADER + GOOD_ROWS[0] + "\nu1,AWS Lambda,launched,five,1700000100\n",
+        "line 3: field 'Rating': not a number (value 'five')",
+    ),
+    (
+        "rating_out_of_range",
+        HEADER + GOOD_ROWS[0] + "\n" + GOOD_ROWS[1] + "\nu2,Amazon S3,rated,7,1700000200\n",
+        "line 4: field 'Rating': out of range 1–5 (value '7')",
+    ),
+    (
+        "rating_blank",
+        HEADER + "u1,Amazon S3,viewed,,1700000000\n",
+        "line 2: field 'Rating': blank",
+    ),
+    (
+        "blank_user",
+        HEADER + GOOD_ROWS[0] + "\n  ,Amazon S3,viewed,4,1700000000\n",
+        "line 3: field 'User ID': blank (value '  ')",
+    ),
+    (
+        "blank_service",
+        HEADER + GOOD_ROWS[0] + "\nu2,,viewed,4,1700000000\n",
+        "line 3: field 'AWS Service': blank (value '')",
+    ),
+    (
+        "wrong_delimiter",
+        HEADER.replace(",", ";") + "u1;Amazon S3;viewed;4;1700000000\n",
+        "line 1: columns are separated by semicolon (';'); SRS expects comma-separated values",
+    ),
+    (
+        "tab_delimiter",
+        HEADER.replace(",", "\t") + "u1\tAmazon S3\tviewed\t4\t1700000000\n",
+        "separated by tab",
+    ),
+    (
+        "non_utf8_row",
+        (HEADER + GOOD_ROWS[0] + "\n").encode() + "u2,Amazon Kinésis,viewed,4,1700000000\n".encode(
+            "latin-1"
+        ),
+        "line 3: not valid UTF-8 (byte 0xe9 at column 14); save the file as UTF-8",
+    ),
+    (
+        "non_utf8_header",
+        "User ID,AWS Service,Interaction Type,Rating,Zeitstempel ä\n".encode("latin-1"),
+        "line 1: not valid UTF-8",
+    ),
+    (
+        "ragged_row",
+        HEADER + GOOD_ROWS[0] + "\nu2,Amazon S3, bucket,viewed,4,1700000000\n",
+        "line 3: expected 5 fields, found 6",
+    ),
+    (
+        "one_user_one_service",
+        HEADER + "u1,Amazon S3,viewed,4,1700000000\nu1,Amazon S3,launched,5,1700000100\n",
+        "found 1 unique service ('Amazon S3'); at least 2 are required",
+    ),
+    (
+        "one_user_two_services",
+        HEADER + "u1,Amazon S3,viewed,4,1700000000\nu1,AWS Lambda,launched,5,1700000100\n",
+        "prepared data has 1 user(s); at least 2 are required",
+    ),
+    (
+        "bad_timestamp",
+        HEADER + GOOD_ROWS[0] + "\nu2,Amazon S3,viewed,4,yesterday\n",
+        "line 3: field 'Timestamp': neither Unix seconds nor ISO 8601 (value 'yesterday')",
+    ),
+    (
+        "millisecond_timestamp",
+        HEADER + "u2,Amazon S3,viewed,4,1700000000000\n",
+        "line 2: field 'Timestamp': out of range for Unix seconds (milliseconds?)",
+    ),
+    (
+        "overlong_user",
+        HEADER + "u" * 300 + ",Amazon S3,viewed,4,1700000000\n",
+        "line 2: field 'User ID': longer than 256 characters",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [case[1:] for case in BAD_INPUTS],
+    ids=[case[0] for case in BAD_INPUTS],
+)
+def test_bad_input_names_the_problem_and_keeps_previous_outputs(
+    tmp_path: Path, out_dir: Path, text: str | bytes, expected: str
+) -> None:
+    source = write_source(tmp_path / "bad.csv", text)
+    before = snapshot(out_dir)
+    with pytest.raises(SourceError) as raised:
+        prepare_dataset(source, out_dir)
+    message = str(raised.value)
+    assert message.startswith(f"{source}: ")
+    assert expected in message
+    assert "\n" not in message
+    assert snapshot(out_dir) == before
+
+
+def test_missing_file_is_reported_and_nothing_is_created(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"nope\.csv: source file does not exist"):
+        prepare_dataset(tmp_path / "nope.csv", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_row_in_a_later_block_is_reported_with_its_file_line(
+    tmp_path: Path, out_dir: Path
+) -> None:
+    rows = [f"u{i % 50},Amazon S3,viewed,3,{1700000000 + i}" for i in range(5000)]
+    rows[4321] = "u9,AWS Lambda,viewed,4.5x,1700000000"
+    source = write_source(tmp_path / "big.csv", HEADER + "\n".join(rows) + "\n")
+    before = snapshot(out_dir)
+    with pytest.raises(SourceError, match=r"line 4323: field 'Rating': not a number \(value '4.5x'\)"):
+        prepare_dataset(source, out_dir, block_bytes=4096)
+    assert snapshot(out_dir) == before
+
+
+def read_interactions(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / INTERACTIONS_FILE, dtype={"USER_ID": str, "ITEM_ID": str})
+
+
+def test_good_source_produces_personalize_interactions(tmp_path: Path) -> None:
+    source = write_source(tmp_path / "s.csv", HEADER + "\n".join(GOOD_ROWS) + "\n")
+    result = prepare_dataset(source, tmp_path / "ds")
+    frame = read_interactions(tmp_path / "ds")
+    assert list(frame.columns) == [f["name"] for f in INTERACTIONS_SCHEMA["fields"]]
+    assert (result.rows, result.users, result.items) == (5, 3, 3)
+    assert frame["EVENT_VALUE"].tolist() == [4.0, 5.0, 3.0, 2.0, 5.0]
+    assert frame["TIMESTAMP"].tolist() == [1700000000 + 100 * i for i in range(5)]
+    mapping = pd.read_csv(tmp_path / "ds" / MAPPING_FILE, dtype=str).set_index("SERVICE_NAME")
+    assert frame["ITEM_ID"].tolist() == [
+        mapping.loc[name, "ITEM_ID"]
+        for name in ["Amazon S3", "AWS Lambda", "Amazon S3", "Amazon EC2", "Amazon EC2"]
+    ]
+    assert set(result.outputs) == set(OUTPUT_FILES)
+    assert any("at least 1000" in warning for warning in result.warnings)
+    assert any("at least 25" in warning for warning in result.warnings)
+
+
+def test_bom_crlf_and_quoted_comma_are_read_as_a_person_means_them(tmp_path: Path) -> None:
+    text = (
+        "\ufeffUser ID,AWS Service,Interaction Type,Rating\r\n"
+        'u1,"AWS Lambda, edge functions",launched,5\r\n'
+        "u2,Amazon S3,viewed,4\r\n"
+    )
+    source = write_source(tmp_path / "s.csv", text)
+    prepare_dataset(source, tmp_path / "ds")
+    mapping = pd.read_csv(tmp_path / "ds" / MAPPING_FILE, dtype=str)
+    assert sorted(mapping["SERVICE_NAME"]) == ["AWS Lambda, edge functions", "Amazon S3"]
+    frame = read_interactions(tmp_path / "ds")
+    assert frame["USER_ID"].tolist() == ["u1", "u2"]
+    assert "\r" not in (tmp_path / "ds" / INTERACTIONS_FILE).read_text()
+
+
+def test_iso_timestamps_are_converted_to_unix_seconds(tmp_path: Path) -> None:
+    text = HEADER + "u1,Amazon S3,viewed,4,2024-03-01T12:00:00Z\nu2,AWS Lambda,viewed,4,2024-03-01\n"
+    prepare_dataset(write_source(tmp_path / "s.csv", text), tmp_path / "ds")
+    assert read_interactions(tmp_path / "ds")["TIMESTAMP"].tolist() == [1709294400, 1709251200]
+
+
+def test_missing_timestamps_increase_within_each_user_in_source_order(tmp_path: Path) -> None:
+    text = "User ID,AWS Service,Interaction Type,Rating\n" + "".join(
+        f"u{i % 3},{'Amazon S3' if i % 2 else 'AWS Lambda'},viewed,3\n" for i in range(30)
+    )
+    source = write_source(tmp_path / "s.csv", text)
+    prepare_dataset(source, tmp_path / "a", block_bytes=64)
+    prepare_dataset(source, tmp_path / "b")
+    first, second = read_interactions(tmp_path / "a"), read_interactions(tmp_path / "b")
+    pd.testing.assert_frame_equal(first, second)
+    for _, times in first.groupby("USER_ID")["TIMESTAMP"]:
+        assert times.is_monotonic_increasing and times.is_unique
+        assert times.iloc[0] == SYNTHETIC_TIMESTAMP_START
+    assert first["TIMESTAMP"].nunique() > 1
+
+
+def test_rerun_keeps_existing_ids_and_adds_new_ones(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    prepare_dataset(write_source(tmp_path / "a.csv", HEADER + "\n".join(GOOD_ROWS) + "\n"), out)
+    before = pd.read_csv(out / MAPPING_FILE, dtype=str)
+    more = HEADER + "u9,Amazon Athena,viewed,4,1700000500\nu8,AWS Lambda,viewed,4,1700000600\n"
+    result = prepare_dataset(write_source(tmp_path / "b.csv", more), out)
+    after = pd.read_csv(out / MAPPING_FILE, dtype=str)
+    assert result.new_items == 1
+    pd.testing.assert_frame_equal(after.iloc[: len(before)], before)
+    assert after["SERVICE_NAME"].iloc[-1] == "Amazon Athena"
+    assert after["ITEM_ID"].is_unique and after["SERVICE_NAME"].is_unique
+    lambda_id = before.set_index("SERVICE_NAME").loc["AWS Lambda", "ITEM_ID"]
+    assert read_interactions(out)["ITEM_ID"].iloc[1] == lambda_id
+
+
+def test_damaged_mapping_is_refused_not_replaced(tmp_path: Path, out_dir: Path) -> None:
+    (out_dir / MAPPING_FILE).write_text("ITEM_ID,SERVICE_NAME\nsvc-0001,A\nsvc-0001,B\n")
+    before = snapshot(out_dir)
+    source = write_source(tmp_path / "s.csv", HEADER + "\n".join(GOOD_ROWS) + "\n")
+    with pytest.raises(SourceError, match="line 3: field ITEM_ID: duplicate value 'svc-0001'"):
+        prepare_dataset(source, out_dir)
+    assert snapshot(out_dir) == before
+
+
+def test_items_carry_catalogue_category_and_schemas_match_files(tmp_path: Path) -> None:
+    catalog = pd.DataFrame(
+        {
+            "name": ["Amazon S3", "AWS Lambda"],
+            "category": ["Storage", "Compute"],
+            "description": ["Object storage, built to retrieve any amount of data", "Run code"],
+        }
+    )
+    source = write_source(tmp_path / "s.csv", HEADER + "\n".join(GOOD_ROWS) + "\n")
+    prepare_dataset(source, tmp_path / "ds", catalog=catalog)
+    items = pd.read_csv(tmp_path / "ds" / ITEMS_FILE, dtype=str, keep_default_na=False)
+    assert list(items.columns) == [f["name"] for f in ITEMS_SCHEMA["fields"]]
+    by_name = items.set_index("SERVICE_NAME")
+    assert by_name.loc["Amazon S3", "CATEGORY"] == "Storage"
+    assert by_name.loc["Amazon S3", "DESCRIPTION"].startswith("Object storage, built")
+    assert by_name.loc["Amazon EC2", "CATEGORY"] == "Other"
+    for name, schema in [("interactions", INTERACTIONS_SCHEMA), ("items", ITEMS_SCHEMA)]:
+        written = json.loads((tmp_path / "ds" / f"{name}_schema.json").read_text())
+        assert written == schema
+
+
+def test_progress_reports_every_source_byte(tmp_path: Path) -> None:
+    rows = [f"u{i % 40},Amazon S3,viewed,3,{1700000000 + i}" for i in range(3000)]
+    rows += ["u1,AWS Lambda,viewed,3,1700000000"]
+    source = write_source(tmp_path / "s.csv", HEADER + "\n".join(rows) + "\n")
+    seen: list[int] = []
+    prepare_dataset(source, tmp_path / "ds", block_bytes=8192, progress=seen.append)
+    assert len(seen) > 3
+    assert sum(seen) == source.stat().st_size
