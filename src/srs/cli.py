@@ -173,7 +173,13 @@ def prepare(ctx: click.Context, source: Path | None, out_dir: Path | None) -> No
     out_dir = out_dir or settings.dataset_dir
     size = source.stat().st_size if source.is_file() else None
     with progress_bar("preparing", total=size, unit_bytes=True) as advance:
-        result = prepare_dataset(source, out_dir, catalog=load_catalog(), progress=advance)
+        result = prepare_dataset(
+            source,
+            out_dir,
+            catalog=load_catalog(),
+            block_bytes=settings.chunk_bytes,
+            progress=advance,
+        )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(

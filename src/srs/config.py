@@ -54,9 +54,9 @@ class Settings:
     interactions_per_user: int = field(
         default=20, metadata={"help": "Mean interactions per generated user."}
     )
-    chunk_rows: int = field(
-        default=500_000,
-        metadata={"help": "Rows read per chunk when preparing large source files."},
+    chunk_bytes: int = field(
+        default=32 << 20,
+        metadata={"help": "Bytes of source CSV read per block by prepare; bounds its memory."},
     )
 
     def as_dict(self) -> dict[str, Any]:
@@ -138,6 +138,11 @@ def load_settings(
             values[key] = _coerce(key, raw, known[key])
 
     settings = Settings(**values)
+    for name in ("users", "interactions_per_user", "chunk_bytes"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(
+                f"setting {name!r}: must be at least 1, got {getattr(settings, name)}"
+            )
     if settings.store not in {"local", "s3"}:
         raise ConfigError(f"setting 'store': {settings.store!r} is not 'local' or 's3'")
     if settings.store == "s3" and not settings.s3_bucket:
@@ -148,6 +153,10 @@ def load_settings(
 def settings_table() -> list[tuple[str, str, str]]:
     """(environment variable, default, help) for every setting, for the README and --help."""
     return [
-        (ENV_PREFIX + f.name.upper(), str(f.default), str(f.metadata.get("help", "")))
+        (
+            ENV_PREFIX + f.name.upper(),
+            str(f.default) if f.default != "" else "(empty)",
+            str(f.metadata.get("help", "")),
+        )
         for f in fields(Settings)
     ]

@@ -111,9 +111,8 @@ BAD_INPUTS = [
     ),
     (
         "non_utf8_row",
-        (HEADER + GOOD_ROWS[0] + "\n").encode() + "u2,Amazon Kinésis,viewed,4,1700000000\n".encode(
-            "latin-1"
-        ),
+        (HEADER + GOOD_ROWS[0] + "\n").encode()
+        + "u2,Amazon Kinésis,viewed,4,1700000000\n".encode("latin-1"),
         "line 3: not valid UTF-8 (byte 0xe9 at column 14); save the file as UTF-8",
     ),
     (
@@ -186,7 +185,9 @@ def test_bad_row_in_a_later_block_is_reported_with_its_file_line(
     rows[4321] = "u9,AWS Lambda,viewed,4.5x,1700000000"
     source = write_source(tmp_path / "big.csv", HEADER + "\n".join(rows) + "\n")
     before = snapshot(out_dir)
-    with pytest.raises(SourceError, match=r"line 4323: field 'Rating': not a number \(value '4.5x'\)"):
+    with pytest.raises(
+        SourceError, match=r"line 4323: field 'Rating': not a number \(value '4.5x'\)"
+    ):
         prepare_dataset(source, out_dir, block_bytes=4096)
     assert snapshot(out_dir) == before
 
@@ -229,7 +230,9 @@ def test_bom_crlf_and_quoted_comma_are_read_as_a_person_means_them(tmp_path: Pat
 
 
 def test_iso_timestamps_are_converted_to_unix_seconds(tmp_path: Path) -> None:
-    text = HEADER + "u1,Amazon S3,viewed,4,2024-03-01T12:00:00Z\nu2,AWS Lambda,viewed,4,2024-03-01\n"
+    text = (
+        HEADER + "u1,Amazon S3,viewed,4,2024-03-01T12:00:00Z\nu2,AWS Lambda,viewed,4,2024-03-01\n"
+    )
     prepare_dataset(write_source(tmp_path / "s.csv", text), tmp_path / "ds")
     assert read_interactions(tmp_path / "ds")["TIMESTAMP"].tolist() == [1709294400, 1709251200]
 
