@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from srs.errors import SourceError
 
@@ -30,8 +32,8 @@ class ServiceMapping:
 
     item_ids: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
-    _index: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
     _next_number: int = 1
+    _value_set: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
 
     @classmethod
     def load(cls, path: Path) -> ServiceMapping:
@@ -53,30 +55,29 @@ class ServiceMapping:
                     f"{path}: line {row + 2}: field {column}: "
                     f"duplicate value {frame[column].iat[row]!r}"
                 )
-        mapping = cls()
-        mapping.item_ids = frame["ITEM_ID"].tolist()
-        mapping.names = frame["SERVICE_NAME"].tolist()
-        mapping._index = pd.Index(mapping.names, dtype=object)
-        numbers = [int(m.group(1)) for m in map(_ID_PATTERN.match, mapping.item_ids) if m]
-        mapping._next_number = max(numbers, default=0) + 1
-        return mapping
+        numbers = [int(m.group(1)) for m in map(_ID_PATTERN.match, frame["ITEM_ID"]) if m]
+        return cls(
+            item_ids=frame["ITEM_ID"].tolist(),
+            names=frame["SERVICE_NAME"].tolist(),
+            _next_number=max(numbers, default=0) + 1,
+            _value_set=pa.array(frame["SERVICE_NAME"].tolist(), pa.string()),
+        )
 
     def __len__(self) -> int:
         return len(self.names)
 
-    def assign(self, names: pd.Series) -> np.ndarray:
+    def assign(self, names: pa.Array) -> np.ndarray:
         """Positions of ``names`` in the mapping, adding unseen names (sorted) at the end."""
-        positions = self._index.get_indexer(pd.Index(names))
-        missing = positions < 0
-        if missing.any():
-            new_names = sorted(pd.unique(names[missing]))
-            for name in new_names:
+        positions = pc.index_in(names, value_set=self._value_set)
+        missing = pc.is_null(positions)
+        if pc.any(missing).as_py():
+            for name in sorted(pc.unique(pc.filter(names, missing)).to_pylist()):
                 self.item_ids.append(format_item_id(self._next_number))
                 self.names.append(name)
                 self._next_number += 1
-            self._index = pd.Index(self.names, dtype=object)
-            positions = self._index.get_indexer(pd.Index(names))
-        return positions
+            self._value_set = pa.array(self.names, pa.string())
+            positions = pc.index_in(names, value_set=self._value_set)
+        return np.asarray(positions.to_numpy(zero_copy_only=False), dtype=np.int64)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"ITEM_ID": self.item_ids, "SERVICE_NAME": self.names})

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from srs.data.mapping import ServiceMapping
@@ -79,23 +80,45 @@ class PrepareResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def rank_within_groups(codes: np.ndarray) -> np.ndarray:
+    """0-based position of each element among equal codes, in array order."""
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    lengths = np.diff(np.r_[starts, len(codes)])
+    ranks = np.empty(len(codes), dtype=np.int64)
+    ranks[order] = np.arange(len(codes)) - np.repeat(starts, lengths)
+    return ranks
+
+
 @dataclass
 class _Tally:
-    """Running counts over the stream; small (one entry per user, not per row)."""
+    """Running counts over the stream; one entry per user, not per row, all in Arrow/numpy."""
 
     rows: int = 0
-    user_counts: pd.Series = field(default_factory=lambda: pd.Series(dtype=np.int64))
+    users: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    user_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     services_seen: set[int] = field(default_factory=set)
 
-    def add(self, users: pd.Series, positions: np.ndarray) -> np.ndarray:
+    def add(self, users: pa.Array, positions: np.ndarray) -> np.ndarray:
         """Record a batch and return each row's 0-based index among its user's rows."""
-        earlier = self.user_counts.reindex(users.to_numpy(), fill_value=0).to_numpy()
-        within = users.groupby(users, sort=False).cumcount().to_numpy()
-        counts = users.value_counts(sort=False)
-        self.user_counts = self.user_counts.add(counts, fill_value=0).astype(np.int64)
+        encoded = pc.dictionary_encode(users)
+        codes = encoded.indices.to_numpy()
+        known = pc.fill_null(pc.index_in(encoded.dictionary, value_set=self.users), -1)
+        slots = known.to_numpy().astype(np.int64)
+        new = slots < 0
+        slots[new] = len(self.users) + np.arange(int(new.sum()))
+        self.users = pa.concat_arrays([self.users, pc.filter(encoded.dictionary, pa.array(new))])
+        self.user_counts = np.concatenate([self.user_counts, np.zeros(int(new.sum()), np.int64)])
+        earlier = self.user_counts[slots]
+        self.user_counts[slots] += np.bincount(codes, minlength=len(slots))
         self.services_seen.update(np.unique(positions).tolist())
         self.rows += len(users)
-        return np.asarray(earlier + within, dtype=np.int64)
+        return np.asarray(earlier[codes] + rank_within_groups(codes), dtype=np.int64)
+
+    @property
+    def active_users(self) -> int:
+        return int((self.user_counts >= 2).sum())
 
 
 class _PendingOutputs:
@@ -158,8 +181,7 @@ def _batches(layout: SourceLayout, handle: BinaryIO, block_bytes: int) -> Iterat
                 strings_can_be_null=False,
             ),
         )
-        for batch in reader:
-            yield batch.to_pandas()
+        yield from reader
     except (pa.ArrowInvalid, UnicodeDecodeError):
         raise SourceError(locate_unreadable_line(layout.path, len(layout.header))) from None
 
@@ -190,13 +212,13 @@ def _write_interactions(
             timestamps = (
                 rows.timestamps if rows.timestamps is not None else _synthetic_timestamps(sequence)
             )
-            item_ids = np.asarray(mapping.item_ids, dtype=object)[services]
+            item_ids = pc.take(pa.array(mapping.item_ids, pa.string()), services)
             writer.write_table(
                 pa.Table.from_arrays(
                     [
-                        pa.array(rows.users.to_numpy(), pa.string()),
-                        pa.array(item_ids, pa.string()),
-                        pa.array(rows.event_types.to_numpy(), pa.string()),
+                        rows.users,
+                        item_ids,
+                        rows.event_types,
                         pa.array(rows.ratings, pa.float64()),
                         pa.array(timestamps, pa.int64()),
                     ],
@@ -277,13 +299,13 @@ def prepare_dataset(
             raise SourceError(
                 f"{source}: found 1 unique service ({only!r}); at least 2 are required"
             )
-        users = len(tally.user_counts)
+        users = len(tally.users)
         warnings = check_prepared(
             source,
             rows=tally.rows,
             users=users,
             items=len(tally.services_seen),
-            active_users=int((tally.user_counts >= 2).sum()),
+            active_users=tally.active_users,
         )
         _verify(pending.temps[INTERACTIONS_FILE], tally.rows)
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from srs.errors import SourceError
 
@@ -111,106 +113,96 @@ def _fail(layout: SourceLayout, line: int, field: str, value: object, rule: str)
     return SourceError(f"{layout.path}: line {line}: field {field!r}: {rule} (value {value!r})")
 
 
-def _first(mask: np.ndarray) -> int | None:
-    hits = np.flatnonzero(mask)
-    return int(hits[0]) if hits.size else None
+def _first(mask: pa.Array | pa.ChunkedArray) -> int | None:
+    """Index of the first true value, without leaving Arrow."""
+    found = pc.index(mask, True).as_py()
+    return None if found < 0 else int(found)
 
 
 @dataclass(frozen=True)
 class CheckedRows:
-    """One batch of source rows, cleaned and typed."""
+    """One batch of source rows, cleaned and typed; text stays in Arrow for speed."""
 
-    users: pd.Series
-    services: pd.Series
-    event_types: pd.Series
+    users: pa.Array
+    services: pa.Array
+    event_types: pa.Array
     ratings: np.ndarray
     timestamps: np.ndarray | None
 
 
-def _text_column(
-    frame: pd.DataFrame, layout: SourceLayout, name: str, first_line: int
-) -> pd.Series:
-    values = frame[layout.columns[name]].fillna("").str.strip()
-    row = _first(values.eq("").to_numpy())
-    if row is not None:
-        raise _fail(layout, first_line + row, name, frame[layout.columns[name]].iat[row], "blank")
-    if name != EVENT_TYPE:
-        row = _first((values.str.len() > MAX_ID_LENGTH).to_numpy())
+class _Batch:
+    """A batch with the layout that says which of its columns is which."""
+
+    def __init__(self, batch: pa.RecordBatch, layout: SourceLayout, first_line: int) -> None:
+        self.batch, self.layout, self.first_line = batch, layout, first_line
+
+    def raw(self, name: str) -> pa.Array:
+        return self.batch.column(self.layout.columns[name])
+
+    def fail(self, name: str, row: int, rule: str) -> SourceError:
+        value = self.raw(name)[row].as_py()
+        return _fail(self.layout, self.first_line + row, name, value, rule)
+
+    def text(self, name: str, check_length: bool = True) -> pa.Array:
+        values = pc.utf8_trim_whitespace(self.raw(name))
+        row = _first(pc.equal(values, ""))
         if row is not None:
-            raise _fail(
-                layout,
-                first_line + row,
-                name,
-                values.iat[row],
-                f"longer than {MAX_ID_LENGTH} characters",
-            )
-    return values
+            raise self.fail(name, row, "blank")
+        if check_length:
+            row = _first(pc.greater(pc.utf8_length(values), MAX_ID_LENGTH))
+            if row is not None:
+                raise self.fail(name, row, f"longer than {MAX_ID_LENGTH} characters")
+        return values
+
+    def numbers(self, name: str) -> tuple[pa.Array, np.ndarray]:
+        """Trimmed text and its float values (NaN where the text is not a number)."""
+        values = self.text(name, check_length=False)
+        try:
+            return values, pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            coerced = pd.to_numeric(values.to_pandas(), errors="coerce")
+            return values, coerced.to_numpy(dtype=np.float64)
+
+    def ratings(self) -> np.ndarray:
+        _, numbers = self.numbers(RATING)
+        row = _first(pa.array(~np.isfinite(numbers)))
+        if row is not None:
+            raise self.fail(RATING, row, "not a number")
+        row = _first(pa.array((numbers < RATING_MIN) | (numbers > RATING_MAX)))
+        if row is not None:
+            raise self.fail(RATING, row, f"out of range {RATING_MIN:g}–{RATING_MAX:g}")
+        return numbers
+
+    def timestamps(self) -> np.ndarray:
+        text, seconds = self.numbers(TIMESTAMP)
+        textual = np.isnan(seconds)
+        if textual.any():
+            seconds[textual] = parse_iso_timestamps(text.to_pandas()[textual])
+        row = _first(pa.array(np.isnan(seconds)))
+        if row is not None:
+            raise self.fail(TIMESTAMP, row, "neither Unix seconds nor ISO 8601")
+        row = _first(pa.array((seconds < 0) | (seconds >= TIMESTAMP_MAX)))
+        if row is not None:
+            raise self.fail(TIMESTAMP, row, "out of range for Unix seconds (milliseconds?)")
+        return np.asarray(np.floor(seconds), dtype=np.int64)
 
 
-def _ratings(frame: pd.DataFrame, layout: SourceLayout, first_line: int) -> np.ndarray:
-    raw = frame[layout.columns[RATING]].fillna("").str.strip()
-    blank = raw.eq("").to_numpy()
-    row = _first(blank)
-    if row is not None:
-        raise _fail(layout, first_line + row, RATING, raw.iat[row], "blank")
-    numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    row = _first(~np.isfinite(numbers))
-    if row is not None:
-        raise _fail(layout, first_line + row, RATING, raw.iat[row], "not a number")
-    row = _first((numbers < RATING_MIN) | (numbers > RATING_MAX))
-    if row is not None:
-        raise _fail(
-            layout,
-            first_line + row,
-            RATING,
-            raw.iat[row],
-            f"out of range {RATING_MIN:g}–{RATING_MAX:g}",
-        )
-    return numbers
+def parse_iso_timestamps(text: pd.Series) -> np.ndarray:
+    """Unix seconds from ISO 8601 text; NaN where it does not parse."""
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    seconds = (parsed.astype("int64") // 10**9).to_numpy(dtype=np.float64)
+    return np.where(parsed.isna().to_numpy(), np.nan, seconds)
 
 
-def parse_timestamps(raw: pd.Series) -> np.ndarray:
-    """Unix seconds from Unix seconds or ISO 8601 text; NaN where neither parses."""
-    numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    textual = np.isnan(numbers)
-    if textual.any():
-        parsed = pd.to_datetime(raw[textual], format="ISO8601", utc=True, errors="coerce")
-        seconds = parsed.astype("int64").to_numpy() // 10**9
-        numbers[textual] = np.where(parsed.isna().to_numpy(), np.nan, seconds)
-    return numbers
-
-
-def _timestamps(frame: pd.DataFrame, layout: SourceLayout, first_line: int) -> np.ndarray:
-    raw = frame[layout.columns[TIMESTAMP]].fillna("").str.strip()
-    row = _first(raw.eq("").to_numpy())
-    if row is not None:
-        raise _fail(layout, first_line + row, TIMESTAMP, raw.iat[row], "blank")
-    seconds = parse_timestamps(raw)
-    row = _first(np.isnan(seconds))
-    if row is not None:
-        raise _fail(
-            layout, first_line + row, TIMESTAMP, raw.iat[row], "neither Unix seconds nor ISO 8601"
-        )
-    row = _first((seconds < 0) | (seconds >= TIMESTAMP_MAX))
-    if row is not None:
-        raise _fail(
-            layout,
-            first_line + row,
-            TIMESTAMP,
-            raw.iat[row],
-            "out of range for Unix seconds (milliseconds?)",
-        )
-    return np.asarray(np.floor(seconds), dtype=np.int64)
-
-
-def check_rows(frame: pd.DataFrame, layout: SourceLayout, first_line: int) -> CheckedRows:
+def check_rows(batch: pa.RecordBatch, layout: SourceLayout, first_line: int) -> CheckedRows:
     """Validate and type one batch; ``first_line`` is the file line of its first row."""
+    rows = _Batch(batch, layout, first_line)
     return CheckedRows(
-        users=_text_column(frame, layout, USER, first_line),
-        services=_text_column(frame, layout, SERVICE, first_line),
-        event_types=_text_column(frame, layout, EVENT_TYPE, first_line),
-        ratings=_ratings(frame, layout, first_line),
-        timestamps=_timestamps(frame, layout, first_line) if layout.has_timestamp else None,
+        users=rows.text(USER),
+        services=rows.text(SERVICE),
+        event_types=rows.text(EVENT_TYPE, check_length=False),
+        ratings=rows.ratings(),
+        timestamps=rows.timestamps() if layout.has_timestamp else None,
     )
 
 
