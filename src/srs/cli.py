@@ -213,17 +213,19 @@ def history(ctx: click.Context, user_id: str, limit: int, offset: int) -> None:
     if total == 0:
         raise SRSError(f"user {user_id!r} has no interactions in {store.uri(DATASET_PREFIX)}")
     with store.open_read(DATASET_PREFIX + ITEMS_FILE) as handle:
-        items = pd.read_csv(handle, dtype=str, keep_default_na=False).set_index("ITEM_ID")
+        items = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    described = {
+        item: (name, category)
+        for item, name, category in zip(
+            items["ITEM_ID"], items["SERVICE_NAME"], items["CATEGORY"], strict=True
+        )
+    }
     shown = f"{offset + 1}–{min(total, offset + limit)}"
     table = Table(title=f"{user_id}: {total:,} interactions (showing {shown})")
     for column in ("when (UTC)", "service", "category", "event", "value"):
         table.add_column(column)
     for row in interactions.get_user_history(user_id, limit=limit, offset=offset):
-        name, category = (
-            items.loc[row.item_id, ["SERVICE_NAME", "CATEGORY"]]
-            if row.item_id in items.index
-            else (row.item_id, "")
-        )
+        name, category = described.get(row.item_id, (row.item_id, ""))
         when = pd.Timestamp(row.timestamp, unit="s").strftime("%Y-%m-%d %H:%M")
-        table.add_row(when, str(name), str(category), row.event_type, f"{row.event_value:g}")
+        table.add_row(when, name, category, row.event_type, f"{row.event_value:g}")
     Console().print(table)

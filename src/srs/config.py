@@ -55,7 +55,7 @@ class Settings:
         default=20, metadata={"help": "Mean interactions per generated user."}
     )
     chunk_bytes: int = field(
-        default=32 << 20,
+        default=4 << 20,
         metadata={"help": "Bytes of source CSV read per block by prepare; bounds its memory."},
     )
 
