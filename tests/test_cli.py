@@ -42,3 +42,54 @@ def test_bad_setting_is_one_line_and_exit_2(runner: CliRunner) -> None:
     result = invoke(runner, "prepare", env={"SRS_USERS": "lots"})
     assert result.exit_code == USER_ERROR_EXIT
     assert result.stderr.strip() == "error: setting 'SRS_USERS': 'lots' is not a valid int"
+
+
+SOURCE = (
+    "User ID,AWS Service,Interaction Type,Rating,Timestamp\n"
+    "007,Amazon S3,viewed,4,1700000000\n"
+    "007,AWS Lambda,launched,5,1700000600\n"
+    "u2,Amazon S3,viewed,3,1700000200\n"
+)
+
+
+def test_prepare_then_history_on_the_local_store(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "aws_synthetic_service_recommendation_data.csv").write_text(SOURCE)
+    prepared = invoke(runner, "--data-dir", str(tmp_path), "prepare")
+    assert prepared.exit_code == 0, prepared.stderr
+    assert "prepared 3 interactions, 2 users, 2 services (2 new IDs)" in prepared.stdout
+    assert str(tmp_path / "dataset" / "interactions.csv") in prepared.stdout
+    assert "warning: 3 interactions: Amazon Personalize needs at least 1000" in prepared.stderr
+
+    shown = invoke(runner, "--data-dir", str(tmp_path), "history", "007")
+    assert shown.exit_code == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if "Amazon S3" in line or "Lambda" in line]
+    assert "AWS Lambda" in lines[0] and "launched" in lines[0]
+    assert "Amazon S3" in lines[1] and "viewed" in lines[1]
+
+    unknown = invoke(runner, "--data-dir", str(tmp_path), "history", "7")
+    assert unknown.exit_code == USER_ERROR_EXIT
+    assert unknown.stderr.startswith("error: user '7' has no interactions")
+
+
+def test_prepare_publishes_to_s3_and_history_reads_it_back(
+    runner: CliRunner, tmp_path: Path, moto_endpoint: str, s3_bucket: str
+) -> None:
+    (tmp_path / "aws_synthetic_service_recommendation_data.csv").write_text(SOURCE)
+    env = {
+        "SRS_STORE": "s3",
+        "SRS_S3_BUCKET": s3_bucket,
+        "SRS_S3_PREFIX": "team-a/",
+        "SRS_S3_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    prepared = invoke(runner, "--data-dir", str(tmp_path), "prepare", env=env)
+    assert prepared.exit_code == 0, prepared.stderr
+    assert f"s3://{s3_bucket}/team-a/dataset/interactions.csv" in prepared.stdout
+
+    for name in ("interactions.csv", "items.csv"):
+        (tmp_path / "dataset" / name).unlink()
+    shown = invoke(runner, "--data-dir", str(tmp_path), "history", "u2", env=env)
+    assert shown.exit_code == 0, shown.stderr
+    assert "Amazon S3" in shown.stdout

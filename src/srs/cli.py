@@ -211,7 +211,8 @@ def history(ctx: click.Context, user_id: str, limit: int, offset: int) -> None:
     interactions = InteractionHistory.from_store(store, key=DATASET_PREFIX + INTERACTIONS_FILE)
     total = interactions.count(user_id)
     if total == 0:
-        raise SRSError(f"user {user_id!r} has no interactions in {store.uri(DATASET_PREFIX)}")
+        location = store.uri(DATASET_PREFIX + INTERACTIONS_FILE)
+        raise SRSError(f"user {user_id!r} has no interactions in {location}")
     with store.open_read(DATASET_PREFIX + ITEMS_FILE) as handle:
         items = pd.read_csv(handle, dtype=str, keep_default_na=False)
     described = {
