@@ -1,0 +1,99 @@
+"""EventStore on a real SQLite file: durable, atomic per call, visible to other processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from srs.events import NEUTRAL_EVENT_VALUE, Event, EventError, EventStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EventStore:
+    return EventStore(tmp_path / "events.sqlite")
+
+
+def clicks(*items: str, sent_at: int = 1_700_000_000) -> list[Event]:
+    return [Event("clicked", item, sent_at + i) for i, item in enumerate(items)]
+
+
+def test_events_come_back_newest_first_per_user(store: EventStore) -> None:
+    store.put_events("u1", "s1", clicks("svc-1", "svc-2"))
+    store.put_events("u2", "s9", clicks("svc-3"))
+    store.put_events("u1", "s1", [Event("rated", "svc-4", 1_700_000_100, 5.0)])
+    recent = store.recent("u1")
+    assert [e.item_id for e in recent] == ["svc-4", "svc-2", "svc-1"]
+    assert recent[0].event_value == 5.0 and recent[0].session_id == "s1"
+    assert recent[1].event_value == NEUTRAL_EVENT_VALUE
+    assert [e.item_id for e in store.recent("u1", limit=1)] == ["svc-4"]
+    assert (store.count(), store.count("u1"), store.count("nobody")) == (4, 3, 0)
+
+
+def test_file_is_in_wal_mode(store: EventStore) -> None:
+    store.put_events("u1", "s1", clicks("svc-1"))
+    with sqlite3.connect(store.path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_another_process_sees_an_event_as_soon_as_put_returns(store: EventStore) -> None:
+    store.put_events("u1", "s1", clicks("svc-7"))
+    code = (
+        "import sys; from pathlib import Path; from srs.events import EventStore;"
+        "print(EventStore(Path(sys.argv[1])).recent('u1')[0].item_id)"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", code, str(store.path)], capture_output=True, text=True, check=True
+    )
+    assert seen.stdout.strip() == "svc-7"
+
+
+@pytest.mark.parametrize(
+    ("user", "session", "events", "message"),
+    [
+        ("u1", "s1", [], "eventList must hold 1 to 10 events, got 0"),
+        ("u1", "s1", clicks(*[f"svc-{i}" for i in range(11)]), "got 11"),
+        (" ", "s1", clicks("svc-1"), "userId is blank"),
+        ("u1", "", clicks("svc-1"), "sessionId is blank"),
+        ("u" * 257, "s1", clicks("svc-1"), "userId is longer than 256 characters"),
+        (
+            "u1",
+            "s1",
+            [*clicks("svc-1"), Event("rated", "svc-2", 1, float("nan"))],
+            "eventList[1].eventValue must be a finite number",
+        ),
+        ("u1", "s1", [Event("", "svc-1", 1)], "eventList[0].eventType is blank"),
+    ],
+)
+def test_bad_calls_are_refused_whole(
+    store: EventStore, user: str, session: str, events: list[Event], message: str
+) -> None:
+    with pytest.raises(EventError) as raised:
+        store.put_events(user, session, events)
+    assert message in str(raised.value)
+    assert store.count() == 0
+
+
+def test_export_writes_personalize_interactions(store: EventStore, tmp_path: Path) -> None:
+    store.put_events("007", "s1", clicks("svc-1", "svc-2"))
+    store.put_events("u2", "s2", [Event("rated", "svc-1", 1_700_000_500, 4.0)])
+    target = tmp_path / "events.csv"
+    assert store.export_csv(target) == 3
+    frame = pd.read_csv(target, dtype={"USER_ID": str, "ITEM_ID": str})
+    assert list(frame.columns) == ["USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"]
+    assert frame["USER_ID"].tolist() == ["007", "007", "u2"]
+    assert frame["EVENT_VALUE"].tolist() == [NEUTRAL_EVENT_VALUE, NEUTRAL_EVENT_VALUE, 4.0]
+    assert frame["TIMESTAMP"].tolist() == [1_700_000_000, 1_700_000_001, 1_700_000_500]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_export_streams_in_batches(store: EventStore) -> None:
+    for i in range(25):
+        store.put_events(f"u{i}", "s", clicks(f"svc-{i}"))
+    batches = list(store.iter_batches(batch_rows=10))
+    assert [b.num_rows for b in batches] == [10, 10, 5]
+    assert batches[2].column("USER_ID").to_pylist() == [f"u{i}" for i in range(20, 25)]
