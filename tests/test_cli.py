@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from srs.cli import USER_ERROR_EXIT, main
+from srs.events import Event, EventStore
 
 
 @pytest.fixture
@@ -93,3 +94,15 @@ def test_prepare_publishes_to_s3_and_history_reads_it_back(
     shown = invoke(runner, "--data-dir", str(tmp_path), "history", "u2", env=env)
     assert shown.exit_code == 0, shown.stderr
     assert "Amazon S3" in shown.stdout
+
+
+def test_events_export_writes_interactions_csv(runner: CliRunner, tmp_path: Path) -> None:
+    missing = invoke(runner, "--data-dir", str(tmp_path), "events", "export")
+    assert missing.exit_code == USER_ERROR_EXIT
+    assert "no events have been recorded yet" in missing.stderr
+
+    EventStore(tmp_path / "events.sqlite").put_events("u1", "s1", [Event("liked", "svc-0001", 5)])
+    exported = invoke(runner, "--data-dir", str(tmp_path), "events", "export")
+    assert exported.exit_code == 0, exported.stderr
+    lines = (tmp_path / "events_export.csv").read_text().splitlines()
+    assert lines[1] == '"u1","svc-0001","liked",3,5'

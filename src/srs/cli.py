@@ -230,3 +230,27 @@ def history(ctx: click.Context, user_id: str, limit: int, offset: int) -> None:
         when = pd.Timestamp(row.timestamp, unit="s").strftime("%Y-%m-%d %H:%M")
         table.add_row(when, name, category, row.event_type, f"{row.event_value:g}")
     Console().print(table)
+
+
+@main.group()
+def events() -> None:
+    """Feedback events recorded by the web app and API."""
+
+
+@events.command("export")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV to write (default: DATA_DIR/events_export.csv).",
+)
+@click.pass_context
+def export_events(ctx: click.Context, output: Path | None) -> None:
+    """Write every stored event in Personalize's interactions CSV format."""
+    from srs.events import EventStore
+
+    settings = _settings(ctx)
+    if not settings.events_path.exists():
+        raise SRSError(f"{settings.events_path}: no events have been recorded yet")
+    target = output or settings.data_dir / "events_export.csv"
+    rows = EventStore(settings.events_path).export_csv(target)
+    click.echo(f"exported {rows:,} events to {target}")

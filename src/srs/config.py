@@ -72,6 +72,11 @@ class Settings:
         return self.data_dir / "ground_truth.csv"
 
     @property
+    def events_path(self) -> Path:
+        """The EventStore's SQLite file; local even when the store is S3 (it needs a disk)."""
+        return self.data_dir / "events.sqlite"
+
+    @property
     def dataset_dir(self) -> Path:
         """Local working directory of ``srs prepare``; published to the store as ``dataset/``."""
         return self.data_dir / DATASET_PREFIX.rstrip("/")
