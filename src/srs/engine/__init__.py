@@ -1,0 +1,1 @@
+"""Embedded recommendation engine: recipes, training, scoring, filters, metrics."""
