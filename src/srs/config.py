@@ -49,6 +49,12 @@ class Settings:
         default="",
         metadata={"help": "Custom S3 endpoint (MinIO, moto); empty means AWS."},
     )
+    default_filter: str = field(
+        default='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("launched", "not_interested")',
+        metadata={
+            "help": "Filter applied to every recommendation (Personalize syntax); empty for none."
+        },
+    )
     seed: int = field(default=42, metadata={"help": "Seed for the synthetic data generator."})
     users: int = field(default=2000, metadata={"help": "Users in the generated demo data."})
     interactions_per_user: int = field(

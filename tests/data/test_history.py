@@ -290,3 +290,30 @@ def test_first_uncastable_finds_the_first_bad_value(bad_at: int) -> None:
 
 def test_first_uncastable_of_clean_values_is_none() -> None:
     assert first_uncastable(pa.array(["1", "2"]), pa.int64()) is None
+
+
+def test_users_starting_with_finds_a_prefix_range_in_order() -> None:
+    frame = pd.DataFrame(
+        {
+            "USER_ID": ["user_010", "user_002", "admin", "user_001", "user_002", "user_1"],
+            "ITEM_ID": ["a", "b", "c", "d", "e", "f"],
+            "EVENT_TYPE": ["viewed"] * 6,
+            "EVENT_VALUE": [1.0] * 6,
+            "TIMESTAMP": [1, 2, 3, 4, 5, 6],
+        }
+    )
+    history = InteractionHistory.from_frame(frame)
+    assert history.users_starting_with("user_0") == ["user_001", "user_002", "user_010"]
+    assert history.users_starting_with("user_0", limit=2) == ["user_001", "user_002"]
+    assert history.users_starting_with("zzz") == []
+    assert history.users_starting_with("") == [
+        "admin",
+        "user_001",
+        "user_002",
+        "user_010",
+        "user_1",
+    ]
+    stamps, items = history.item_log()
+    assert sorted(zip(stamps.tolist(), items.tolist(), strict=True)) == list(
+        zip(range(1, 7), ["a", "b", "c", "d", "e", "f"], strict=True)
+    )

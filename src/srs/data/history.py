@@ -256,6 +256,17 @@ class InteractionHistory:
         start, end = self._span(user_id)
         return end - start
 
+    def users_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        """Sorted user IDs that begin with ``prefix``: one binary search, fine for millions."""
+        start = int(np.searchsorted(self._user_ids, prefix, side="left"))
+        candidates = self._user_ids[start : start + max(limit, 0)].tolist()
+        return [user for user in candidates if user.startswith(prefix)]
+
+    def item_log(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+        """Every row's timestamp and item ID, for aggregate views such as daily counts."""
+        item_ids = np.asarray(self._item_ids, dtype=object)[self._item_codes]
+        return self._timestamps, item_ids
+
     def get_user_history(self, user_id: str, limit: int = 50, offset: int = 0) -> list[Interaction]:
         """Newest first; an unknown user gets an empty list (the caller decides if that is 404)."""
         if limit < 0 or offset < 0:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import boto3
+import pandas as pd
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -497,3 +498,14 @@ def open_store(settings: Settings, s3_client: Any | None = None) -> DataStore:
             client=s3_client,
         )
     raise StoreError(f"setting 'store': {settings.store!r} is not 'local' or 's3'")
+
+
+def read_store_csv(store: DataStore, key: str, **options: Any) -> pd.DataFrame:
+    """A CSV from any store with pandas: straight from disk where the store has a path."""
+    path = store.local_path(key)
+    if path is not None and path.is_file():
+        frame: pd.DataFrame = pd.read_csv(path, **options)
+        return frame
+    with store.open_read(key) as handle:
+        frame = pd.read_csv(handle, **options)
+    return frame

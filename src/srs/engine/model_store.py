@@ -1,0 +1,127 @@
+"""Versioned models in a DataStore, and the one pointer that says which version serves.
+
+A version is a directory ``models/<version>/`` of array files, ``training.json``
+and, uploaded last, ``model.json``; a partial upload therefore has no
+``model.json`` and can never load. ``models/ACTIVE`` names the serving version
+and is replaced atomically, and only after the new version has been read back
+and its checksums verified: a truncated or corrupt artifact is refused while
+the previous version keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from srs.data.store import DataStore, StoreError
+from srs.engine.base import Recipe
+from srs.engine.errors import ModelFormatError
+from srs.engine.persistence import METADATA_FILE
+from srs.engine.registry import load_model
+
+MODELS_PREFIX = "models/"
+ACTIVE_KEY = MODELS_PREFIX + "ACTIVE"
+TRAINING_FILE = "training.json"
+
+
+class NoActiveModelError(ModelFormatError):
+    """Nothing has been trained and activated yet."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model and what training recorded about it."""
+
+    version: str
+    recipe: Recipe
+    training: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """Models under ``models/`` of ``store``; S3 versions are cached in ``cache_dir``."""
+
+    store: DataStore
+    cache_dir: Path
+
+    def _key(self, version: str, name: str = "") -> str:
+        return f"{MODELS_PREFIX}{version}/{name}"
+
+    def publish(self, model_dir: Path, version: str) -> None:
+        """Upload a saved model directory as ``version``; ``model.json`` goes last."""
+        files = sorted(p for p in model_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not any(p.name == METADATA_FILE for p in files):
+            raise ModelFormatError(f"{model_dir}: no {METADATA_FILE}, so not a saved SRS model")
+        for path in sorted(files, key=lambda p: p.name == METADATA_FILE):
+            self.store.put_file(self._key(version, path.name), path)
+
+    def versions(self) -> list[str]:
+        """Versions whose upload completed, oldest first (names sort by time)."""
+        suffix = "/" + METADATA_FILE
+        return sorted(
+            key[len(MODELS_PREFIX) : -len(suffix)]
+            for key in self.store.list(MODELS_PREFIX)
+            if key.endswith(suffix) and key.count("/") == 2
+        )
+
+    def local_dir(self, version: str) -> Path:
+        """A local directory holding ``version`` (the store's own, or a downloaded copy)."""
+        metadata_key = self._key(version, METADATA_FILE)
+        direct = self.store.local_path(metadata_key)
+        if direct is not None:
+            return direct.parent
+        target = self.cache_dir / version
+        if (target / METADATA_FILE).exists():
+            return target
+        partial = self.cache_dir / f".{version}.{secrets.token_hex(4)}.partial"
+        try:
+            for key in self.store.list(self._key(version)):
+                self.store.get_file(key, partial / key.rsplit("/", 1)[1])
+            partial.replace(target)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        return target
+
+    def load(self, version: str, verify: bool = True) -> LoadedModel:
+        """Load and (by default) checksum-verify one version."""
+        try:
+            directory = self.local_dir(version)
+        except StoreError as exc:
+            raise ModelFormatError(f"model {version!r}: {exc}") from None
+        recipe = load_model(directory, verify=verify)
+        return LoadedModel(version, recipe, _read_training(directory / TRAINING_FILE))
+
+    def activate(self, version: str) -> LoadedModel:
+        """Verify ``version`` fully, then make it the serving version."""
+        loaded = self.load(version, verify=True)
+        self.store.put_bytes(ACTIVE_KEY, (version + "\n").encode())
+        return loaded
+
+    def active_version(self) -> str | None:
+        if not self.store.exists(ACTIVE_KEY):
+            return None
+        return self.store.get_bytes(ACTIVE_KEY).decode("utf-8").strip() or None
+
+    def load_active(self, verify: bool = True) -> LoadedModel:
+        version = self.active_version()
+        if version is None:
+            raise NoActiveModelError(
+                f"no active model in {self.store.uri(MODELS_PREFIX)}; run 'srs train' first"
+            )
+        return self.load(version, verify=verify)
+
+
+def _read_training(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{path}: unreadable training record ({exc})") from None
+    if not isinstance(document, dict):
+        raise ModelFormatError(f"{path}: training record is not a JSON object")
+    return document

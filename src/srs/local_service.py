@@ -1,0 +1,306 @@
+"""The ``local`` backend of RecommendationService: the embedded engine, in process.
+
+Each request scores the user's history *as it is now*: the trained history plus
+the events recorded since, read from the shared SQLite EventStore, so every
+server worker reacts to feedback at once. The active model is re-checked every
+few seconds, so a retrain is picked up without a restart; a model that fails to
+load leaves the previous one serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+
+import pandas as pd
+
+from srs.config import DATASET_PREFIX, Settings
+from srs.data.history import InteractionHistory
+from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
+from srs.data.store import DataStore, open_store, read_store_csv
+from srs.engine.base import BoolArray, ScoredItem
+from srs.engine.errors import InvalidRequestError, ModelFormatError
+from srs.engine.filters import FilterError, FilterExpression, IndexedFrame, parse_filter
+from srs.engine.model_store import LoadedModel, ModelStore
+from srs.events import Event, EventStore, StoredEvent
+from srs.service import (
+    MAX_RANKING_INPUTS,
+    HistoryEntry,
+    HistoryPage,
+    ItemInfo,
+    ModelInfo,
+    NotFoundError,
+    NotReadyError,
+    Recommendations,
+    RecommendedItem,
+    RequestError,
+    check_num_results,
+)
+from srs.web.activity import DEFAULT_DAYS, DEFAULT_TOP_SERVICES, Activity, summarize_activity
+
+log = logging.getLogger(__name__)
+
+ITEM_COLUMNS = ("ITEM_ID", "SERVICE_NAME", "CATEGORY", "DESCRIPTION")
+RECENT_EVENTS = 200  # events folded into a request; Personalize also reads a recent window
+MODEL_CHECK_SECONDS = 5.0
+FILTER_CACHE_SIZE = 256
+
+
+def _unknown_item(item_id: str) -> ItemInfo:
+    return ItemInfo(item_id, item_id, "", "")
+
+
+class LocalRecommendationService:
+    """RecommendationService over a model store, a history index and an EventStore."""
+
+    def __init__(
+        self,
+        models: ModelStore,
+        items: pd.DataFrame,
+        history: InteractionHistory,
+        events: EventStore,
+        default_filter: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._models = models
+        self._history = history
+        self._events = events
+        self._clock = clock
+        columns = [items[name].astype(str).tolist() for name in ITEM_COLUMNS]
+        self._items = [ItemInfo(*row) for row in zip(*columns, strict=True)]
+        self._by_id = {item.item_id: item for item in self._items}
+        self._filters: dict[str, FilterExpression] = {}
+        self._default_filter = self._parse(default_filter) if default_filter.strip() else None
+        self._model: LoadedModel | None = None
+        self._indexed: IndexedFrame | None = None
+        self._checked_at = float("-inf")
+        self._refresh(force=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalRecommendationService:
+        store = open_store(settings)
+        return cls(
+            models=ModelStore(store, settings.data_dir / "model-cache"),
+            items=_read_items(store),
+            history=InteractionHistory.from_store(store, DATASET_PREFIX + INTERACTIONS_FILE),
+            events=EventStore(settings.events_path),
+            default_filter=settings.default_filter,
+        )
+
+    # ---- model -------------------------------------------------------------------------------
+
+    def _refresh(self, force: bool = False) -> None:
+        """Adopt a newly activated model; keep serving the current one if it fails to load."""
+        now = self._clock()
+        if not force and now - self._checked_at < MODEL_CHECK_SECONDS:
+            return
+        self._checked_at = now
+        try:
+            version = self._models.active_version()
+            if version is None or (self._model is not None and self._model.version == version):
+                return
+            loaded = self._models.load(version)
+        except ModelFormatError as exc:
+            log.error("active model not loaded, previous one keeps serving: %s", exc)
+            return
+        frame = pd.DataFrame(
+            [
+                self._by_id.get(str(item), _unknown_item(str(item)))
+                for item in loaded.recipe.item_ids
+            ]
+        ).rename(columns=str.upper)
+        self._indexed = IndexedFrame(frame)
+        self._model = loaded
+        log.info("serving model %s", version)
+
+    def _active(self) -> LoadedModel:
+        self._refresh()
+        if self._model is None:
+            raise NotReadyError("no model is active yet; run 'srs train'")
+        return self._model
+
+    def is_ready(self) -> bool:
+        self._refresh()
+        return self._model is not None
+
+    def model_info(self) -> ModelInfo:
+        model = self._active()
+        training = model.training
+        return ModelInfo(
+            version=model.version,
+            recipe=model.recipe.name,
+            trained_at=str(training.get("trained_at", model.recipe.stats.get("trained_at", ""))),
+            training_seconds=float(
+                training.get("training_seconds", model.recipe.stats.get("training_seconds", 0.0))
+            ),
+            parameters=dict(training.get("parameters", model.recipe.hyperparameters())),
+            metrics={k: float(v) for k, v in training.get("metrics", {}).items()},
+        )
+
+    # ---- filters -----------------------------------------------------------------------------
+
+    def _parse(self, text: str) -> FilterExpression:
+        expression = self._filters.get(text)
+        if expression is None:
+            try:
+                expression = parse_filter(text)
+            except FilterError as exc:
+                raise RequestError(str(exc)) from None
+            if len(self._filters) >= FILTER_CACHE_SIZE:
+                self._filters.pop(next(iter(self._filters)))
+            self._filters[text] = expression
+        return expression
+
+    def _user_frame(self, user_id: str, events: Sequence[StoredEvent]) -> pd.DataFrame:
+        stored = self._history.get_user_history(user_id, limit=self._history.count(user_id))
+        rows = [(e.item_id, e.event_type, e.event_value, e.sent_at) for e in events]
+        rows += [(i.item_id, i.event_type, i.event_value, i.timestamp) for i in stored]
+        frame = pd.DataFrame(rows, columns=["ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"])
+        frame.insert(0, "USER_ID", user_id)
+        return frame
+
+    def _exclusions(
+        self,
+        user_id: str,
+        events: Sequence[StoredEvent],
+        filter: str | None,
+        filter_values: Mapping[str, str] | None,
+    ) -> BoolArray | None:
+        expressions = [e for e in (self._default_filter,) if e is not None]
+        if filter:
+            expressions.append(self._parse(filter))
+        if not expressions or self._indexed is None:
+            return None
+        needs_user = any(e.uses_interactions for e in expressions)
+        user = self._user_frame(user_id, events) if needs_user else None
+        try:
+            allowed = [
+                e.allowed(
+                    self._indexed, user, filter_values if e is not self._default_filter else None
+                )
+                for e in expressions
+            ]
+        except FilterError as exc:
+            raise RequestError(str(exc)) from None
+        combined = allowed[0]
+        for mask in allowed[1:]:
+            combined = combined & mask
+        return ~combined
+
+    # ---- answers -----------------------------------------------------------------------------
+
+    def _answer(self, scored: Sequence[ScoredItem]) -> Recommendations:
+        listed = []
+        for entry in scored:
+            item = self._by_id.get(entry.item_id, _unknown_item(entry.item_id))
+            listed.append(
+                RecommendedItem(
+                    entry.item_id,
+                    item.service_name,
+                    item.category,
+                    item.description,
+                    entry.score,
+                    entry.reason,
+                )
+            )
+        return Recommendations(str(uuid.uuid4()), listed)
+
+    def recommend(
+        self,
+        user_id: str,
+        num_results: int = 25,
+        filter: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+    ) -> Recommendations:
+        count = check_num_results(num_results)
+        model = self._active()
+        events = self._events.recent(user_id, RECENT_EVENTS)
+        exclude = self._exclusions(user_id, events, filter, filter_values)
+        try:
+            scored = model.recipe.recommend(
+                user_id,
+                events=events,
+                num_results=count,
+                exclude=exclude,
+            )
+        except InvalidRequestError as exc:
+            raise RequestError(str(exc)) from None
+        return self._answer(scored)
+
+    def rank(self, user_id: str, item_ids: Sequence[str]) -> Recommendations:
+        if not 1 <= len(item_ids) <= MAX_RANKING_INPUTS:
+            raise RequestError(
+                f"inputList must hold 1 to {MAX_RANKING_INPUTS} items, got {len(item_ids)}"
+            )
+        model = self._active()
+        events = self._events.recent(user_id, RECENT_EVENTS)
+        try:
+            scored = model.recipe.rank(user_id, list(item_ids), events=events)
+        except InvalidRequestError as exc:
+            raise RequestError(str(exc)) from None
+        return self._answer(scored)
+
+    def similar(self, item_id: str, num_results: int = 25) -> Recommendations:
+        count = check_num_results(num_results)
+        model = self._active()
+        try:
+            scored = model.recipe.similar_items(item_id, num_results=count)
+        except InvalidRequestError as exc:
+            raise RequestError(str(exc)) from None
+        return self._answer(scored)
+
+    # ---- events and history ------------------------------------------------------------------
+
+    def put_events(self, user_id: str, session_id: str, events: Sequence[Event]) -> None:
+        for index, event in enumerate(events):
+            if event.item_id not in self._by_id:
+                raise RequestError(
+                    f"eventList[{index}].itemId {event.item_id!r} is not in the catalogue"
+                )
+        self._events.put_events(user_id, session_id, events)
+
+    def history(self, user_id: str, limit: int = 50, offset: int = 0) -> HistoryPage:
+        if limit < 1 or offset < 0:
+            raise RequestError(f"limit must be >= 1 and offset >= 0, got {limit} and {offset}")
+        recorded = self._events.count(user_id)
+        stored = self._history.count(user_id)
+        if recorded + stored == 0:
+            raise NotFoundError(f"user {user_id!r} has no interactions")
+        entries: list[HistoryEntry] = []
+        if offset < recorded:
+            for event in self._events.recent(user_id, offset + limit)[offset:]:
+                entries.append(
+                    self._entry(event.item_id, event.event_type, event.event_value, event.sent_at)
+                )
+        remaining = limit - len(entries)
+        if remaining > 0:
+            for row in self._history.get_user_history(
+                user_id, limit=remaining, offset=max(0, offset - recorded)
+            ):
+                entries.append(
+                    self._entry(row.item_id, row.event_type, row.event_value, row.timestamp)
+                )
+        return HistoryPage(entries, recorded + stored)
+
+    def _entry(self, item_id: str, event_type: str, value: float, timestamp: int) -> HistoryEntry:
+        item = self._by_id.get(item_id, _unknown_item(item_id))
+        return HistoryEntry(item_id, item.service_name, item.category, event_type, value, timestamp)
+
+    # ---- browsing ----------------------------------------------------------------------------
+
+    def items(self) -> list[ItemInfo]:
+        return list(self._items)
+
+    def search_users(self, prefix: str, limit: int = 10) -> list[str]:
+        return self._history.users_starting_with(prefix, limit)
+
+    def activity(self, days: int = DEFAULT_DAYS, top: int = DEFAULT_TOP_SERVICES) -> Activity:
+        timestamps, item_ids = self._history.item_log()
+        names = {item.item_id: item.service_name for item in self._items}
+        return summarize_activity(timestamps, item_ids, names, days=days, top=top)
+
+
+def _read_items(store: DataStore) -> pd.DataFrame:
+    return read_store_csv(store, DATASET_PREFIX + ITEMS_FILE, dtype=str, keep_default_na=False)
