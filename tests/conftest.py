@@ -9,8 +9,10 @@ independent while they share one server.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -77,3 +79,28 @@ def s3_bucket(s3_client: Any) -> Iterator[str]:
         s3_client.delete_bucket(Bucket=name)
     except s3_client.exceptions.NoSuchBucket:
         pass
+
+
+@pytest.fixture(scope="session")
+def prepared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with a small synthetic source, prepared (no model yet). Read-only."""
+    from srs.catalog import load_catalog
+    from srs.config import load_settings
+    from srs.data.prepare import prepare_dataset
+    from srs.data.synthetic import generate_interactions, write_source
+
+    directory = tmp_path_factory.mktemp("prepared")
+    settings = load_settings(environ={}, overrides={"data_dir": directory})
+    catalog = load_catalog()
+    data = generate_interactions(users=300, interactions_per_user=15, seed=7, catalog=catalog)
+    write_source(data, settings.source_path)
+    prepare_dataset(settings.source_path, settings.dataset_dir, catalog=catalog)
+    return directory
+
+
+@pytest.fixture
+def data_dir(prepared_data_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the prepared data directory, free to change."""
+    target = tmp_path / "data"
+    shutil.copytree(prepared_data_dir, target)
+    return target

@@ -110,7 +110,7 @@ class ModelStore:
         version = self.active_version()
         if version is None:
             raise NoActiveModelError(
-                f"no active model in {self.store.uri(MODELS_PREFIX)}; run 'srs train' first"
+                f"no active model ({self.store.uri(ACTIVE_KEY)} is missing); run 'srs train' first"
             )
         return self.load(version, verify=verify)
 

@@ -1,0 +1,107 @@
+"""Training end to end: data + events → a verified version that becomes the active one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srs.config import Settings, load_settings
+from srs.data.store import LocalStore, S3Store
+from srs.engine.errors import ModelFormatError
+from srs.engine.model_store import ACTIVE_KEY, ModelStore, NoActiveModelError
+from srs.events import Event, EventStore
+from srs.training import PERSONALIZE_METRICS, train_and_activate
+
+
+def settings_for(data_dir: Path, **overrides: object) -> Settings:
+    return load_settings(environ={}, overrides={"data_dir": data_dir, **overrides})
+
+
+def test_training_activates_a_version_with_metrics_and_fingerprint(data_dir: Path) -> None:
+    settings = settings_for(data_dir)
+    models = ModelStore(LocalStore(data_dir), data_dir / "cache")
+    with pytest.raises(NoActiveModelError, match="run 'srs train' first"):
+        models.load_active()
+
+    steps: list[str] = []
+    loaded = train_and_activate(settings, tune=False, progress=steps.append)
+
+    assert models.active_version() == loaded.version == models.versions()[-1]
+    assert steps[0] == "loading data" and steps[-1] == "verifying and activating"
+    training = loaded.training
+    assert set(training["metrics"]) == set(PERSONALIZE_METRICS)
+    assert 0 < training["metrics"]["normalized_discounted_cumulative_gain_at_10"] <= 1
+    assert loaded.version.endswith(training["data_fingerprint"][:8])
+    assert training["events"] == 0
+    assert models.load_active().recipe.recommend("user_000001", num_results=3)
+
+
+def test_tuning_records_the_chosen_parameters(data_dir: Path) -> None:
+    loaded = train_and_activate(settings_for(data_dir), tune=True, evaluate=False)
+    assert set(loaded.training["parameters"]) >= {"l2"}
+    assert loaded.recipe.hyperparameters()["l2"] == loaded.training["parameters"]["l2"]
+
+
+def test_recorded_events_are_part_of_the_next_model(data_dir: Path) -> None:
+    settings = settings_for(data_dir)
+    before = train_and_activate(settings, tune=False, evaluate=False)
+    assert not before.recipe.knows_user("newcomer")
+    EventStore(settings.events_path).put_events(
+        "newcomer", "s1", [Event("launched", "svc-0001", 1_700_000_000, 5.0)]
+    )
+    after = train_and_activate(settings, tune=False, evaluate=False)
+    assert after.training["events"] == 1
+    assert after.training["data_fingerprint"] != before.training["data_fingerprint"]
+    assert after.recipe.knows_user("newcomer")
+
+
+def test_a_corrupt_version_is_refused_and_the_previous_stays_active(data_dir: Path) -> None:
+    settings = settings_for(data_dir)
+    first = train_and_activate(settings, tune=False, evaluate=False)
+    store = LocalStore(data_dir)
+    models = ModelStore(store, data_dir / "cache")
+
+    broken = "20991231T000000Z-broken00"
+    source = models.local_dir(first.version)
+    for path in source.iterdir():
+        store.put_file(f"models/{broken}/{path.name}", path)
+    largest = max(
+        (p for p in (data_dir / "models" / broken).glob("*.npy")), key=lambda p: p.stat().st_size
+    )
+    largest.write_bytes(largest.read_bytes()[: largest.stat().st_size // 2])
+
+    with pytest.raises(ModelFormatError, match="truncated or corrupted"):
+        models.activate(broken)
+    assert models.active_version() == first.version
+
+    (data_dir / "models" / broken / "model.json").unlink()
+    with pytest.raises(ModelFormatError, match="not a saved SRS model"):
+        models.activate(broken)
+    assert models.active_version() == first.version
+
+
+def test_models_live_in_s3_and_load_from_a_local_cache(
+    data_dir: Path, moto_endpoint: str, s3_bucket: str, s3_client: object, tmp_path: Path
+) -> None:
+    trained = train_and_activate(settings_for(data_dir), tune=False, evaluate=False)
+    remote = ModelStore(
+        S3Store(s3_bucket, "team/", endpoint_url=moto_endpoint, client=s3_client),
+        tmp_path / "cache",
+    )
+    remote.publish(
+        LocalStore(data_dir).local_path(f"models/{trained.version}/model.json").parent,
+        trained.version,
+    )  # type: ignore[union-attr]
+    assert remote.active_version() is None
+    loaded = remote.activate(trained.version)
+    assert remote.active_version() == trained.version
+    assert (tmp_path / "cache" / trained.version / "model.json").exists()
+    assert S3Store(s3_bucket, "team/", endpoint_url=moto_endpoint, client=s3_client).exists(
+        ACTIVE_KEY
+    )
+    ours = loaded.recipe.recommend("user_000002", num_results=5)
+    theirs = trained.recipe.recommend("user_000002", num_results=5)
+    assert [i.item_id for i in ours] == [i.item_id for i in theirs]
+    assert np.allclose([i.score or 0 for i in ours], [i.score or 0 for i in theirs])
