@@ -79,7 +79,9 @@ class LocalRecommendationService:
         self._refresh(force=True)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalRecommendationService:
+    def from_settings(
+        cls, settings: Settings, clock: Callable[[], float] = time.monotonic
+    ) -> LocalRecommendationService:
         store = open_store(settings)
         return cls(
             models=ModelStore(store, settings.data_dir / "model-cache"),
@@ -87,6 +89,7 @@ class LocalRecommendationService:
             history=InteractionHistory.from_store(store, DATASET_PREFIX + INTERACTIONS_FILE),
             events=EventStore(settings.events_path),
             default_filter=settings.default_filter,
+            clock=clock,
         )
 
     # ---- model -------------------------------------------------------------------------------

@@ -1,0 +1,201 @@
+"""The local backend as the web app and the API use it: real data, model, SQLite events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srs.config import load_settings
+from srs.events import Event
+from srs.local_service import MODEL_CHECK_SECONDS, LocalRecommendationService
+from srs.service import NotFoundError, NotReadyError, RequestError
+from srs.training import train_and_activate
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory: pytest.TempPathFactory, prepared_data_dir: Path) -> Path:
+    import shutil
+
+    target = tmp_path_factory.mktemp("trained") / "data"
+    shutil.copytree(prepared_data_dir, target)
+    train_and_activate(load_settings(environ={}, overrides={"data_dir": target}), tune=False)
+    return target
+
+
+@pytest.fixture
+def service_dir(trained_dir: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "data"
+    shutil.copytree(trained_dir, target)
+    return target
+
+
+def open_service(
+    data_dir: Path, clock: ManualClock | None = None, **overrides: object
+) -> LocalRecommendationService:
+    settings = load_settings(environ={}, overrides={"data_dir": data_dir, **overrides})
+    return LocalRecommendationService.from_settings(settings, clock=clock or ManualClock())
+
+
+def test_known_user_gets_scored_items_with_reasons_from_their_history(service_dir: Path) -> None:
+    service = open_service(service_dir)
+    history = {
+        entry.service_name for entry in service.history("user_000001", limit=500).interactions
+    }
+    answer = service.recommend("user_000001", num_results=10)
+    assert len(answer.item_list) == 10
+    scores = [item.score or 0.0 for item in answer.item_list]
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+    for item in answer.item_list:
+        assert item.reason.startswith("because you use ")
+        named = item.reason.removeprefix("because you use ").split(" and ")
+        assert set(named) <= history
+        assert item.service_name and item.category
+
+
+def test_scores_over_the_whole_catalogue_sum_to_one(service_dir: Path) -> None:
+    service = open_service(service_dir, default_filter="")
+    answer = service.recommend("user_000003", num_results=len(service.items()))
+    assert len(answer.item_list) == len(service.items())
+    assert sum(item.score or 0.0 for item in answer.item_list) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_unknown_user_gets_popular_items_saying_so(service_dir: Path) -> None:
+    answer = open_service(service_dir).recommend("nobody-yet", num_results=5)
+    assert [item.reason for item in answer.item_list] == ["popular"] * 5
+    with pytest.raises(NotFoundError, match="'nobody-yet' has no interactions"):
+        open_service(service_dir).history("nobody-yet")
+
+
+def test_feedback_changes_the_next_answer_at_once_in_every_worker(service_dir: Path) -> None:
+    worker_a, worker_b = open_service(service_dir), open_service(service_dir)
+    first = worker_a.recommend("user_000004", num_results=10).item_list
+    dismissed, launched = first[0], first[1]
+    worker_a.put_events(
+        "user_000004",
+        "session-1",
+        [
+            Event("not_interested", dismissed.item_id, 1_800_000_000),
+            Event("launched", launched.item_id, 1_800_000_001, 5.0),
+        ],
+    )
+    after = [item.item_id for item in worker_b.recommend("user_000004", num_results=10).item_list]
+    assert dismissed.item_id not in after
+    assert launched.item_id not in after
+    assert after != [item.item_id for item in first]
+    newest = worker_b.history("user_000004", limit=2).interactions
+    assert [(e.item_id, e.event_type) for e in newest] == [
+        (launched.item_id, "launched"),
+        (dismissed.item_id, "not_interested"),
+    ]
+
+
+def test_a_launch_moves_related_services_up(service_dir: Path) -> None:
+    service = open_service(service_dir)
+    user = "brand-new-user"
+    sagemaker = next(i.item_id for i in service.items() if i.service_name == "Amazon SageMaker")
+    service.put_events(user, "s", [Event("launched", sagemaker, 1_800_000_000, 5.0)])
+    answer = service.recommend(user, num_results=10)
+    assert all(item.reason == "because you use Amazon SageMaker" for item in answer.item_list)
+    categories = {item.category for item in answer.item_list}
+    assert "Machine Learning" in categories or "Analytics" in categories
+
+
+def test_history_pages_through_events_then_prepared_rows(service_dir: Path) -> None:
+    service = open_service(service_dir)
+    stored = service.history("user_000005", limit=500)
+    service.put_events("user_000005", "s", [Event("liked", "svc-0001", 1_900_000_000)])
+    page = service.history("user_000005", limit=2, offset=0)
+    assert page.total == stored.total + 1
+    assert page.interactions[0].event_type == "liked"
+    assert page.interactions[1] == stored.interactions[0]
+    assert service.history("user_000005", limit=2, offset=1).interactions == stored.interactions[:2]
+
+
+def test_filters_and_bounds_are_checked(service_dir: Path) -> None:
+    service = open_service(service_dir)
+    storage = service.recommend(
+        "user_000006",
+        num_results=5,
+        filter="INCLUDE ItemID WHERE Items.CATEGORY IN ($CATEGORY)",
+        filter_values={"CATEGORY": '"Storage"'},
+    )
+    assert {item.category for item in storage.item_list} == {"Storage"}
+    with pytest.raises(RequestError, match="position"):
+        service.recommend("user_000006", filter="EXCLUDE ItemID WHERE Items.CATEGORY =")
+    for bad in (0, 501):
+        with pytest.raises(RequestError, match="between 1 and 500"):
+            service.recommend("user_000006", num_results=bad)
+    with pytest.raises(RequestError, match="not in the catalogue"):
+        service.put_events("user_000006", "s", [Event("liked", "no-such-item", 1)])
+
+
+def test_ranking_puts_items_without_data_last_unscored(service_dir: Path) -> None:
+    service = open_service(service_dir)
+    known = [item.item_id for item in service.items()[:4]]
+    ranked = service.rank("user_000007", ["mystery-item", *known]).item_list
+    assert [item.item_id for item in ranked][-1] == "mystery-item"
+    assert ranked[-1].score is None
+    assert all(item.score is not None for item in ranked[:-1])
+    assert sorted(i.item_id for i in ranked[:-1]) == sorted(known)
+
+
+def test_similar_services_and_unknown_item_fallback(service_dir: Path) -> None:
+    service = open_service(service_dir)
+    ec2 = next(i.item_id for i in service.items() if i.service_name == "Amazon EC2")
+    similar = service.similar(ec2, num_results=5).item_list
+    assert ec2 not in [item.item_id for item in similar]
+    assert all(item.reason == "often used with Amazon EC2" for item in similar)
+    assert {i.reason for i in service.similar("no-such-item", num_results=3).item_list} == {
+        "popular"
+    }
+
+
+def test_not_ready_until_a_model_is_activated_then_picked_up(data_dir: Path) -> None:
+    clock = ManualClock()
+    service = open_service(data_dir, clock)
+    assert not service.is_ready()
+    with pytest.raises(NotReadyError, match="srs train"):
+        service.recommend("user_000001")
+    trained = train_and_activate(
+        load_settings(environ={}, overrides={"data_dir": data_dir}), tune=False, evaluate=False
+    )
+    assert not service.is_ready()  # not re-checked yet
+    clock.now += MODEL_CHECK_SECONDS
+    assert service.is_ready()
+    assert service.model_info().version == trained.version
+
+
+def test_search_users_suggests_by_prefix(service_dir: Path) -> None:
+    service = open_service(service_dir)
+    assert service.search_users("user_00001", limit=3) == [
+        "user_000010",
+        "user_000011",
+        "user_000012",
+    ]
+    assert service.search_users("zzz") == []
+
+
+def test_a_broken_active_model_leaves_the_previous_one_serving(
+    service_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    service = open_service(service_dir, clock)
+    serving = service.model_info().version
+    (service_dir / "models" / "20991231T000000Z-missing0").mkdir()
+    (service_dir / "models" / "ACTIVE").write_text("20991231T000000Z-missing0\n")
+    clock.now += MODEL_CHECK_SECONDS
+    assert service.is_ready()
+    assert service.model_info().version == serving
+    assert service.recommend("user_000001", num_results=3).item_list
+    assert "previous one keeps serving" in caplog.text
