@@ -106,3 +106,50 @@ def test_events_export_writes_interactions_csv(runner: CliRunner, tmp_path: Path
     assert exported.exit_code == 0, exported.stderr
     lines = (tmp_path / "events_export.csv").read_text().splitlines()
     assert lines[1] == '"u1","svc-0001","liked",3,5'
+
+
+def test_train_recommend_similar_and_evaluate(runner: CliRunner, data_dir: Path) -> None:
+    base = ["--data-dir", str(data_dir)]
+    trained = invoke(runner, *base, "train", "--no-tune")
+    assert trained.exit_code == 0, trained.stderr
+    assert trained.stdout.startswith("activated ")
+    assert "normalized_discounted_cumulative_gain_at_10" in trained.stdout
+
+    recommended = invoke(runner, *base, "recommend", "user_000001", "--num", "3")
+    assert recommended.exit_code == 0, recommended.stderr
+    assert recommended.stdout.count("because you use") == 3
+
+    storage = invoke(
+        runner,
+        *base,
+        "recommend",
+        "user_000001",
+        "--filter",
+        "INCLUDE ItemID WHERE Items.CATEGORY IN ($C)",
+        "--value",
+        'C="Storage"',
+    )
+    assert storage.exit_code == 0, storage.stderr
+    rows = [line for line in storage.stdout.splitlines() if line.startswith("│ ")]
+    assert rows and all("Storage" in line for line in rows if line[2].isdigit())
+
+    bad = invoke(runner, *base, "recommend", "user_000001", "--num", "501")
+    assert bad.exit_code == USER_ERROR_EXIT
+    assert bad.stderr == "error: numResults must be between 1 and 500, got 501\n"
+
+    similar = invoke(runner, *base, "similar", "amazon ec2", "--num", "2")
+    assert similar.exit_code == 0, similar.stderr
+    assert similar.stdout.count("often used with") == 2
+    unknown = invoke(runner, *base, "similar", "Amazon Teleport")
+    assert unknown.exit_code == USER_ERROR_EXIT
+
+    evaluated = invoke(runner, *base, "evaluate", "--no-tune")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    for name in ("popularity-count", "user-personalization", "mean_reciprocal_rank_at_25"):
+        assert name in evaluated.stdout
+
+
+def test_recommend_without_a_model_says_to_train(runner: CliRunner, data_dir: Path) -> None:
+    result = invoke(runner, "--data-dir", str(data_dir), "recommend", "user_000001")
+    assert result.exit_code == USER_ERROR_EXIT
+    assert "run 'srs train'" in result.stderr

@@ -374,11 +374,13 @@ def evaluate(ctx: click.Context, tune: bool, seed: int) -> None:
     with Console(stderr=True).status("evaluating recipes"):
         table = evaluate_recipes(data.interactions, data.items, tune=tune, seed=seed)
     shown = Table(title="offline metrics (10% of users held out, newest 10% of each scored)")
-    shown.add_column("metric")
-    recipes = table["recipe"].tolist()
+    shown.add_column("metric", no_wrap=True)
+    recipes = [str(name) for name in table.index]
     for recipe in recipes:
-        shown.add_column(recipe, justify="right")
+        shown.add_column(recipe, justify="right", no_wrap=True)
     for metric in (*PERSONALIZE_METRICS, "training_seconds"):
         if metric in table.columns:
             shown.add_row(metric, *(f"{v:.4f}" for v in table[metric].tolist()))
-    Console().print(shown)
+    console = Console()
+    console.width = max(console.width, 140)  # metric names are long; wrap nothing
+    console.print(shown)
