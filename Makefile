@@ -1,5 +1,5 @@
 # Two commands on a fresh Debian machine with Python 3.11:
-#   make run   - set up, generate demo data if absent, prepare it (data → train → serve as they land)
+#   make run   - set up, generate demo data if absent, prepare it, train a model
 #   make test  - set up with the dev extra, lint, type-check, run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +9,7 @@ DATA   ?= data
 # apt-get needs root; use sudo when we are not root and it exists.
 APT    := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
-.PHONY: run test install dev lint typecheck pytest bench clean system-venv
+.PHONY: run test install dev lint typecheck pytest bench clean system-venv system-chromium
 
 system-venv:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || \
@@ -32,6 +32,7 @@ run: install
 	@test -s $(DATA)/aws_synthetic_service_recommendation_data.csv || \
 	  $(SRS) --data-dir $(DATA) generate
 	$(SRS) --data-dir $(DATA) prepare
+	$(SRS) --data-dir $(DATA) train
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks
@@ -43,7 +44,12 @@ typecheck: dev
 pytest: dev
 	$(BIN)/pytest --cov=srs --cov-report=term:skip-covered
 
-test: lint typecheck pytest
+# The browser tests drive Debian's Chromium; Playwright's own browser download is not used.
+system-chromium:
+	@test -x /usr/bin/chromium || \
+	  { echo "installing chromium"; $(APT) update -qq && $(APT) install -y -qq chromium; }
+
+test: system-chromium lint typecheck pytest
 
 bench: install
 	$(BIN)/python benchmarks/pipeline.py

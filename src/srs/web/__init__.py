@@ -1,0 +1,165 @@
+"""The Flask application: HTML pages, the REST API and operations endpoints.
+
+``create_app`` takes the ``RecommendationService`` as an argument, so the same app
+runs on the embedded engine, on Amazon Personalize, or on anything a test builds;
+it never decides which backend answers. ``create_app_from_settings`` is the door
+gunicorn uses: it builds the local service from the data directory.
+
+Flask config keys the app reads (defaults in ``DEFAULT_CONFIG``):
+
+- ``SECRET_KEY``: signs the session cookie (CSRF token, flash messages); random per
+  app unless given, shared by workers via the data directory in ``create_app_from_settings``.
+- ``SRS_ADMIN_TOKEN``: bearer token for ``POST /admin/retrain``; empty disables admin.
+- ``MAX_CONTENT_LENGTH``: request body limit in bytes; larger bodies get 413.
+- ``PROMETHEUS_MULTIPROC_DIR``: per-process metric files for multi-worker servers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from srs.config import ConfigError, Settings
+from srs.service import ModelInfo, RecommendationService
+from srs.web.api import api, ops
+from srs.web.context import WebContext, attach_context, web_context
+from srs.web.errors import register_error_handlers
+from srs.web.metrics import UNMATCHED_ROUTE, create_metrics
+from srs.web.pages import pages
+from srs.web.security import add_security_headers, csrf_token, shared_secret_key
+
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+DEFAULT_CONFIG: dict[str, Any] = {
+    "MAX_CONTENT_LENGTH": DEFAULT_MAX_BODY_BYTES,
+    "SRS_ADMIN_TOKEN": "",
+    "PROMETHEUS_MULTIPROC_DIR": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "srs_session",
+}
+# Settings fields the web layer uses when config.py has them, and the Flask key each feeds.
+SETTINGS_FIELDS = {
+    "admin_token": "SRS_ADMIN_TOKEN",
+    "secret_key": "SECRET_KEY",
+    "max_body_bytes": "MAX_CONTENT_LENGTH",
+}
+# Environment variables read by create_app_from_settings, and the Flask key each feeds.
+ENVIRONMENT_KEYS = {
+    "SRS_ADMIN_TOKEN": "SRS_ADMIN_TOKEN",
+    "SRS_SECRET_KEY": "SECRET_KEY",
+    "SRS_MAX_BODY_BYTES": "MAX_CONTENT_LENGTH",
+    "PROMETHEUS_MULTIPROC_DIR": "PROMETHEUS_MULTIPROC_DIR",
+}
+
+__all__ = ["create_app", "create_app_from_settings", "web_config_from_environ"]
+
+
+def web_config_from_settings(settings: Settings) -> dict[str, Any]:
+    """Web settings present on ``Settings``; empty values mean 'not set'."""
+    config: dict[str, Any] = {}
+    for name, key in SETTINGS_FIELDS.items():
+        value = getattr(settings, name, None)
+        if value not in (None, "", 0):
+            config[key] = value
+    return config
+
+
+def web_config_from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Web settings from ``SRS_*`` variables, for settings config.py does not carry."""
+    config: dict[str, Any] = {}
+    for variable, key in ENVIRONMENT_KEYS.items():
+        raw = environ.get(variable, "")
+        if not raw:
+            continue
+        if key == "MAX_CONTENT_LENGTH":
+            if not raw.isdigit() or int(raw) < 1:
+                raise ConfigError(f"setting {variable}: {raw!r} is not a positive integer")
+            config[key] = int(raw)
+        else:
+            config[key] = raw
+    return config
+
+
+def _start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _finish_request(response: Response) -> Response:
+    """Security headers on every answer, and the request counted under its URL rule."""
+    add_security_headers(response)
+    started = g.get("request_started")
+    if started is not None:
+        metrics = web_context().metrics
+        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+def create_app(
+    service: RecommendationService,
+    settings: Settings | None = None,
+    config_overrides: Mapping[str, Any] | None = None,
+    retrain: Callable[[], ModelInfo] | None = None,
+) -> Flask:
+    """The app around ``service``; ``retrain`` backs ``POST /admin/retrain`` when given."""
+    app = Flask(__name__)
+    app.config.update(DEFAULT_CONFIG)
+    app.config["SECRET_KEY"] = secrets.token_hex(32)
+    if settings is not None:
+        app.config.update(web_config_from_settings(settings))
+    app.config.update(config_overrides or {})
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+
+    attach_context(
+        app,
+        WebContext(
+            service=service,
+            metrics=create_metrics(app.config.get("PROMETHEUS_MULTIPROC_DIR")),
+            retrain=retrain,
+            admin_token=str(app.config.get("SRS_ADMIN_TOKEN") or ""),
+        ),
+    )
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.before_request(_start_timer)
+    app.after_request(_finish_request)
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+    app.register_blueprint(ops)
+    register_error_handlers(app)
+    return app
+
+
+def create_app_from_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> Flask:
+    """The app on the local engine, for gunicorn workers and ``srs serve --dev``.
+
+    Every worker derives the same session key (from ``SRS_SECRET_KEY`` or a key file in
+    the data directory), so a form rendered by one worker validates on another.
+    """
+    from srs.local_service import LocalRecommendationService
+
+    env = os.environ if environ is None else environ
+    config = web_config_from_settings(settings)
+    config.update(web_config_from_environ(env))
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = shared_secret_key(settings.data_dir)
+    service = LocalRecommendationService.from_settings(settings)
+    return create_app(service, settings, config, retrain=_retrain_for(settings, service))
+
+
+def _retrain_for(settings: Settings, service: RecommendationService) -> Callable[[], ModelInfo]:
+    """Train on the data and events, activate the result, and report what now serves."""
+
+    def retrain() -> ModelInfo:
+        from srs.training import train_and_activate
+
+        train_and_activate(settings)
+        return service.model_info()
+
+    return retrain

@@ -1,0 +1,342 @@
+"""REST API ``/api/v1`` in personalize-runtime's shapes, plus health, metrics and admin.
+
+Handlers only translate: camelCase JSON in, validated Python values to the service,
+dataclasses back out as camelCase JSON. Malformed input (not JSON, wrong type,
+missing or unknown field) is a 400; well-formed values outside the accepted range
+are a 422. The validation limits are the ones the OpenAPI document publishes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event
+from srs.service import (
+    DEFAULT_RESULTS,
+    MAX_RANKING_INPUTS,
+    MAX_RESULTS,
+    HistoryEntry,
+    ItemInfo,
+    ModelInfo,
+    NotReadyError,
+    RecommendedItem,
+)
+from srs.web.context import web_context
+from srs.web.errors import ApiError
+from srs.web.metrics import EXPOSITION_CONTENT_TYPE
+from srs.web.openapi import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_FILTER_LENGTH,
+    MAX_FILTER_VALUE_LENGTH,
+    MAX_FILTER_VALUES,
+    MAX_HISTORY_LIMIT,
+    MAX_OFFSET,
+    openapi_document,
+)
+from srs.web.security import bearer_token_valid
+
+EVENT_FIELDS = frozenset({"eventType", "itemId", "eventValue", "sentAt"})
+# Fields PutEvents clients commonly send for attribution; accepted and not used here.
+IGNORED_EVENT_FIELDS = frozenset({"eventId", "recommendationId", "impression", "properties"})
+_ECHO_LIMIT = 40
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+ops = Blueprint("ops", __name__)
+
+
+def _echo(raw: str) -> str:
+    """A user-sent value quoted in a message, cut short so errors stay small."""
+    return repr(raw if len(raw) <= _ECHO_LIMIT else raw[:_ECHO_LIMIT] + "…")
+
+
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(
+            400, f"query parameter {name} must be an integer, got {_echo(raw)}"
+        ) from None
+    if not low <= value <= high:
+        raise ApiError(422, f"query parameter {name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def check_id(name: str, value: str) -> str:
+    if not value.strip():
+        raise ApiError(422, f"{name} must not be blank")
+    if len(value) > MAX_ID_LENGTH:
+        raise ApiError(422, f"{name} is longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; reading the body enforces MAX_CONTENT_LENGTH (413)."""
+    if not request.is_json:
+        raise ApiError(400, "send the body as JSON with Content-Type: application/json")
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def check_fields(obj: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise ApiError(400, f"{where}: unknown field(s) {', '.join(unknown)}")
+
+
+def string_field(obj: Mapping[str, Any], name: str, where: str) -> str:
+    if name not in obj:
+        raise ApiError(400, f"{where}: missing required field {name}")
+    value = obj[name]
+    if not isinstance(value, str):
+        raise ApiError(400, f"{where}.{name} must be a string, got {type(value).__name__}")
+    return check_id(f"{where}.{name}", value)
+
+
+def number_field(obj: Mapping[str, Any], name: str, where: str) -> float:
+    value = obj[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiError(400, f"{where}.{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ApiError(422, f"{where}.{name} must be a finite number")
+    return float(value)
+
+
+def parse_event(raw: Any, index: int) -> Event:
+    where = f"eventList[{index}]"
+    if not isinstance(raw, dict):
+        raise ApiError(400, f"{where} must be an object, got {type(raw).__name__}")
+    check_fields(raw, EVENT_FIELDS | IGNORED_EVENT_FIELDS, where)
+    event_type = string_field(raw, "eventType", where)
+    item_id = string_field(raw, "itemId", where)
+    if "sentAt" not in raw:
+        raise ApiError(400, f"{where}: missing required field sentAt")
+    sent_at = number_field(raw, "sentAt", where)
+    if sent_at < 0:
+        raise ApiError(422, f"{where}.sentAt must be Unix seconds >= 0, got {sent_at}")
+    if "eventValue" in raw:
+        value = number_field(raw, "eventValue", where)
+        return Event(event_type, item_id, int(sent_at), value)
+    return Event(event_type, item_id, int(sent_at))
+
+
+def parse_filter_values(raw: str | None) -> dict[str, str] | None:
+    """``filterValues`` travels in the query string as a JSON object of strings."""
+    if raw is None or raw == "":
+        return None
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "query parameter filterValues must be a JSON object") from None
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise ApiError(400, "query parameter filterValues must be a JSON object of strings")
+    if len(values) > MAX_FILTER_VALUES:
+        raise ApiError(422, f"filterValues may hold at most {MAX_FILTER_VALUES} entries")
+    for key, value in values.items():
+        if not key or len(key) > MAX_ID_LENGTH or len(value) > MAX_FILTER_VALUE_LENGTH:
+            raise ApiError(
+                422,
+                f"filterValues[{_echo(key)}]: keys take 1 to {MAX_ID_LENGTH} characters,"
+                f" values at most {MAX_FILTER_VALUE_LENGTH}",
+            )
+    return values
+
+
+def item_json(item: RecommendedItem) -> dict[str, Any]:
+    return {
+        "itemId": item.item_id,
+        "serviceName": item.service_name,
+        "score": item.score,
+        "reason": item.reason,
+    }
+
+
+def history_json(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "itemId": entry.item_id,
+        "serviceName": entry.service_name,
+        "category": entry.category,
+        "eventType": entry.event_type,
+        "eventValue": entry.event_value,
+        "timestamp": entry.timestamp,
+    }
+
+
+def catalog_item_json(item: ItemInfo) -> dict[str, Any]:
+    return {
+        "itemId": item.item_id,
+        "serviceName": item.service_name,
+        "category": item.category,
+        "description": item.description,
+    }
+
+
+def plain_json(value: object) -> Any:
+    """Model parameters may hold numpy scalars or tuples; JSON wants plain values."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): plain_json(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(inner) for inner in value]
+    as_python = getattr(value, "item", None)
+    if callable(as_python):
+        return plain_json(as_python())
+    return str(value)
+
+
+def model_json(info: ModelInfo) -> dict[str, Any]:
+    return {
+        "version": info.version,
+        "recipe": info.recipe,
+        "trainedAt": info.trained_at,
+        "trainingSeconds": info.training_seconds,
+        "parameters": plain_json(info.parameters),
+        "metrics": {name: float(value) for name, value in info.metrics.items()},
+    }
+
+
+@api.get("/users/<userId>/recommendations")
+def recommendations(userId: str) -> Response:
+    user_id = check_id("userId", userId)
+    num_results = query_int("numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
+    filter_expression = request.args.get("filter") or None
+    if filter_expression is not None and len(filter_expression) > MAX_FILTER_LENGTH:
+        raise ApiError(422, f"filter is longer than {MAX_FILTER_LENGTH} characters")
+    filter_values = parse_filter_values(request.args.get("filterValues"))
+    result = web_context().service.recommend(
+        user_id, num_results, filter=filter_expression, filter_values=filter_values
+    )
+    return jsonify(
+        {
+            "recommendationId": result.recommendation_id,
+            "itemList": [item_json(item) for item in result.item_list],
+        }
+    )
+
+
+@api.post("/rankings")
+def rankings() -> Response:
+    body = json_body()
+    check_fields(body, frozenset({"userId", "inputList"}), "body")
+    user_id = string_field(body, "userId", "body")
+    input_list = body.get("inputList")
+    if not isinstance(input_list, list):
+        raise ApiError(400, "body.inputList must be an array of item IDs")
+    if not 1 <= len(input_list) <= MAX_RANKING_INPUTS:
+        raise ApiError(
+            422, f"inputList must hold 1 to {MAX_RANKING_INPUTS} item IDs, got {len(input_list)}"
+        )
+    for index, item_id in enumerate(input_list):
+        if not isinstance(item_id, str):
+            raise ApiError(400, f"inputList[{index}] must be a string")
+        check_id(f"inputList[{index}]", item_id)
+    result = web_context().service.rank(user_id, input_list)
+    return jsonify(
+        {
+            "recommendationId": result.recommendation_id,
+            "personalizedRanking": [item_json(item) for item in result.item_list],
+        }
+    )
+
+
+@api.get("/items/<itemId>/similar")
+def similar(itemId: str) -> Response:
+    item_id = check_id("itemId", itemId)
+    num_results = query_int("numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
+    result = web_context().service.similar(item_id, num_results)
+    return jsonify({"itemList": [item_json(item) for item in result.item_list]})
+
+
+@api.post("/events")
+def events() -> Response:
+    body = json_body()
+    check_fields(body, frozenset({"userId", "sessionId", "eventList"}), "body")
+    user_id = string_field(body, "userId", "body")
+    session_id = string_field(body, "sessionId", "body")
+    event_list = body.get("eventList")
+    if not isinstance(event_list, list):
+        raise ApiError(400, "body.eventList must be an array of events")
+    if not 1 <= len(event_list) <= MAX_EVENTS_PER_CALL:
+        raise ApiError(
+            422,
+            f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events, got {len(event_list)}",
+        )
+    parsed = [parse_event(raw, index) for index, raw in enumerate(event_list)]
+    context = web_context()
+    context.service.put_events(user_id, session_id, parsed)
+    context.metrics.events_accepted.inc(len(parsed))
+    return Response(status=204)
+
+
+@api.get("/users/<userId>/history")
+def history(userId: str) -> Response:
+    user_id = check_id("userId", userId)
+    limit = query_int("limit", DEFAULT_HISTORY_LIMIT, 1, MAX_HISTORY_LIMIT)
+    offset = query_int("offset", 0, 0, MAX_OFFSET)
+    page = web_context().service.history(user_id, limit=limit, offset=offset)
+    return jsonify(
+        {"interactions": [history_json(entry) for entry in page.interactions], "total": page.total}
+    )
+
+
+@api.get("/items")
+def items() -> Response:
+    return jsonify({"items": [catalog_item_json(item) for item in web_context().service.items()]})
+
+
+@api.get("/model")
+def model() -> Response:
+    return jsonify(model_json(web_context().service.model_info()))
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@ops.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@ops.get("/readyz")
+def readyz() -> Response:
+    if not web_context().service.is_ready():
+        raise NotReadyError("no model is active yet; run srs train")
+    return jsonify({"status": "ready"})
+
+
+@ops.get("/metrics")
+def metrics() -> Response:
+    return Response(web_context().metrics.exposition(), content_type=EXPOSITION_CONTENT_TYPE)
+
+
+@ops.post("/admin/retrain")
+def retrain() -> Response:
+    """Train on the data and stored events now, and make the result the active model."""
+    context = web_context()
+    if not context.admin_token:
+        raise ApiError(403, "admin actions are disabled: no admin token is configured")
+    if not bearer_token_valid(request.headers.get("Authorization"), context.admin_token):
+        raise ApiError(
+            401,
+            "admin actions need the header Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": 'Bearer realm="srs-admin"'},
+        )
+    if context.retrain is None:
+        raise ApiError(501, "this deployment cannot retrain from the web")
+    return jsonify(model_json(context.retrain()))

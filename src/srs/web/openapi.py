@@ -1,0 +1,483 @@
+"""The OpenAPI 3.1 document of what the server answers, as plain data.
+
+The request limits live here and the handlers import them, so the published
+document and the validation cannot drift apart; the tests check the document
+against the app's URL map and real responses against its schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH
+from srs.service import DEFAULT_RESULTS, MAX_RANKING_INPUTS, MAX_RESULTS
+
+DEFAULT_HISTORY_LIMIT = 50
+MAX_HISTORY_LIMIT = 500
+MAX_OFFSET = 1_000_000_000
+MAX_FILTER_LENGTH = 2048
+MAX_FILTER_VALUES = 5
+MAX_FILTER_VALUE_LENGTH = 1000
+API_VERSION = "1.0.0"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _response(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": _json_content(_ref(schema))}
+
+
+def _error_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
+
+
+def _path_id(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": _ID,
+    }
+
+
+_NUM_RESULTS = {
+    "name": "numResults",
+    "in": "query",
+    "required": False,
+    "description": "How many items to return.",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS, "default": DEFAULT_RESULTS},
+}
+
+
+def _schemas() -> dict[str, Any]:
+    closed = {"additionalProperties": False}
+    recommended_item = {
+        "type": "object",
+        "required": ["itemId", "serviceName", "score", "reason"],
+        "properties": {
+            "itemId": {"type": "string"},
+            "serviceName": {"type": "string"},
+            "score": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "description": "Null for an item the model has no data on (ranked last).",
+            },
+            "reason": {"type": "string", "description": "Why the item is recommended."},
+        },
+        **closed,
+    }
+    item_list = {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_RESULTS}
+    event = {
+        "type": "object",
+        "required": ["eventType", "itemId", "sentAt"],
+        "properties": {
+            "eventType": {**_ID, "examples": ["liked", "not_interested", "launched", "rated"]},
+            "itemId": _ID,
+            "eventValue": {
+                "type": "number",
+                "description": "A rating for 'rated' events; 3.0 (neutral) when absent.",
+            },
+            "sentAt": {"type": "number", "minimum": 0, "description": "Unix seconds."},
+            "eventId": {"type": "string", "description": "Accepted and ignored."},
+            "recommendationId": {"type": "string", "description": "Accepted and ignored."},
+            "impression": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Accepted and ignored.",
+            },
+            "properties": {"type": "string", "description": "Accepted and ignored."},
+        },
+        **closed,
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "examples": ["invalid_value"]},
+                        "message": {"type": "string"},
+                    },
+                    **closed,
+                }
+            },
+            **closed,
+        },
+        "RecommendedItem": recommended_item,
+        "Recommendations": {
+            "type": "object",
+            "required": ["recommendationId", "itemList"],
+            "properties": {"recommendationId": {"type": "string"}, "itemList": item_list},
+            **closed,
+        },
+        "Ranking": {
+            "type": "object",
+            "required": ["recommendationId", "personalizedRanking"],
+            "properties": {
+                "recommendationId": {"type": "string"},
+                "personalizedRanking": {
+                    "type": "array",
+                    "items": _ref("RecommendedItem"),
+                    "maxItems": MAX_RANKING_INPUTS,
+                },
+            },
+            **closed,
+        },
+        "SimilarItems": {
+            "type": "object",
+            "required": ["itemList"],
+            "properties": {"itemList": item_list},
+            **closed,
+        },
+        "RankingRequest": {
+            "type": "object",
+            "required": ["userId", "inputList"],
+            "properties": {
+                "userId": _ID,
+                "inputList": {
+                    "type": "array",
+                    "items": _ID,
+                    "minItems": 1,
+                    "maxItems": MAX_RANKING_INPUTS,
+                },
+            },
+            **closed,
+        },
+        "Event": event,
+        "PutEventsRequest": {
+            "type": "object",
+            "required": ["userId", "sessionId", "eventList"],
+            "properties": {
+                "userId": _ID,
+                "sessionId": _ID,
+                "eventList": {
+                    "type": "array",
+                    "items": _ref("Event"),
+                    "minItems": 1,
+                    "maxItems": MAX_EVENTS_PER_CALL,
+                },
+            },
+            **closed,
+        },
+        "Interaction": {
+            "type": "object",
+            "required": [
+                "itemId",
+                "serviceName",
+                "category",
+                "eventType",
+                "eventValue",
+                "timestamp",
+            ],
+            "properties": {
+                "itemId": {"type": "string"},
+                "serviceName": {"type": "string"},
+                "category": {"type": "string"},
+                "eventType": {"type": "string"},
+                "eventValue": {"type": "number"},
+                "timestamp": {"type": "integer", "description": "Unix seconds."},
+            },
+            **closed,
+        },
+        "HistoryPage": {
+            "type": "object",
+            "required": ["interactions", "total"],
+            "properties": {
+                "interactions": {"type": "array", "items": _ref("Interaction")},
+                "total": {"type": "integer", "minimum": 0},
+            },
+            **closed,
+        },
+        "Item": {
+            "type": "object",
+            "required": ["itemId", "serviceName", "category", "description"],
+            "properties": {
+                "itemId": {"type": "string"},
+                "serviceName": {"type": "string"},
+                "category": {"type": "string"},
+                "description": {"type": "string"},
+            },
+            **closed,
+        },
+        "ItemList": {
+            "type": "object",
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "items": _ref("Item")}},
+            **closed,
+        },
+        "Model": {
+            "type": "object",
+            "required": [
+                "version",
+                "recipe",
+                "trainedAt",
+                "trainingSeconds",
+                "parameters",
+                "metrics",
+            ],
+            "properties": {
+                "version": {"type": "string"},
+                "recipe": {"type": "string"},
+                "trainedAt": {"type": "string", "description": "ISO 8601 time of training."},
+                "trainingSeconds": {"type": "number", "minimum": 0},
+                "parameters": {"type": "object"},
+                "metrics": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number"},
+                    "description": "Offline metrics under Amazon Personalize's names.",
+                },
+            },
+            **closed,
+        },
+        "Status": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"type": "string"}},
+            **closed,
+        },
+    }
+
+
+def _error_responses() -> dict[str, Any]:
+    return {
+        name: _response(description, "Error")
+        for name, description in {
+            "BadRequest": "Malformed request: not JSON, a wrong type, a missing or unknown field.",
+            "Unauthorized": "Missing or wrong admin token.",
+            "Forbidden": "Admin actions are disabled (no token configured).",
+            "NotFound": "No such user or item.",
+            "PayloadTooLarge": "The body is larger than the server's limit.",
+            "Unprocessable": "Well-formed, but a value is out of range or not acceptable.",
+            "NotReady": "No model is active yet.",
+            "NotImplemented": "This deployment cannot do that.",
+            "Unexpected": "Any other error, e.g. 405 or 500; always this shape.",
+        }.items()
+    }
+
+
+def _operation(
+    summary: str,
+    operation_id: str,
+    ok: dict[str, Any],
+    errors: dict[str, str],
+    parameters: list[dict[str, Any]] | None = None,
+    body: str | None = None,
+) -> dict[str, Any]:
+    responses: dict[str, Any] = dict(ok)
+    responses.update({status: _error_ref(name) for status, name in errors.items()})
+    responses["default"] = _error_ref("Unexpected")
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "operationId": operation_id,
+        "responses": responses,
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": _json_content(_ref(body))}
+    return operation
+
+
+_BODY_ERRORS = {"400": "BadRequest", "413": "PayloadTooLarge", "422": "Unprocessable"}
+
+
+def _paths() -> dict[str, Any]:
+    user = _path_id("userId", "The user's ID.")
+    item = _path_id("itemId", "The service's item ID.")
+    return {
+        "/api/v1/users/{userId}/recommendations": {
+            "get": _operation(
+                "Recommendations for a user (GetRecommendations).",
+                "getRecommendations",
+                {"200": _response("Recommended items, best first.", "Recommendations")},
+                {"400": "BadRequest", "422": "Unprocessable", "503": "NotReady"},
+                [
+                    user,
+                    _NUM_RESULTS,
+                    {
+                        "name": "filter",
+                        "in": "query",
+                        "required": False,
+                        "description": "A Personalize filter expression.",
+                        "schema": {"type": "string", "maxLength": MAX_FILTER_LENGTH},
+                    },
+                    {
+                        "name": "filterValues",
+                        "in": "query",
+                        "required": False,
+                        "description": (
+                            "JSON object of placeholder values, e.g. "
+                            '{"CATEGORY": "\\"Compute\\""}; at most '
+                            f"{MAX_FILTER_VALUES} entries."
+                        ),
+                        "schema": {"type": "string"},
+                    },
+                ],
+            )
+        },
+        "/api/v1/rankings": {
+            "post": _operation(
+                "Order given items for a user (GetPersonalizedRanking).",
+                "getPersonalizedRanking",
+                {"200": _response("The input items, best first.", "Ranking")},
+                {**_BODY_ERRORS, "503": "NotReady"},
+                body="RankingRequest",
+            )
+        },
+        "/api/v1/items/{itemId}/similar": {
+            "get": _operation(
+                "Services similar to one service (SIMS).",
+                "getSimilarItems",
+                {"200": _response("Similar items, most similar first.", "SimilarItems")},
+                {"400": "BadRequest", "404": "NotFound", "422": "Unprocessable", "503": "NotReady"},
+                [item, _NUM_RESULTS],
+            )
+        },
+        "/api/v1/events": {
+            "post": _operation(
+                "Record feedback events (PutEvents); durable before the reply.",
+                "putEvents",
+                {"204": {"description": "Stored."}},
+                {**_BODY_ERRORS, "503": "NotReady"},
+                body="PutEventsRequest",
+            )
+        },
+        "/api/v1/users/{userId}/history": {
+            "get": _operation(
+                "A user's interactions, newest first.",
+                "getHistory",
+                {"200": _response("One page of interactions and the total.", "HistoryPage")},
+                {"400": "BadRequest", "404": "NotFound", "422": "Unprocessable"},
+                [
+                    user,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_HISTORY_LIMIT,
+                            "default": DEFAULT_HISTORY_LIMIT,
+                        },
+                    },
+                    {
+                        "name": "offset",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_OFFSET,
+                            "default": 0,
+                        },
+                    },
+                ],
+            )
+        },
+        "/api/v1/items": {
+            "get": _operation(
+                "The service catalogue.",
+                "listItems",
+                {"200": _response("Every item.", "ItemList")},
+                {},
+            )
+        },
+        "/api/v1/model": {
+            "get": _operation(
+                "The active model: version, recipe, training time, offline metrics.",
+                "getModel",
+                {"200": _response("The active model.", "Model")},
+                {"503": "NotReady"},
+            )
+        },
+        "/api/v1/openapi.json": {
+            "get": _operation(
+                "This document.",
+                "getOpenApi",
+                {
+                    "200": {
+                        "description": "OpenAPI 3.1 document.",
+                        "content": _json_content({"type": "object"}),
+                    }
+                },
+                {},
+            )
+        },
+        "/healthz": {
+            "get": _operation(
+                "Liveness: the process answers.",
+                "getHealth",
+                {"200": _response("Alive.", "Status")},
+                {},
+            )
+        },
+        "/readyz": {
+            "get": _operation(
+                "Readiness: a model is loaded and requests can be served.",
+                "getReadiness",
+                {"200": _response("Ready.", "Status")},
+                {"503": "NotReady"},
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "Prometheus metrics: requests and latency per route, events accepted.",
+                "getMetrics",
+                {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+                {},
+            )
+        },
+        "/admin/retrain": {
+            "post": {
+                **_operation(
+                    "Train on the prepared data plus stored events and activate the result.",
+                    "retrain",
+                    {"200": _response("The newly active model.", "Model")},
+                    {"401": "Unauthorized", "403": "Forbidden", "501": "NotImplemented"},
+                ),
+                "security": [{"adminToken": []}],
+            }
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """A fresh copy each call, so no caller can alter what the next one is served."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "SRS — Service Recommendation System",
+            "version": API_VERSION,
+            "description": (
+                "Recommends AWS services to the users of a platform. Shapes follow Amazon"
+                " Personalize's runtime API; errors are always"
+                ' {"error": {"code", "message"}}.'
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "responses": _error_responses(),
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,65 @@
+"""summarize_activity: the counting behind the data page's charts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from srs.web.activity import SECONDS_PER_DAY, summarize_activity
+
+DAY0 = 19_800 * SECONDS_PER_DAY  # 2024-03-18 00:00 UTC
+
+
+def arrays(
+    rows: list[tuple[int, str]],
+) -> tuple[np.ndarray, np.ndarray]:
+    stamps = np.array([stamp for stamp, _ in rows], dtype=np.int64)
+    items = np.array([item for _, item in rows], dtype=object)
+    return stamps, items
+
+
+def test_daily_counts_fill_empty_days_with_zero() -> None:
+    stamps, items = arrays([(DAY0 + 5, "a"), (DAY0 + 100, "b"), (DAY0 + 3 * SECONDS_PER_DAY, "a")])
+    activity = summarize_activity(stamps, items, {"a": "Alpha", "b": "Beta"})
+    assert [(d.day, d.interactions) for d in activity.daily] == [
+        ("2024-03-18", 2),
+        ("2024-03-19", 0),
+        ("2024-03-20", 0),
+        ("2024-03-21", 1),
+    ]
+    assert activity.total_interactions == 3
+
+
+def test_daily_window_keeps_only_the_newest_days() -> None:
+    rows = [(DAY0 + day * SECONDS_PER_DAY, "a") for day in range(10)]
+    activity = summarize_activity(*arrays(rows), {}, days=3)
+    assert [d.day for d in activity.daily] == ["2024-03-25", "2024-03-26", "2024-03-27"]
+    assert activity.total_interactions == 10
+
+
+def test_top_services_most_used_first_ties_by_item_id() -> None:
+    rows = [(DAY0, item) for item in ["b", "a", "c", "c", "b", "c", "d"]]
+    activity = summarize_activity(*arrays(rows), {"a": "Alpha", "b": "Beta", "c": "Gamma"}, top=3)
+    assert [(s.item_id, s.service_name, s.interactions) for s in activity.top_services] == [
+        ("c", "Gamma", 3),
+        ("b", "Beta", 2),
+        ("a", "Alpha", 1),
+    ]
+
+
+def test_unknown_item_is_shown_by_its_id() -> None:
+    activity = summarize_activity(*arrays([(DAY0, "zz")]), {})
+    assert activity.top_services[0].service_name == "zz"
+
+
+def test_empty_log_gives_empty_activity() -> None:
+    activity = summarize_activity(*arrays([]), {})
+    assert activity.daily == [] and activity.top_services == [] and activity.total_interactions == 0
+
+
+def test_bad_arguments_are_refused() -> None:
+    stamps, items = arrays([(DAY0, "a")])
+    with pytest.raises(ValueError, match="days and top"):
+        summarize_activity(stamps, items, {}, days=0)
+    with pytest.raises(ValueError, match="differ in length"):
+        summarize_activity(stamps, np.array([], dtype=object), {})

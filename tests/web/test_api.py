@@ -1,0 +1,567 @@
+"""The REST API through Flask's test client, against the real local service.
+
+Every successful and error response checked here is also validated against the
+schema the OpenAPI document publishes for that operation and status, so the
+document cannot drift from what is served.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_spec
+from web_support import ADMIN_TOKEN, BODY_LIMIT, EVIL_SERVICE, build_app
+from werkzeug.test import TestResponse
+
+from srs.config import Settings
+from srs.service import ModelInfo, NotReadyError, RecommendationService
+from srs.web.openapi import openapi_document
+
+DOCUMENT = openapi_document()
+PERSONALIZE_METRICS = {
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+}
+
+
+def check_against_document(
+    response: TestResponse, path: str, method: str = "get"
+) -> dict[str, Any] | None:
+    """Validate ``response`` against the documented schema; returns its JSON (if any)."""
+    operation = DOCUMENT["paths"][path][method]
+    documented = operation["responses"].get(str(response.status_code))
+    if documented is None:
+        documented = operation["responses"]["default"]
+        assert response.status_code >= 400, f"{response.status_code} is not documented"
+    if "$ref" in documented:
+        documented = DOCUMENT["components"]["responses"][documented["$ref"].rsplit("/", 1)[1]]
+    if "content" not in documented:
+        assert response.data == b""
+        return None
+    assert response.mimetype in documented["content"]
+    schema = documented["content"][response.mimetype]["schema"]
+    if response.mimetype != "application/json":
+        return None
+    body = response.get_json()
+    Draft202012Validator({**schema, "components": DOCUMENT["components"]}).validate(body)
+    return body
+
+
+def error_of(response: TestResponse, path: str, method: str = "get") -> dict[str, str]:
+    body = check_against_document(response, path, method)
+    assert body is not None
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body["error"]
+
+
+def post_json(client: FlaskClient, url: str, body: Any) -> TestResponse:
+    return client.post(url, data=json.dumps(body), content_type="application/json")
+
+
+def a_user(service: RecommendationService, index: int = 0) -> str:
+    return service.search_users("user_", 50)[index]
+
+
+def item_ids(service: RecommendationService) -> list[str]:
+    return [item.item_id for item in service.items()]
+
+
+RECS = "/api/v1/users/{userId}/recommendations"
+HISTORY = "/api/v1/users/{userId}/history"
+SIMILAR = "/api/v1/items/{itemId}/similar"
+EVENTS = "/api/v1/events"
+RANKINGS = "/api/v1/rankings"
+
+
+# --- the document itself ------------------------------------------------------------------
+
+
+def test_openapi_document_is_valid_and_served(client: FlaskClient) -> None:
+    validate_spec(DOCUMENT)
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.get_json() == DOCUMENT
+
+
+def test_openapi_document_lists_exactly_the_served_operations(app: Flask) -> None:
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in {"api", "ops"}:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        served |= {(path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {(path, method) for path, item in DOCUMENT["paths"].items() for method in item}
+    assert served == documented
+
+
+# --- recommendations -----------------------------------------------------------------------
+
+
+def test_recommendations_follow_the_documented_shape(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service)
+    response = client.get(f"/api/v1/users/{user}/recommendations?numResults=7")
+    body = check_against_document(response, RECS)
+    assert response.status_code == 200 and body is not None
+    items = body["itemList"]
+    assert len(items) == 7
+    scores = [item["score"] for item in items]
+    assert scores == sorted(scores, reverse=True)
+    assert all(item["reason"] for item in items)
+    assert set(body) == {"recommendationId", "itemList"}
+
+
+def test_recommendations_default_to_25(client: FlaskClient, service: RecommendationService) -> None:
+    body = client.get(f"/api/v1/users/{a_user(service)}/recommendations").get_json()
+    assert len(body["itemList"]) == 25
+
+
+def test_unknown_user_gets_popular_items(client: FlaskClient) -> None:
+    response = client.get("/api/v1/users/someone-new/recommendations?numResults=5")
+    body = check_against_document(response, RECS)
+    assert response.status_code == 200 and body is not None
+    assert len(body["itemList"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("numResults=0", 422),
+        ("numResults=501", 422),
+        ("numResults=-3", 422),
+        ("numResults=ten", 400),
+        ("numResults=2.5", 400),
+        ("filterValues=not-json", 400),
+        ("filterValues=[1,2]", 400),
+        ('filterValues={"A":1}', 400),
+        ("filterValues=" + json.dumps({f"K{i}": '"v"' for i in range(6)}), 422),
+        ("filter=" + "x" * 2049, 422),
+        ("filter=NOT A FILTER", 422),
+    ],
+)
+def test_recommendations_refuse_bad_queries(
+    client: FlaskClient, service: RecommendationService, query: str, status: int
+) -> None:
+    response = client.get(f"/api/v1/users/{a_user(service)}/recommendations?{query}")
+    assert response.status_code == status
+    error = error_of(response, RECS)
+    assert error["code"] == ("bad_request" if status == 400 else "invalid_value")
+
+
+def test_recommendations_accept_500_results(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    response = client.get(f"/api/v1/users/{a_user(service)}/recommendations?numResults=500")
+    body = check_against_document(response, RECS)
+    assert response.status_code == 200 and body is not None
+    assert 0 < len(body["itemList"]) <= 500
+
+
+def test_overlong_user_id_is_refused(client: FlaskClient) -> None:
+    response = client.get(f"/api/v1/users/{'u' * 257}/recommendations")
+    assert response.status_code == 422
+    assert "userId" in error_of(response, RECS)["message"]
+
+
+def test_filter_expression_reaches_the_service(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    categories = sorted({item.category for item in service.items()})
+    keep = categories[0]
+    expression = "INCLUDE ItemID WHERE Items.CATEGORY IN ($CATS)"
+    response = client.get(
+        f"/api/v1/users/{a_user(service)}/recommendations",
+        query_string={"filter": expression, "filterValues": json.dumps({"CATS": f'"{keep}"'})},
+    )
+    body = check_against_document(response, RECS)
+    assert response.status_code == 200 and body is not None
+    category_of = {item.item_id: item.category for item in service.items()}
+    assert body["itemList"]
+    assert {category_of[item["itemId"]] for item in body["itemList"]} == {keep}
+
+
+# --- rankings ------------------------------------------------------------------------------
+
+
+def test_rankings_order_the_given_items_and_put_unknown_ones_last(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    chosen = item_ids(service)[:6]
+    response = post_json(
+        client, "/api/v1/rankings", {"userId": a_user(service), "inputList": [*chosen, "no-such"]}
+    )
+    body = check_against_document(response, RANKINGS, "post")
+    assert response.status_code == 200 and body is not None
+    ranked = body["personalizedRanking"]
+    assert sorted(item["itemId"] for item in ranked) == sorted([*chosen, "no-such"])
+    assert ranked[-1]["itemId"] == "no-such" and ranked[-1]["score"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"userId": "u", "inputList": []}, 422),
+        ({"userId": "u", "inputList": [f"i{n}" for n in range(501)]}, 422),
+        ({"userId": "u", "inputList": [1, 2]}, 400),
+        ({"userId": "u", "inputList": "svc-0001"}, 400),
+        ({"userId": "u"}, 400),
+        ({"inputList": ["svc-0001"]}, 400),
+        ({"userId": 5, "inputList": ["svc-0001"]}, 400),
+        ({"userId": "u", "inputList": ["svc-0001"], "extra": 1}, 400),
+        ({"userId": "", "inputList": ["svc-0001"]}, 422),
+    ],
+)
+def test_rankings_validate_the_body(client: FlaskClient, body: Any, status: int) -> None:
+    response = post_json(client, "/api/v1/rankings", body)
+    assert response.status_code == status
+    error_of(response, RANKINGS, "post")
+
+
+# --- similar items -------------------------------------------------------------------------
+
+
+def test_similar_items(client: FlaskClient, service: RecommendationService) -> None:
+    item = item_ids(service)[0]
+    response = client.get(f"/api/v1/items/{item}/similar?numResults=5")
+    body = check_against_document(response, SIMILAR)
+    assert response.status_code == 200 and body is not None
+    assert 0 < len(body["itemList"]) <= 5
+    assert item not in {entry["itemId"] for entry in body["itemList"]}
+
+
+def test_similar_items_of_an_item_without_data_fall_back_like_personalize(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/api/v1/items/no-such-item/similar?numResults=4")
+    body = check_against_document(response, SIMILAR)
+    assert response.status_code == 200 and body is not None
+    assert len(body["itemList"]) == 4
+
+
+# --- events and history --------------------------------------------------------------------
+
+
+def test_events_are_stored_and_show_in_history_at_once(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service, 3)
+    before = client.get(f"/api/v1/users/{user}/history?limit=5").get_json()["total"]
+    items = item_ids(service)[:2]
+    now = int(time.time())
+    response = post_json(
+        client,
+        EVENTS,
+        {
+            "userId": user,
+            "sessionId": "s-1",
+            "eventList": [
+                {"eventType": "launched", "itemId": items[0], "sentAt": now - 1},
+                {"eventType": "rated", "itemId": items[1], "sentAt": now, "eventValue": 4},
+            ],
+        },
+    )
+    assert response.status_code == 204
+    check_against_document(response, EVENTS, "post")
+    history = client.get(f"/api/v1/users/{user}/history?limit=2")
+    body = check_against_document(history, HISTORY)
+    assert body is not None
+    assert body["total"] == before + 2
+    newest = body["interactions"]
+    assert [(e["itemId"], e["eventType"]) for e in newest] == [
+        (items[1], "rated"),
+        (items[0], "launched"),
+    ]
+    assert newest[0]["eventValue"] == 4.0
+
+
+def test_not_interested_removes_an_item_from_recommendations(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service, 4)
+    url = f"/api/v1/users/{user}/recommendations?numResults=10"
+    first = client.get(url).get_json()["itemList"][0]["itemId"]
+    event = {"eventType": "not_interested", "itemId": first, "sentAt": int(time.time())}
+    response = post_json(client, EVENTS, {"userId": user, "sessionId": "s", "eventList": [event]})
+    assert response.status_code == 204
+    assert first not in {item["itemId"] for item in client.get(url).get_json()["itemList"]}
+
+
+def valid_event() -> dict[str, Any]:
+    return {"eventType": "liked", "itemId": "svc-0001", "sentAt": 1_700_000_000}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status"),
+    [
+        (lambda b: b.update(eventList=[]), 422),
+        (lambda b: b.update(eventList=[valid_event()] * 11), 422),
+        (lambda b: b.pop("sessionId"), 400),
+        (lambda b: b.update(sessionId=""), 422),
+        (lambda b: b.update(userId="u" * 257), 422),
+        (lambda b: b.update(eventList="liked"), 400),
+        (lambda b: b.update(eventList=["liked"]), 400),
+        (lambda b: b["eventList"][0].update(eventValue="high"), 400),
+        (lambda b: b["eventList"][0].update(eventValue=True), 400),
+        (lambda b: b["eventList"][0].update(sentAt="yesterday"), 400),
+        (lambda b: b["eventList"][0].update(sentAt=-5), 422),
+        (lambda b: b["eventList"][0].pop("sentAt"), 400),
+        (lambda b: b["eventList"][0].pop("itemId"), 400),
+        (lambda b: b["eventList"][0].update(itemId="i" * 257), 422),
+        (lambda b: b["eventList"][0].update(colour="red"), 400),
+        (lambda b: b.update(extra=1), 400),
+    ],
+)
+def test_events_validate_types_lengths_and_counts(
+    client: FlaskClient, mutate: Callable[[dict[str, Any]], Any], status: int
+) -> None:
+    body: dict[str, Any] = {"userId": "val-user", "sessionId": "s", "eventList": [valid_event()]}
+    mutate(body)
+    response = post_json(client, EVENTS, body)
+    assert response.status_code == status
+    error_of(response, EVENTS, "post")
+    assert client.get("/api/v1/users/val-user/history").status_code == 404  # nothing stored
+
+
+def test_events_accept_personalize_attribution_fields(client: FlaskClient) -> None:
+    event = {**valid_event(), "eventId": "e1", "recommendationId": "r1", "impression": ["a"]}
+    response = post_json(
+        client, EVENTS, {"userId": "attr-user", "sessionId": "s", "eventList": [event]}
+    )
+    assert response.status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ('{"userId": "u"}', "text/plain"),
+        ("userId=u", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_events_need_a_json_object_body(client: FlaskClient, data: str, content_type: str) -> None:
+    response = client.post(EVENTS, data=data, content_type=content_type)
+    assert response.status_code == 400
+    assert error_of(response, EVENTS, "post")["code"] == "bad_request"
+
+
+def test_bodies_above_the_limit_get_413(client: FlaskClient) -> None:
+    body = {"userId": "u", "sessionId": "s", "eventList": [valid_event()], "pad": "x" * BODY_LIMIT}
+    response = post_json(client, EVENTS, body)
+    assert response.status_code == 413
+    assert error_of(response, EVENTS, "post")["code"] == "payload_too_large"
+
+
+def test_history_pages_are_consistent(client: FlaskClient, service: RecommendationService) -> None:
+    user = a_user(service, 1)
+    whole = client.get(f"/api/v1/users/{user}/history?limit=500").get_json()
+    first = check_against_document(client.get(f"/api/v1/users/{user}/history?limit=3"), HISTORY)
+    second = client.get(f"/api/v1/users/{user}/history?limit=3&offset=3").get_json()
+    assert first is not None
+    assert first["total"] == whole["total"] == len(whole["interactions"])
+    assert first["interactions"] + second["interactions"] == whole["interactions"][:6]
+    stamps = [entry["timestamp"] for entry in whole["interactions"]]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_history_of_an_unknown_user_is_404(client: FlaskClient) -> None:
+    response = client.get("/api/v1/users/nobody-at-all/history")
+    assert response.status_code == 404
+    assert error_of(response, HISTORY)["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("limit=0", 422), ("limit=501", 422), ("offset=-1", 422), ("limit=x", 400)],
+)
+def test_history_validates_paging(
+    client: FlaskClient, service: RecommendationService, query: str, status: int
+) -> None:
+    response = client.get(f"/api/v1/users/{a_user(service)}/history?{query}")
+    assert response.status_code == status
+    error_of(response, HISTORY)
+
+
+# --- catalogue, model, operations ----------------------------------------------------------
+
+
+def test_items_list_the_catalogue(client: FlaskClient, service: RecommendationService) -> None:
+    body = check_against_document(client.get("/api/v1/items"), "/api/v1/items")
+    assert body is not None
+    assert len(body["items"]) == len(service.items())
+    assert EVIL_SERVICE in {item["serviceName"] for item in body["items"]}
+
+
+def test_model_reports_version_recipe_and_personalize_metrics(client: FlaskClient) -> None:
+    body = check_against_document(client.get("/api/v1/model"), "/api/v1/model")
+    assert body is not None
+    assert body["version"] and body["recipe"] and body["trainedAt"]
+    assert set(body["metrics"]) >= PERSONALIZE_METRICS
+
+
+def test_health_and_readiness(client: FlaskClient) -> None:
+    assert check_against_document(client.get("/healthz"), "/healthz") == {"status": "ok"}
+    assert check_against_document(client.get("/readyz"), "/readyz") == {"status": "ready"}
+
+
+class NotReadyService:
+    """The real service as it looks before any model is trained (no model to answer from)."""
+
+    def __init__(self, real: RecommendationService) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def is_ready(self) -> bool:
+        return False
+
+    def model_info(self) -> ModelInfo:
+        raise NotReadyError("no model is active yet; run srs train")
+
+    def recommend(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotReadyError("no model is active yet; run srs train")
+
+
+def test_not_ready_answers_503_with_retry_after(
+    service: RecommendationService, data_settings: Settings
+) -> None:
+    client = build_app(NotReadyService(service), data_settings).test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.headers["Retry-After"]
+    assert error_of(ready, "/readyz")["code"] == "not_ready"
+    model = client.get("/api/v1/model")
+    assert model.status_code == 503
+    error_of(model, "/api/v1/model")
+    recs = client.get("/api/v1/users/user_000001/recommendations")
+    assert recs.status_code == 503
+    error_of(recs, RECS)
+    assert client.get("/healthz").status_code == 200
+
+
+def test_metrics_count_requests_per_route_and_events(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service)
+    for _ in range(3):
+        client.get(f"/api/v1/users/{user}/recommendations?numResults=2")
+    client.get("/no/such/route")
+    event = {"userId": "metrics-user", "sessionId": "s", "eventList": [valid_event()] * 2}
+    assert post_json(client, EVENTS, event).status_code == 204
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    check_against_document(response, "/metrics")
+    text = response.get_data(as_text=True)
+    route = "/api/v1/users/<userId>/recommendations"
+    assert f'srs_http_requests_total{{method="GET",route="{route}",status="200"}} 3.0' in text
+    assert f'srs_http_request_duration_seconds_count{{method="GET",route="{route}"}} 3.0' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "srs_events_accepted_total 2.0" in text
+
+
+# --- errors and headers --------------------------------------------------------------------
+
+
+def test_unknown_routes_and_methods_answer_json(client: FlaskClient) -> None:
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "not_found"
+    wrong = client.delete("/api/v1/items")
+    assert wrong.status_code == 405
+    assert wrong.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in wrong.headers["Allow"]
+    check_against_document(wrong, "/api/v1/items")
+
+
+class BrokenService(NotReadyService):
+    """The real service with a bug in recommend, to see what a client is told."""
+
+    def is_ready(self) -> bool:
+        return True
+
+    def recommend(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internal detail at /srv/model.npy")
+
+
+def test_unexpected_errors_are_logged_and_answered_without_details(
+    service: RecommendationService, data_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = build_app(BrokenService(service), data_settings).test_client()
+    response = client.get("/api/v1/users/user_000001/recommendations")
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "secret" not in text and "Traceback" not in text
+    assert error_of(response, RECS) == {
+        "code": "internal_error",
+        "message": "internal server error",
+    }
+    assert "secret internal detail" in caplog.text
+
+
+def test_security_headers_on_every_answer(client: FlaskClient) -> None:
+    for url in ("/api/v1/items", "/api/v1/nothing", "/"):
+        headers = client.get(url).headers
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_api_sets_no_session_cookie(client: FlaskClient, service: RecommendationService) -> None:
+    response = client.get(f"/api/v1/users/{a_user(service)}/recommendations")
+    assert "Set-Cookie" not in response.headers
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+def test_admin_retrain_needs_the_token(
+    service: RecommendationService, data_settings: Settings
+) -> None:
+    calls: list[int] = []
+
+    def retrain() -> ModelInfo:
+        calls.append(1)
+        return service.model_info()
+
+    client = build_app(service, data_settings, retrain=retrain).test_client()
+    missing = client.post("/admin/retrain")
+    assert missing.status_code == 401 and "Bearer" in missing.headers["WWW-Authenticate"]
+    error_of(missing, "/admin/retrain", "post")
+    wrong = client.post("/admin/retrain", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert calls == []
+    right = client.post("/admin/retrain", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert right.status_code == 200 and calls == [1]
+    body = check_against_document(right, "/admin/retrain", "post")
+    assert body is not None and body["version"] == service.model_info().version
+
+
+def test_admin_is_disabled_without_a_configured_token(
+    service: RecommendationService, data_settings: Settings
+) -> None:
+    client = build_app(service, data_settings, SRS_ADMIN_TOKEN="").test_client()
+    response = client.post("/admin/retrain", headers={"Authorization": "Bearer "})
+    assert response.status_code == 403
+    error_of(response, "/admin/retrain", "post")
+
+
+def test_admin_retrain_without_a_trainer_is_501(client: FlaskClient) -> None:
+    response = client.post("/admin/retrain", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 501
+    error_of(response, "/admin/retrain", "post")

@@ -1,0 +1,330 @@
+"""The HTML pages through Flask's test client, against the real local service.
+
+These cover the flows without JavaScript: plain GET links and POST forms answered with
+a redirect. The browser tests cover the same flows with the script enhancing them.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from flask.testing import FlaskClient
+from web_support import EVIL_SERVICE, EVIL_USER, DataFacts
+from werkzeug.test import TestResponse
+
+from srs.service import RecommendationService
+from srs.web.activity import ActivitySource
+from srs.web.pages import HISTORY_PAGE_SIZE, HOME_CARDS
+
+
+class PageParser(HTMLParser):
+    """Collects what the assertions look at: forms, cards, table rows, scripts, styles."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, str]] = []
+        self.cards: list[str] = []
+        self.rows: list[list[str]] = []
+        self.inline_scripts = 0
+        self.style_attributes = 0
+        self.handler_attributes = 0
+        self.svgs = 0
+        self.datalist_options: list[str] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._in_body = False
+        self._in_datalist = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "script" and "src" not in values:
+            self.inline_scripts += 1
+        if "style" in values:
+            self.style_attributes += 1
+        self.handler_attributes += sum(1 for name in values if name.startswith("on"))
+        if tag == "form":
+            self.forms.append(
+                {"action": values.get("action", ""), "method": values.get("method", "")}
+            )
+        if tag == "input" and self.forms and "name" in values:
+            self.forms[-1][values["name"]] = values.get("value", "")
+        if tag == "li" and "card" in values.get("class", "").split():
+            self.cards.append(values.get("data-item-id", ""))
+        if tag == "tbody":
+            self._in_body = True
+        if tag == "tr" and self._in_body:
+            self._row = []
+        if tag == "td" and self._row is not None:
+            self._cell = []
+        if tag == "svg":
+            self.svgs += 1
+        if tag == "datalist":
+            self._in_datalist = True
+        if tag == "option" and self._in_datalist:
+            self.datalist_options.append(values.get("value", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        if tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+        if tag == "tbody":
+            self._in_body = False
+        if tag == "datalist":
+            self._in_datalist = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(response: TestResponse) -> PageParser:
+    parser = PageParser()
+    parser.feed(response.get_data(as_text=True))
+    return parser
+
+
+def assert_safe_markup(response: TestResponse) -> PageParser:
+    """No inline script, style attribute or event handler: all would break under the CSP."""
+    page = parse(response)
+    assert page.inline_scripts == 0
+    assert page.style_attributes == 0
+    assert page.handler_attributes == 0
+    return page
+
+
+def feedback_form(page: PageParser, item_id: str, event_type: str | None = None) -> dict[str, str]:
+    for form in page.forms:
+        if form.get("item_id") == item_id and (
+            event_type is None or form.get("event_type") == event_type
+        ):
+            return form
+    raise AssertionError(f"no feedback form for {item_id}")
+
+
+def a_user(service: RecommendationService, index: int = 0) -> str:
+    return service.search_users("user_", 50)[index]
+
+
+def test_home_without_a_user_offers_the_search_box(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    page = assert_safe_markup(response)
+    html = response.get_data(as_text=True)
+    assert 'list="user-options"' in html and '<label for="user-input">' in html
+    assert 0 < len(page.datalist_options) <= 10  # a few suggestions, never every user
+
+
+def test_home_shows_history_and_recommendation_cards(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service)
+    response = client.get(f"/?user={user}")
+    assert response.status_code == 200
+    page = assert_safe_markup(response)
+    total = service.history(user, limit=1).total
+    assert len(page.rows) == min(total, HISTORY_PAGE_SIZE)
+    assert all(len(row) == 5 for row in page.rows)
+    expected = [item.item_id for item in service.recommend(user, HOME_CARDS).item_list]
+    assert page.cards == expected
+    html = response.get_data(as_text=True)
+    assert html.count("<meter") == len(expected)
+    for event_type in ("liked", "not_interested", "launched"):
+        assert f'name="event_type" value="{event_type}"' in html
+    assert all(form["csrf_token"] for form in page.forms if form["method"] == "post")
+
+
+def test_history_is_paginated(client: FlaskClient, service: RecommendationService) -> None:
+    user = next(
+        u
+        for u in service.search_users("user_", 200)
+        if service.history(u, 1).total > HISTORY_PAGE_SIZE
+    )
+    whole = service.history(user, limit=2 * HISTORY_PAGE_SIZE)
+    second = parse(client.get(f"/?user={user}&page=2"))
+    assert second.rows[0][0] == whole.interactions[HISTORY_PAGE_SIZE].service_name
+    assert "Page 2 of" in client.get(f"/?user={user}&page=2").get_data(as_text=True)
+
+
+def test_unknown_user_gets_404_and_suggestions(client: FlaskClient) -> None:
+    response = client.get("/?user=user_00001")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "There is no user user_00001." in html
+    assert 'href="/?user=user_000010"' in html
+
+
+def test_user_suggestions_are_a_prefix_search(client: FlaskClient) -> None:
+    users = client.get("/suggest/users?q=user_00012").get_json()["users"]
+    assert users and len(users) <= 10
+    assert all(user.startswith("user_00012") for user in users)
+    assert client.get("/suggest/users?q=zzz").get_json() == {"users": []}
+
+
+def test_feedback_form_records_the_event_and_redirects(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service, 5)
+    page = parse(client.get(f"/?user={user}"))
+    dismissed = page.cards[0]
+    before = service.history(user, limit=1).total
+    form = feedback_form(page, dismissed)
+    response = client.post("/feedback", data={**form, "event_type": "not_interested"})
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"/?user={user}")
+    after = client.get(response.headers["Location"])
+    assert after.status_code == 200
+    refreshed = parse(after)
+    assert dismissed not in refreshed.cards
+    names = {item.item_id: item.service_name for item in service.items()}
+    assert refreshed.rows[0][0] == names[dismissed]
+    assert refreshed.rows[0][2] == "Not interested"
+    assert service.history(user, limit=1).total == before + 1
+    assert "will not be recommended again" in after.get_data(as_text=True)
+
+
+def test_rating_form_records_the_rating(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service, 6)
+    page = parse(client.get(f"/?user={user}"))
+    form = feedback_form(page, page.cards[1], "rated")
+    response = client.post("/feedback", data={**form, "rating": "4"}, follow_redirects=True)
+    newest = service.history(user, limit=1).interactions[0]
+    assert (newest.item_id, newest.event_type, newest.event_value) == (page.cards[1], "rated", 4.0)
+    assert parse(response).rows[0][2:4] == ["Rated", "4"]
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"rating": "6"}, 422),
+        ({"rating": ""}, 422),
+        ({"event_type": "purchased"}, 422),
+        ({"item_id": ""}, 422),
+        ({"csrf_token": "forged"}, 400),
+        ({"csrf_token": ""}, 400),
+    ],
+)
+def test_bad_feedback_is_refused_and_not_stored(
+    client: FlaskClient, service: RecommendationService, change: dict[str, str], status: int
+) -> None:
+    user = a_user(service, 7)
+    page = parse(client.get(f"/?user={user}"))
+    before = service.history(user, limit=1).total
+    form = {**feedback_form(page, page.cards[0], "rated"), "rating": "3", **change}
+    response = client.post("/feedback", data=form, headers={"Accept": "text/html"})
+    assert response.status_code == status
+    assert "text/html" in response.content_type
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert service.history(user, limit=1).total == before
+
+
+def test_feedback_needs_the_session_that_got_the_form(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    """A form posted from another site carries no session cookie, so the token fails."""
+    user = a_user(service, 8)
+    form = feedback_form(
+        parse(client.get(f"/?user={user}")), service.recommend(user, 1).item_list[0].item_id
+    )
+    client.delete_cookie("srs_session")
+    response = client.post("/feedback", data={**form, "event_type": "liked"})
+    assert response.status_code == 400
+
+
+def test_session_cookie_is_http_only_and_same_site(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    response = client.get(f"/?user={a_user(service)}")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_hostile_user_id_is_escaped(client: FlaskClient) -> None:
+    response = client.get("/", query_string={"user": EVIL_USER})
+    assert response.status_code == 200  # a real user of the planted data
+    html = response.get_data(as_text=True)
+    assert EVIL_USER not in html
+    assert "&lt;script&gt;alert(" in html
+    assert_safe_markup(response)
+
+
+def test_hostile_unknown_user_id_is_escaped(client: FlaskClient) -> None:
+    response = client.get("/", query_string={"user": "<img src=x onerror=alert(1)>"})
+    assert response.status_code == 404
+    assert "<img src=x" not in response.get_data(as_text=True)
+    assert_safe_markup(response)
+
+
+def test_hostile_service_name_is_escaped_everywhere(
+    client: FlaskClient, service: RecommendationService, facts: DataFacts
+) -> None:
+    evil_item = next(item.item_id for item in service.items() if item.service_name == EVIL_SERVICE)
+    for url in (
+        f"/?user={facts.evil_service_user}",
+        f"/similar?item={evil_item}",
+        "/similar",
+        "/data",
+    ):
+        response = client.get(url)
+        html = response.get_data(as_text=True)
+        assert EVIL_SERVICE not in html, url
+        assert "&lt;script&gt;alert(" in html, url
+        assert_safe_markup(response)
+
+
+def test_similar_page_lists_services_like_the_chosen_one(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    item = service.items()[3]
+    response = client.get(f"/similar?item={item.item_id}")
+    assert response.status_code == 200
+    expected = [entry.item_id for entry in service.similar(item.item_id, 12).item_list]
+    assert parse(response).cards == expected
+    assert client.get("/similar?item=no-such-item").status_code == 404
+
+
+def test_model_page_shows_version_recipe_metrics_and_chart(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    response = client.get("/model")
+    assert response.status_code == 200
+    info = service.model_info()
+    html = response.get_data(as_text=True)
+    assert info.version in html and info.recipe in html
+    assert "normalized_discounted_cumulative_gain_at_10" in html
+    page = assert_safe_markup(response)
+    assert page.svgs == 1
+    assert re.search(r'<svg class="chart" id="metrics-chart"', html)
+
+
+def test_data_page_charts_activity(client: FlaskClient, service: RecommendationService) -> None:
+    assert isinstance(service, ActivitySource), "the local service should offer activity()"
+    response = client.get("/data")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'id="daily-chart"' in html and 'id="top-services-chart"' in html
+    top = service.activity().top_services[0]
+    assert str(top.interactions) in html
+
+
+def test_browser_errors_are_html_pages(client: FlaskClient) -> None:
+    response = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert response.status_code == 404
+    assert "text/html" in response.content_type
+    assert "404" in response.get_data(as_text=True)
+    assert client.get("/no-such-page").get_json()["error"]["code"] == "not_found"
+
+
+def test_static_assets_are_served_locally(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert {"/static/style.css", "/static/app.js"} <= set(assets)
+    for asset in assets:
+        assert client.get(asset).status_code == 200
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)

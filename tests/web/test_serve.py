@@ -1,0 +1,63 @@
+"""serve.py's pure parts: settings hand-over to workers, the gunicorn command, worker count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srs.config import load_settings
+from srs.web.serve import (
+    APP_FACTORY,
+    MULTIPROC_VARIABLE,
+    default_workers,
+    gunicorn_command,
+    server_environ,
+    settings_environ,
+)
+
+
+def test_settings_survive_the_trip_through_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={},
+        overrides={"data_dir": tmp_path / "d", "users": 7, "s3_prefix": "x/y/", "store": "local"},
+    )
+    assert load_settings(environ=settings_environ(settings)) == settings
+
+
+def test_server_environ_spells_out_settings_and_drops_the_config_file(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, overrides={"data_dir": tmp_path})
+    environ = server_environ(
+        settings, {"SRS_CONFIG": "/etc/srs.toml", "PATH": "/bin", "SRS_USERS": "3"}, "/m"
+    )
+    assert "SRS_CONFIG" not in environ
+    assert environ["PATH"] == "/bin"
+    assert environ["SRS_DATA_DIR"] == str(tmp_path)
+    assert environ["SRS_USERS"] == str(settings.users)  # the resolved value wins
+    assert environ[MULTIPROC_VARIABLE] == "/m"
+
+
+def test_gunicorn_command_binds_and_sizes_the_pool() -> None:
+    command = gunicorn_command("127.0.0.1", 8123, workers=3, python="/py")
+    assert command[:3] == ["/py", "-m", "gunicorn"]
+    assert command[command.index("--bind") + 1] == "127.0.0.1:8123"
+    assert command[command.index("--workers") + 1] == "3"
+    assert command[command.index("--worker-class") + 1] == "sync"
+    assert command[-1] == APP_FACTORY
+
+
+def test_gunicorn_command_uses_threaded_workers_when_asked() -> None:
+    command = gunicorn_command("::1", 8000, workers=2, threads=4)
+    assert command[command.index("--worker-class") + 1] == "gthread"
+    assert command[command.index("--threads") + 1] == "4"
+    assert command[command.index("--bind") + 1] == "[::1]:8000"
+
+
+def test_gunicorn_command_refuses_an_empty_pool() -> None:
+    with pytest.raises(ValueError, match="workers"):
+        gunicorn_command("127.0.0.1", 8000, workers=0)
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 4), (8, 16)])
+def test_default_workers_fit_the_cores(cores: int, workers: int) -> None:
+    assert default_workers(cores) == workers
