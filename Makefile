@@ -1,5 +1,5 @@
 # Two commands on a fresh Debian machine with Python 3.11:
-#   make run   - set up, generate demo data if absent, prepare it, train a model
+#   make run   - set up, generate demo data if absent, prepare it, train, serve on :8000
 #   make test  - set up with the dev extra, lint, type-check, run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -33,6 +33,7 @@ run: install
 	  $(SRS) --data-dir $(DATA) generate
 	$(SRS) --data-dir $(DATA) prepare
 	$(SRS) --data-dir $(DATA) train
+	$(SRS) --data-dir $(DATA) serve
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks

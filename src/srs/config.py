@@ -55,6 +55,21 @@ class Settings:
             "help": "Filter applied to every recommendation (Personalize syntax); empty for none."
         },
     )
+    admin_token: str = field(
+        default="",
+        metadata={"help": "Bearer token for admin actions (POST /admin/retrain); empty: off."},
+    )
+    secret_key: str = field(
+        default="",
+        metadata={"help": "Web session key; empty: one generated into DATA_DIR/web_secret_key."},
+    )
+    max_body_bytes: int = field(
+        default=262_144,
+        metadata={"help": "Largest request body the web server accepts (413 above)."},
+    )
+    workers: int = field(
+        default=0, metadata={"help": "gunicorn workers for srs serve; 0 means two per core."}
+    )
     seed: int = field(default=42, metadata={"help": "Seed for the synthetic data generator."})
     users: int = field(default=2000, metadata={"help": "Users in the generated demo data."})
     interactions_per_user: int = field(
@@ -149,11 +164,15 @@ def load_settings(
             values[key] = _coerce(key, raw, known[key])
 
     settings = Settings(**values)
-    for name in ("users", "interactions_per_user", "chunk_bytes"):
+    for name in ("users", "interactions_per_user", "chunk_bytes", "max_body_bytes"):
         if getattr(settings, name) < 1:
             raise ConfigError(
                 f"setting {name!r}: must be at least 1, got {getattr(settings, name)}"
             )
+    if settings.workers < 0:
+        raise ConfigError(
+            f"setting 'workers': must be 0 (automatic) or more, got {settings.workers}"
+        )
     if settings.store not in {"local", "s3"}:
         raise ConfigError(f"setting 'store': {settings.store!r} is not 'local' or 's3'")
     if settings.store == "s3" and not settings.s3_bucket:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
+from srs.activity import DEFAULT_DAYS, DEFAULT_TOP_SERVICES, Activity, summarize_activity
 from srs.config import DATASET_PREFIX, Settings
 from srs.data.history import InteractionHistory
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
@@ -38,7 +39,6 @@ from srs.service import (
     RequestError,
     check_num_results,
 )
-from srs.web.activity import DEFAULT_DAYS, DEFAULT_TOP_SERVICES, Activity, summarize_activity
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,10 @@ class LocalRecommendationService:
         self._indexed = IndexedFrame(frame)
         self._model = loaded
         log.info("serving model %s", version)
+
+    def reload(self) -> None:
+        """Adopt the active model now (after an activation in this process), not in a while."""
+        self._refresh(force=True)
 
     def _active(self) -> LoadedModel:
         self._refresh()

@@ -2,45 +2,46 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 
-from srs.config import ConfigError, Settings
-from srs.web import create_app_from_settings, web_config_from_environ
+from srs.config import ConfigError, Settings, load_settings
+from srs.web import create_app_from_settings, web_config_from_environ, web_config_from_settings
 
 
-def test_web_config_reads_the_srs_variables() -> None:
-    config = web_config_from_environ(
-        {
+def test_web_config_comes_from_the_srs_settings() -> None:
+    settings = load_settings(
+        environ={
             "SRS_ADMIN_TOKEN": "tok",
             "SRS_SECRET_KEY": "key",
             "SRS_MAX_BODY_BYTES": "2048",
-            "PROMETHEUS_MULTIPROC_DIR": "/m",
-            "SRS_UNRELATED": "x",
         }
     )
-    assert config == {
+    assert web_config_from_settings(settings) == {
         "SRS_ADMIN_TOKEN": "tok",
         "SECRET_KEY": "key",
         "MAX_CONTENT_LENGTH": 2048,
-        "PROMETHEUS_MULTIPROC_DIR": "/m",
     }
-    assert web_config_from_environ({"SRS_ADMIN_TOKEN": ""}) == {}
+    assert web_config_from_environ({"PROMETHEUS_MULTIPROC_DIR": "/m", "SRS_UNRELATED": "x"}) == {
+        "PROMETHEUS_MULTIPROC_DIR": "/m"
+    }
+    assert web_config_from_settings(load_settings(environ={}))["MAX_CONTENT_LENGTH"] == 262_144
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "lots", "1.5"])
-def test_a_bad_body_limit_names_the_variable(raw: str) -> None:
-    with pytest.raises(ConfigError, match="SRS_MAX_BODY_BYTES"):
-        web_config_from_environ({"SRS_MAX_BODY_BYTES": raw})
+def test_a_bad_body_limit_names_the_setting(raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"max_body_bytes|SRS_MAX_BODY_BYTES"):
+        load_settings(environ={"SRS_MAX_BODY_BYTES": raw})
 
 
 def test_workers_built_from_the_same_settings_share_the_session_key(
     data_settings: Settings,
 ) -> None:
-    environ = {"SRS_ADMIN_TOKEN": "tok", "SRS_MAX_BODY_BYTES": "4096"}
-    first = create_app_from_settings(data_settings, environ)
-    second = create_app_from_settings(data_settings, environ)
+    settings = dataclasses.replace(data_settings, admin_token="tok", max_body_bytes=4096)
+    first = create_app_from_settings(settings, {})
+    second = create_app_from_settings(settings, {})
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert first.config["MAX_CONTENT_LENGTH"] == 4096
 
@@ -65,5 +66,5 @@ def test_workers_built_from_the_same_settings_share_the_session_key(
 
 
 def test_an_explicit_secret_key_wins(data_settings: Settings) -> None:
-    app = create_app_from_settings(data_settings, {"SRS_SECRET_KEY": "fixed-key"})
+    app = create_app_from_settings(dataclasses.replace(data_settings, secret_key="fixed-key"), {})
     assert app.config["SECRET_KEY"] == "fixed-key"

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from web_support import EVIL_SERVICE, EVIL_USER, DataFacts
 from werkzeug.test import TestResponse
 
+from srs.activity import ActivitySource
 from srs.service import RecommendationService
-from srs.web.activity import ActivitySource
 from srs.web.pages import HISTORY_PAGE_SIZE, HOME_CARDS
 
 

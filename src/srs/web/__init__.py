@@ -20,11 +20,11 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
-from srs.config import ConfigError, Settings
+from srs.config import Settings
 from srs.service import ModelInfo, RecommendationService
 from srs.web.api import api, ops
 from srs.web.context import WebContext, attach_context, web_context
@@ -32,6 +32,9 @@ from srs.web.errors import register_error_handlers
 from srs.web.metrics import UNMATCHED_ROUTE, create_metrics
 from srs.web.pages import pages
 from srs.web.security import add_security_headers, csrf_token, shared_secret_key
+
+if TYPE_CHECKING:
+    from srs.local_service import LocalRecommendationService
 
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -42,47 +45,37 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "srs_session",
 }
-# Settings fields the web layer uses when config.py has them, and the Flask key each feeds.
+# Settings fields the web layer uses, and the Flask key each feeds.
 SETTINGS_FIELDS = {
     "admin_token": "SRS_ADMIN_TOKEN",
     "secret_key": "SECRET_KEY",
     "max_body_bytes": "MAX_CONTENT_LENGTH",
 }
-# Environment variables read by create_app_from_settings, and the Flask key each feeds.
-ENVIRONMENT_KEYS = {
-    "SRS_ADMIN_TOKEN": "SRS_ADMIN_TOKEN",
-    "SRS_SECRET_KEY": "SECRET_KEY",
-    "SRS_MAX_BODY_BYTES": "MAX_CONTENT_LENGTH",
-    "PROMETHEUS_MULTIPROC_DIR": "PROMETHEUS_MULTIPROC_DIR",
-}
+# Set by ``srs serve`` for gunicorn's workers: where Prometheus keeps per-process files.
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
-__all__ = ["create_app", "create_app_from_settings", "web_config_from_environ"]
+__all__ = [
+    "create_app",
+    "create_app_from_settings",
+    "web_config_from_environ",
+    "web_config_from_settings",
+]
 
 
 def web_config_from_settings(settings: Settings) -> dict[str, Any]:
     """Web settings present on ``Settings``; empty values mean 'not set'."""
     config: dict[str, Any] = {}
     for name, key in SETTINGS_FIELDS.items():
-        value = getattr(settings, name, None)
-        if value not in (None, "", 0):
+        value = getattr(settings, name)
+        if value not in ("", 0):
             config[key] = value
     return config
 
 
 def web_config_from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Web settings from ``SRS_*`` variables, for settings config.py does not carry."""
-    config: dict[str, Any] = {}
-    for variable, key in ENVIRONMENT_KEYS.items():
-        raw = environ.get(variable, "")
-        if not raw:
-            continue
-        if key == "MAX_CONTENT_LENGTH":
-            if not raw.isdigit() or int(raw) < 1:
-                raise ConfigError(f"setting {variable}: {raw!r} is not a positive integer")
-            config[key] = int(raw)
-        else:
-            config[key] = raw
-    return config
+    """What the process environment adds: the Prometheus multiprocess directory."""
+    directory = environ.get(MULTIPROC_VARIABLE, "")
+    return {MULTIPROC_VARIABLE: directory} if directory else {}
 
 
 def _start_timer() -> None:
@@ -153,13 +146,16 @@ def create_app_from_settings(settings: Settings, environ: Mapping[str, str] | No
     return create_app(service, settings, config, retrain=_retrain_for(settings, service))
 
 
-def _retrain_for(settings: Settings, service: RecommendationService) -> Callable[[], ModelInfo]:
+def _retrain_for(
+    settings: Settings, service: LocalRecommendationService
+) -> Callable[[], ModelInfo]:
     """Train on the data and events, activate the result, and report what now serves."""
 
     def retrain() -> ModelInfo:
         from srs.training import train_and_activate
 
         train_and_activate(settings)
+        service.reload()
         return service.model_info()
 
     return retrain

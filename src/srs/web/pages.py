@@ -30,6 +30,7 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from srs.activity import Activity, ActivitySource
 from srs.events import MAX_ID_LENGTH, Event
 from srs.service import (
     HistoryPage,
@@ -40,7 +41,6 @@ from srs.service import (
     Recommendations,
     RecommendedItem,
 )
-from srs.web.activity import Activity, ActivitySource
 from srs.web.charts import bar_chart, line_chart
 from srs.web.context import web_context
 from srs.web.errors import ApiError

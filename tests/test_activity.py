@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from srs.web.activity import SECONDS_PER_DAY, summarize_activity
+from srs.activity import SECONDS_PER_DAY, summarize_activity
 
 DAY0 = 19_800 * SECONDS_PER_DAY  # 2024-03-18 00:00 UTC
 
