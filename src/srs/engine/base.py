@@ -1,0 +1,705 @@
+"""What every recipe shares: the catalogue, users' histories, request handling, persistence.
+
+A recipe only supplies its model: how to fit it, raw scores for one history or a batch, item-item
+scores for ``similar_items``, and the reason for a recommended item. Everything a request
+needs beyond that (Personalize's 1..500 bounds, merging request-time events into the stored
+history, exclusions, the popular fallback for unknown users, probabilities summing to 1, ties
+broken by popularity) is implemented once here, so all recipes answer alike.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Final, NamedTuple, Protocol, Self, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from srs.engine.errors import InvalidRequestError, ModelFormatError, NotFittedError
+from srs.engine.matrix import ITEM_ID, InteractionMatrix, build_matrix, history_rows
+from srs.engine.persistence import save_model_files
+from srs.engine.weights import EventWeights
+
+MAX_RESULTS: Final = 500
+"""GetRecommendations' and GetPersonalizedRanking's limit on results and inputs."""
+DEFAULT_RESULTS: Final = 25
+POPULAR_REASON: Final = "popular"
+NO_DATA_REASON: Final = "no data for this item"
+SERVICE_NAME: Final = "SERVICE_NAME"
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+StrArray = npt.NDArray[np.str_]
+Array = npt.NDArray[Any]
+Exclude: TypeAlias = Collection[str] | BoolArray | None
+"""Items never to return: item ids, or a boolean mask aligned with ``item_ids``."""
+
+
+class EventLike(Protocol):
+    """A request-time event; ``srs.events.Event`` and ``StoredEvent`` fit this shape."""
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def event_value(self) -> float | None: ...
+
+
+class HistoryEvent(NamedTuple):
+    """The smallest EventLike, for callers without an event class of their own."""
+
+    item_id: str
+    event_type: str
+    event_value: float | None = None
+
+
+class ScoredItem(NamedTuple):
+    """One answer item; ``score`` is None for items the model has no data on (rankings only).
+
+    A named tuple rather than a dataclass: answers build up to 500 of them per request."""
+
+    item_id: str
+    score: float | None
+    reason: str
+
+
+def check_num_results(num_results: int) -> int:
+    if isinstance(num_results, bool) or not isinstance(num_results, (int, np.integer)):
+        raise InvalidRequestError(f"num_results must be an integer, got {num_results!r}")
+    if not 1 <= num_results <= MAX_RESULTS:
+        raise InvalidRequestError(
+            f"num_results must be between 1 and {MAX_RESULTS}, got {num_results}"
+        )
+    return int(num_results)
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int | None) -> Iterator[None]:
+    """Cap BLAS threads while training (serving workers should run with 1, see ``__init__``)."""
+    if threads is None:
+        yield
+        return
+    with threadpool_limits(limits=threads):
+        yield
+
+
+class Catalogue:
+    """Item ids, display names and popularity (distinct users per item), index-aligned."""
+
+    def __init__(self, item_ids: StrArray, names: StrArray, popularity: FloatArray) -> None:
+        self.item_ids = item_ids
+        self.names = names
+        self.popularity = np.asarray(popularity, dtype=np.float64)
+        self.popular_order = np.argsort(-self.popularity, kind="stable")
+        total = float(self.popularity.sum())
+        self.popular_probabilities = (
+            self.popularity / total if total > 0 else np.full(len(item_ids), 1.0 / len(item_ids))
+        )
+        # Ranking key for items a model cannot score: below every positive score, by popularity.
+        self.fallback_key = self.popularity / (float(self.popularity.max(initial=0.0)) + 1.0) - 1.0
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {item: position for position, item in enumerate(self.item_ids.tolist())}
+
+    @cached_property
+    def id_list(self) -> list[str]:
+        """Ids as Python strings: indexing these is far cheaper than indexing the array."""
+        return [str(item) for item in self.item_ids.tolist()]
+
+    @cached_property
+    def name_list(self) -> list[str]:
+        return [str(name) for name in self.names.tolist()]
+
+    def name(self, position: int, overrides: Mapping[str, str] | None) -> str:
+        if overrides:
+            found = overrides.get(self.id_list[position])
+            if found is not None:
+                return found
+        return self.name_list[position]
+
+    def mask(self, exclude: Exclude) -> BoolArray | None:
+        if exclude is None:
+            return None
+        if isinstance(exclude, np.ndarray) and exclude.dtype == np.bool_:
+            if exclude.shape != (len(self),):
+                raise InvalidRequestError(
+                    f"exclude mask has shape {exclude.shape}, the catalogue has {len(self)} items"
+                )
+            return exclude
+        mask = np.zeros(len(self), dtype=bool)
+        index = self.index
+        positions = [index[item] for item in exclude if item in index]
+        mask[positions] = True
+        return mask
+
+
+class UserHistories:
+    """Training histories in CSR form (sorted user ids), looked up per request."""
+
+    def __init__(self, user_ids: StrArray, indptr: Array, indices: Array, values: Array) -> None:
+        self.user_ids = user_ids
+        self.indptr = indptr
+        self.indices = indices
+        self.values = values
+
+    @classmethod
+    def from_matrix(cls, data: InteractionMatrix) -> UserHistories:
+        matrix = data.matrix
+        return cls(
+            data.user_ids,
+            matrix.indptr.astype(np.int64),
+            matrix.indices.astype(np.int32),
+            matrix.data.astype(np.float32),
+        )
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {user: row for row, user in enumerate(self.user_ids.tolist())}
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self.index
+
+    def row(self, user_id: str) -> tuple[IntArray, FloatArray]:
+        position = self.index.get(user_id)
+        if position is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        start, stop = self.indptr[position], self.indptr[position + 1]
+        return (
+            np.asarray(self.indices[start:stop], dtype=np.int64),
+            np.asarray(self.values[start:stop], dtype=np.float64),
+        )
+
+    def arrays(self) -> dict[str, Array]:
+        return {
+            "user_ids": self.user_ids,
+            "history_indptr": self.indptr,
+            "history_indices": self.indices,
+            "history_values": self.values,
+        }
+
+
+def top_positions(key: FloatArray, count: int, mask: BoolArray | None) -> IntArray:
+    """Positions of the ``count`` largest ``key`` values not masked, best first (ties: lowest
+    position first, so answers are deterministic)."""
+    if mask is not None:
+        key = np.where(mask, -np.inf, key)
+        count = min(count, int(len(key) - np.count_nonzero(mask)))
+    count = min(count, len(key))
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if count < len(key):
+        candidates = np.argpartition(-key, count - 1)[:count]
+    else:
+        candidates = np.arange(len(key))
+    order = np.lexsort((candidates, -key[candidates]))
+    return candidates[order].astype(np.int64)
+
+
+def merge_events(
+    items: IntArray,
+    values: FloatArray,
+    events: Sequence[EventLike],
+    index: Mapping[str, int],
+    weights: EventWeights,
+) -> tuple[IntArray, FloatArray]:
+    """The history with request-time events folded in, as training folded duplicate rows."""
+    if not events:
+        return items, values
+    current = dict(zip(items.tolist(), values.tolist(), strict=True))
+    for event in events:
+        position = index.get(event.item_id)
+        if position is None:
+            continue
+        weight = weights.event_weight(event.event_type, event.event_value)
+        previous = current.get(position)
+        current[position] = weight if previous is None else weights.combine(previous, weight)
+    kept = [(item, value) for item, value in current.items() if value > 0]
+    return (
+        np.fromiter((item for item, _ in kept), dtype=np.int64, count=len(kept)),
+        np.fromiter((value for _, value in kept), dtype=np.float64, count=len(kept)),
+    )
+
+
+class Recipe(abc.ABC):
+    """A recommendation recipe: ``fit`` it, then ``recommend``, ``rank``, ``similar_items``.
+
+    Subclasses set ``name`` and implement the model hooks below.
+    """
+
+    name: ClassVar[str]
+    personal: ClassVar[bool] = True
+    """Whether answers depend on the user's history (else the history is not even stored)."""
+
+    def __init__(self, weights: EventWeights | None = None) -> None:
+        self.weights = weights or EventWeights()
+        self._catalogue: Catalogue | None = None
+        self._histories: UserHistories | None = None
+        self.reference_time = 0
+        self.stats: dict[str, Any] = {}
+
+    # ---- model hooks -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def hyperparameters(self) -> dict[str, Any]:
+        """Constructor keyword arguments (JSON-serialisable) that rebuild this recipe."""
+
+    @abc.abstractmethod
+    def _fit_model(self, data: InteractionMatrix, frame: pd.DataFrame) -> None:
+        """Fit the model arrays; the catalogue is already set."""
+
+    @abc.abstractmethod
+    def _model_arrays(self) -> dict[str, Array]:
+        """The fitted arrays to save (names are file names: lowercase, digits, underscores)."""
+
+    @abc.abstractmethod
+    def _restore_model(self, arrays: Mapping[str, Array], state: Mapping[str, Any]) -> None:
+        """Adopt arrays and state saved by ``_model_arrays`` and ``_model_state``."""
+
+    def _model_state(self) -> dict[str, Any]:
+        """Fitted scalars to save beside the arrays (e.g. a temperature)."""
+        return {}
+
+    @abc.abstractmethod
+    def _history_scores(self, items: IntArray, values: FloatArray) -> FloatArray:
+        """Raw scores over the catalogue for one non-empty history."""
+
+    @abc.abstractmethod
+    def score_histories(self, histories: sp.csr_matrix) -> Array:
+        """Raw scores (rows × catalogue) for a batch of history vectors, e.g. for evaluation."""
+
+    @abc.abstractmethod
+    def _probabilities(self, raw: FloatArray) -> FloatArray:
+        """Raw scores → probabilities over the whole catalogue (they sum to 1)."""
+
+    @abc.abstractmethod
+    def _reasons(
+        self,
+        items: IntArray,
+        values: FloatArray,
+        targets: IntArray,
+        raw: FloatArray,
+        names: Mapping[str, str] | None,
+    ) -> list[str]:
+        """Why each of ``targets`` was recommended to the user with this history."""
+
+    def _item_scores(self, position: int) -> FloatArray | None:
+        """Item-item scores from one item, or None when this recipe has none (popular answer)."""
+        return None
+
+    def _item_reason(self, source: int, names: Mapping[str, str] | None) -> str:
+        return f"often used with {self.catalogue.name(source, names)}"
+
+    @property
+    def fills_with_popular(self) -> bool:
+        """Whether items the model scores 0 or less rank by popularity below every positive
+        score (sparse models, where most items score exactly 0) rather than by raw score."""
+        return False
+
+    # ---- state -------------------------------------------------------------------------------
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._catalogue is not None
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            raise NotFittedError(f"recipe {self.name!r} is not fitted; call fit() or load a model")
+        return self._catalogue
+
+    @property
+    def item_ids(self) -> StrArray:
+        """The catalogue in index order; boolean ``exclude`` masks align with it."""
+        return self.catalogue.item_ids
+
+    @property
+    def user_ids(self) -> StrArray:
+        """Users whose training history the model holds (empty for non-personal recipes)."""
+        if self._histories is None:
+            return np.zeros(0, dtype=str)
+        return self._histories.user_ids
+
+    def knows_user(self, user_id: str) -> bool:
+        return self._histories is not None and user_id in self._histories
+
+    # ---- training ----------------------------------------------------------------------------
+
+    def fit(
+        self,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        *,
+        item_names: Mapping[str, str] | None = None,
+        threads: int | None = None,
+    ) -> Self:
+        """Train on Personalize-format interactions; ``items`` adds items without interactions
+        and their SERVICE_NAME for reasons (``item_names`` overrides those names)."""
+        started = time.perf_counter()
+        data = build_matrix(interactions, self.weights, catalogue_ids(items))
+        return self.fit_matrix(
+            data, interactions, items, item_names=item_names, threads=threads, started=started
+        )
+
+    def fit_matrix(
+        self,
+        data: InteractionMatrix,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        *,
+        item_names: Mapping[str, str] | None = None,
+        threads: int | None = None,
+        started: float | None = None,
+    ) -> Self:
+        """``fit`` from a matrix already built from ``interactions`` with this recipe's event
+        weights, so a hyperparameter search builds it once for all its candidates."""
+        started = time.perf_counter() if started is None else started
+        self._catalogue = Catalogue(
+            data.item_ids, _names(data.item_ids, items, item_names), data.distinct_users_per_item()
+        )
+        self._histories = UserHistories.from_matrix(data) if self.personal else None
+        self.reference_time = data.reference_time
+        with blas_threads(threads):
+            self._fit_model(data, interactions)
+        self.stats = {
+            "users": int(data.shape[0]),
+            "items": int(data.shape[1]),
+            "interactions": len(interactions),
+            "user_item_pairs": int(data.matrix.nnz),
+            "training_seconds": round(time.perf_counter() - started, 4),
+            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        return self
+
+    def history_matrix(self, frame: pd.DataFrame) -> tuple[StrArray, sp.csr_matrix]:
+        """Users of ``frame`` and their history vectors over this model's catalogue."""
+        return history_rows(
+            frame, self.catalogue.index, len(self.catalogue), self.weights, self.reference_time
+        )
+
+    # ---- requests ----------------------------------------------------------------------------
+
+    def history(
+        self, user_id: str | None, events: Sequence[EventLike] = ()
+    ) -> tuple[IntArray, FloatArray]:
+        """The user's history vector now: training history plus request-time ``events``."""
+        if self._histories is not None and user_id is not None:
+            items, values = self._histories.row(user_id)
+        else:
+            items, values = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return merge_events(items, values, events, self.catalogue.index, self.weights)
+
+    def recommend(
+        self,
+        user_id: str | None = None,
+        *,
+        events: Sequence[EventLike] = (),
+        num_results: int = DEFAULT_RESULTS,
+        exclude: Exclude = None,
+        item_names: Mapping[str, str] | None = None,
+    ) -> list[ScoredItem]:
+        """Top items for the user's current history (stored history + ``events``), best first.
+
+        A user with no usable history gets the most popular items (reason "popular").
+        """
+        count = check_num_results(num_results)
+        catalogue = self.catalogue
+        mask = catalogue.mask(exclude)
+        items, values = self.history(user_id, events) if self.personal else _EMPTY_HISTORY
+        if len(items) == 0 and self.personal:
+            return self._popular(count, mask)
+        raw = self._history_scores(items, values)
+        probabilities = self._probabilities(raw)
+        top = top_positions(self._ranking_key(raw), count, mask)
+        reasons = self._reasons(items, values, top, raw, item_names)
+        ids = catalogue.id_list
+        return [
+            ScoredItem(ids[position], probability, reason)
+            for position, probability, reason in zip(
+                top.tolist(), probabilities[top].tolist(), reasons, strict=True
+            )
+        ]
+
+    def rank(
+        self,
+        user_id: str | None,
+        item_ids: Sequence[str],
+        *,
+        events: Sequence[EventLike] = (),
+        item_names: Mapping[str, str] | None = None,
+    ) -> list[ScoredItem]:
+        """Personalize's GetPersonalizedRanking: ``item_ids`` re-ordered for the user.
+
+        Items the model has data on come first, best first, with scores summing to 1 over them;
+        unknown items and items nobody interacted with follow in input order, score None.
+        Repeated ids are answered once, at their first position.
+        """
+        if not 1 <= len(item_ids) <= MAX_RESULTS:
+            raise InvalidRequestError(
+                f"the input list must hold between 1 and {MAX_RESULTS} item ids, "
+                f"got {len(item_ids)}"
+            )
+        catalogue = self.catalogue
+        unique = list(dict.fromkeys(str(item) for item in item_ids))
+        positions = [catalogue.index.get(item, -1) for item in unique]
+        scored = [
+            position
+            for position in positions
+            if position >= 0 and catalogue.popularity[position] > 0
+        ]
+        scored_set = set(scored)
+        unscored = [
+            ScoredItem(item, None, NO_DATA_REASON)
+            for item, position in zip(unique, positions, strict=True)
+            if position not in scored_set
+        ]
+        if not scored:
+            return unscored
+        chosen = np.asarray(scored, dtype=np.int64)
+        items, values = self.history(user_id, events) if self.personal else _EMPTY_HISTORY
+        if len(items) == 0:
+            popularity = catalogue.popularity[chosen]
+            probabilities = popularity / popularity.sum()
+            order = top_positions(popularity, len(chosen), None)
+            reasons = [POPULAR_REASON] * len(chosen)
+        else:
+            raw = self._history_scores(items, values)
+            probabilities = self._probabilities(raw)[chosen]
+            probabilities = probabilities / probabilities.sum()
+            order = top_positions(self._ranking_key(raw)[chosen], len(chosen), None)
+            reasons = self._reasons(items, values, chosen[order], raw, item_names)
+        ids = catalogue.id_list
+        ranked = [
+            ScoredItem(ids[chosen[slot]], float(probabilities[slot]), reason)
+            for slot, reason in zip(order.tolist(), reasons, strict=True)
+        ]
+        return ranked + unscored
+
+    def similar_items(
+        self,
+        item_id: str,
+        *,
+        num_results: int = DEFAULT_RESULTS,
+        exclude: Exclude = None,
+        item_names: Mapping[str, str] | None = None,
+    ) -> list[ScoredItem]:
+        """Items most related to ``item_id`` (never itself); an unknown item or one without
+        interactions gets popular items. Scores are the positive item-item scores normalised
+        to sum to 1 over the catalogue."""
+        count = check_num_results(num_results)
+        catalogue = self.catalogue
+        mask = catalogue.mask(exclude)
+        mask = np.zeros(len(catalogue), dtype=bool) if mask is None else mask.copy()
+        source = catalogue.index.get(item_id)
+        if source is not None:
+            mask[source] = True
+        raw = None
+        if source is not None and catalogue.popularity[source] > 0:
+            raw = self._item_scores(source)
+        if raw is None:
+            return self._popular(count, mask)
+        positive = np.where(mask, 0.0, np.maximum(raw, 0.0))
+        total = float(positive.sum())
+        probabilities = positive / total if total > 0 else positive
+        key = np.where(positive > 0, raw, catalogue.fallback_key)
+        top = top_positions(key, count, mask)
+        reason = self._item_reason(source, item_names) if source is not None else POPULAR_REASON
+        ids = catalogue.id_list
+        return [
+            ScoredItem(
+                ids[position],
+                float(probabilities[position]),
+                reason if positive[position] > 0 else POPULAR_REASON,
+            )
+            for position in top.tolist()
+        ]
+
+    def _popular(self, count: int, mask: BoolArray | None) -> list[ScoredItem]:
+        catalogue = self.catalogue
+        order = catalogue.popular_order
+        if mask is not None:
+            order = order[~mask[order]]
+        ids, chosen = catalogue.id_list, order[:count]
+        return [
+            ScoredItem(ids[position], probability, POPULAR_REASON)
+            for position, probability in zip(
+                chosen.tolist(), catalogue.popular_probabilities[chosen].tolist(), strict=True
+            )
+        ]
+
+    def _ranking_key(self, raw: FloatArray) -> FloatArray:
+        if not self.fills_with_popular:
+            return raw
+        return np.where(raw > 0, raw, self.catalogue.fallback_key)
+
+    # ---- batch (evaluation) --------------------------------------------------------------------
+
+    def recommend_batch(
+        self, histories: sp.csr_matrix, count: int, exclude: sp.csr_matrix | None = None
+    ) -> IntArray:
+        """Top ``count`` item positions per history row (``-1`` pads rows with fewer allowed
+        items); rows of ``exclude`` mark items to skip. Empty histories get popular items."""
+        histories = sp.csr_matrix(histories)
+        n_rows, n_items = histories.shape
+        result = np.full((n_rows, count), -1, dtype=np.int64)
+        if n_rows == 0:
+            return result
+        key = np.asarray(self.score_histories(histories), dtype=np.float64)
+        if self.fills_with_popular:
+            key = np.where(key > 0, key, self.catalogue.fallback_key[np.newaxis, :])
+        empty = np.diff(histories.indptr) == 0
+        if self.personal and empty.any():
+            key[empty] = self.catalogue.popularity[np.newaxis, :]
+        if exclude is not None:
+            excluded = sp.csr_matrix(exclude)
+            rows = np.repeat(np.arange(n_rows), np.diff(excluded.indptr))
+            key[rows, excluded.indices] = -np.inf
+        take = min(count, n_items)
+        top = (
+            np.argpartition(-key, take - 1, axis=1)[:, :take]
+            if take < n_items
+            else (np.broadcast_to(np.arange(n_items), (n_rows, n_items)).copy())
+        )
+        top_keys = np.take_along_axis(key, top, axis=1)
+        order = np.lexsort((top, -top_keys), axis=1)
+        top = np.take_along_axis(top, order, axis=1)
+        valid = np.isfinite(np.take_along_axis(top_keys, order, axis=1))
+        result[:, :take] = np.where(valid, top, -1)
+        return result
+
+    # ---- persistence -------------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        """What ``model.json`` records besides the array manifest."""
+        return {
+            "recipe": self.name,
+            "hyperparameters": self.hyperparameters(),
+            "event_weights": self.weights.to_dict(),
+            "state": {"reference_time": int(self.reference_time), **self._model_state()},
+            "stats": dict(self.stats),
+        }
+
+    def save(self, directory: Path | str) -> None:
+        """Write the fitted model as ``.npy`` arrays + ``model.json`` (see ``persistence``)."""
+        catalogue = self.catalogue
+        arrays: dict[str, Array] = {
+            "item_ids": catalogue.item_ids,
+            "item_names": catalogue.names,
+            "popularity": catalogue.popularity,
+        }
+        if self._histories is not None:
+            arrays.update(self._histories.arrays())
+        arrays.update(self._model_arrays())
+        save_model_files(Path(directory), arrays, self.metadata())
+
+    def restore(self, metadata: Mapping[str, Any], arrays: Mapping[str, Array]) -> Self:
+        """Adopt a saved model's arrays (memory-mapped, read-only) and state."""
+        try:
+            self._catalogue = Catalogue(
+                arrays["item_ids"], arrays["item_names"], arrays["popularity"]
+            )
+            if self.personal:
+                self._histories = UserHistories(
+                    arrays["user_ids"],
+                    arrays["history_indptr"],
+                    arrays["history_indices"],
+                    arrays["history_values"],
+                )
+            state = dict(metadata.get("state", {}))
+            self.reference_time = int(state.get("reference_time", 0))
+            self.stats = dict(metadata.get("stats", {}))
+            self._restore_model(arrays, state)
+        except KeyError as missing:
+            raise ModelFormatError(
+                f"saved {self.name!r} model lacks array or setting {missing}"
+            ) from None
+        return self
+
+
+_EMPTY_HISTORY: Final = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+REASON_ITEMS: Final = 2
+FALLBACK_REASON: Final = "based on your overall usage"
+
+
+def contributor_reasons(
+    contributions: FloatArray,
+    items: IntArray,
+    targets: IntArray,
+    catalogue: Catalogue,
+    names: Mapping[str, str] | None,
+    unscored: BoolArray | None = None,
+) -> list[str]:
+    """ "because you use A and B" from ``contributions[h, t]`` (what history item ``h`` adds to
+    target ``t``); targets flagged ``unscored`` were filled in by popularity."""
+    history_names = (
+        [catalogue.name(item, names) for item in items.tolist()]
+        if names
+        else [catalogue.name_list[item] for item in items.tolist()]
+    )
+    # One key per target: its contributing history rows, best first (-1 where not positive).
+    remaining = contributions.copy()
+    columns = np.arange(contributions.shape[1])
+    picks = []
+    for _ in range(min(REASON_ITEMS, len(items))):
+        best = remaining.argmax(axis=0)
+        picks.append(np.where(remaining[best, columns] > 0, best, -1))
+        remaining[best, columns] = -np.inf
+    keys = np.stack(picks, axis=1).tolist() if picks else [[] for _ in columns]
+    skipped = [False] * len(targets) if unscored is None else unscored.tolist()
+    cache: dict[tuple[int, ...], str] = {}
+    reasons: list[str] = []
+    for key, skip in zip(keys, skipped, strict=True):
+        if skip:
+            reasons.append(POPULAR_REASON)
+            continue
+        rows = tuple(key)
+        reason = cache.get(rows)
+        if reason is None:
+            contributors = [history_names[row] for row in rows if row >= 0]
+            reason = (
+                "because you use " + " and ".join(contributors) if contributors else FALLBACK_REASON
+            )
+            cache[rows] = reason
+        reasons.append(reason)
+    return reasons
+
+
+def catalogue_ids(items: pd.DataFrame | None) -> list[str]:
+    """Item ids listed in an items frame (none without one)."""
+    if items is None or ITEM_ID not in items.columns:
+        return []
+    return [str(item) for item in items[ITEM_ID].tolist()]
+
+
+def _names(
+    item_ids: StrArray, items: pd.DataFrame | None, overrides: Mapping[str, str] | None
+) -> StrArray:
+    """Display names aligned with ``item_ids``: overrides, else SERVICE_NAME, else the id."""
+    names: dict[str, str] = {}
+    if items is not None and ITEM_ID in items.columns and SERVICE_NAME in items.columns:
+        names.update(
+            zip(
+                items[ITEM_ID].astype(str).tolist(),
+                items[SERVICE_NAME].astype(str).tolist(),
+                strict=True,
+            )
+        )
+    if overrides:
+        names.update({str(key): str(value) for key, value in overrides.items()})
+    return np.asarray([names.get(item, item) for item in item_ids.tolist()], dtype=str)
