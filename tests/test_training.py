@@ -10,9 +10,10 @@ import pytest
 from srs.config import Settings, load_settings
 from srs.data.store import LocalStore, S3Store
 from srs.engine.errors import ModelFormatError
+from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import ACTIVE_KEY, ModelStore, NoActiveModelError
 from srs.events import Event, EventStore
-from srs.training import PERSONALIZE_METRICS, train_and_activate
+from srs.training import train_and_activate
 
 
 def settings_for(data_dir: Path, **overrides: object) -> Settings:

@@ -365,8 +365,9 @@ def evaluate(ctx: click.Context, tune: bool, seed: int) -> None:
     """Compare every recipe offline with Personalize's method and metric names."""
     from srs.data.store import open_store
     from srs.engine.comparison import evaluate_recipes
+    from srs.engine.metrics import PERSONALIZE_METRICS
     from srs.events import EventStore
-    from srs.training import PERSONALIZE_METRICS, load_training_data
+    from srs.training import load_training_data
 
     settings = _settings(ctx)
     events = EventStore(settings.events_path) if settings.events_path.exists() else None

@@ -24,6 +24,7 @@ from srs.config import DATASET_PREFIX, Settings
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
 from srs.engine.evaluation import evaluate_model, personalize_task
+from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import TRAINING_FILE, LoadedModel, ModelStore
 from srs.engine.registry import DEFAULT_RECIPE, create_recipe
 from srs.engine.tuning import DEFAULT_GRIDS, tune_recipe
@@ -36,16 +37,6 @@ INTERACTION_DTYPES = {
     "EVENT_VALUE": "float64",
     "TIMESTAMP": "int64",
 }
-PERSONALIZE_METRICS = (
-    "coverage",
-    "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-)
 
 Progress = Callable[[str], None]
 

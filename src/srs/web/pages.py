@@ -31,6 +31,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from srs.activity import Activity, ActivitySource
+from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.events import MAX_ID_LENGTH, Event
 from srs.service import (
     HistoryPage,
@@ -60,16 +61,7 @@ FEEDBACK_LABELS = {
 }
 RATINGS = (1, 2, 3, 4, 5)
 # Amazon Personalize's offline metric names, in the order its console lists them.
-METRIC_ORDER = (
-    "coverage",
-    "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-)
+METRIC_ORDER = PERSONALIZE_METRICS
 # Short forms for chart labels; the table beside the chart keeps the full names.
 METRIC_LABELS = {
     "mean_reciprocal_rank_at_25": "MRR@25",
