@@ -29,6 +29,8 @@ Training and serving (every recipe has the same small API, in the spirit of ``im
   ``event_type`` and ``event_value`` (``srs.events.Event`` fits; so does :class:`HistoryEvent`).
   They are weighted like training rows and merged into the stored history, so the next answer
   reflects them without retraining; a user unknown to the model is scored from them alone.
+  With the default ``aggregate="max"`` weighting, passing an event that training already saw
+  changes nothing, so callers may pass "recent events" without tracking what was trained on.
   A user with no history at all gets popular items, reason ``"popular"``.
 * ``exclude``: item ids, or a boolean mask aligned with ``model.item_ids`` (e.g. a filter's
   result); excluded items are never returned.
@@ -48,6 +50,9 @@ Persistence (``persistence.py``): a directory of ``.npy`` arrays plus ``model.js
 hyperparameters, event weights, fitted state, statistics including ``training_seconds``, and a
 SHA-256 per array). :func:`load_model` raises :class:`ModelFormatError` for a missing,
 truncated, corrupted or foreign directory.
+
+``fit_matrix(build_matrix(frame, weights), frame)`` fits from a prebuilt matrix (the search in
+``tuning.py`` builds it once for all candidates).
 
 Evaluation: :func:`evaluate_recipes` compares recipes on Personalize's split with popularity as
 the baseline; :func:`evaluate_model` scores one model on an :class:`EvaluationTask`;

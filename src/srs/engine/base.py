@@ -32,6 +32,8 @@ from srs.engine.weights import EventWeights
 MAX_RESULTS: Final = 500
 """GetRecommendations' and GetPersonalizedRanking's limit on results and inputs."""
 DEFAULT_RESULTS: Final = 25
+FULL_SORT_MAX_ITEMS: Final = 2048
+"""Up to this many items one stable sort beats a partition followed by a sort of the top."""
 POPULAR_REASON: Final = "popular"
 NO_DATA_REASON: Final = "no data for this item"
 SERVICE_NAME: Final = "SERVICE_NAME"
@@ -204,6 +206,8 @@ def top_positions(key: FloatArray, count: int, mask: BoolArray | None) -> IntArr
     count = min(count, len(key))
     if count <= 0:
         return np.zeros(0, dtype=np.int64)
+    if len(key) <= FULL_SORT_MAX_ITEMS:
+        return np.argsort(-key, kind="stable")[:count].astype(np.int64)
     if count < len(key):
         candidates = np.argpartition(-key, count - 1)[:count]
     else:
@@ -646,38 +650,44 @@ def contributor_reasons(
     unscored: BoolArray | None = None,
 ) -> list[str]:
     """ "because you use A and B" from ``contributions[h, t]`` (what history item ``h`` adds to
-    target ``t``); targets flagged ``unscored`` were filled in by popularity."""
-    history_names = (
-        [catalogue.name(item, names) for item in items.tolist()]
-        if names
-        else [catalogue.name_list[item] for item in items.tolist()]
-    )
-    # One key per target: its contributing history rows, best first (-1 where not positive).
-    remaining = contributions.copy()
-    columns = np.arange(contributions.shape[1])
-    picks = []
-    for _ in range(min(REASON_ITEMS, len(items))):
-        best = remaining.argmax(axis=0)
-        picks.append(np.where(remaining[best, columns] > 0, best, -1))
-        remaining[best, columns] = -np.inf
-    keys = np.stack(picks, axis=1).tolist() if picks else [[] for _ in columns]
-    skipped = [False] * len(targets) if unscored is None else unscored.tolist()
-    cache: dict[tuple[int, ...], str] = {}
+    target ``t``); targets flagged ``unscored`` were filled in by popularity.
+
+    Each target's contributors are encoded as one integer (its best positive history rows in
+    base ``len(items) + 1``), so the text is built once per distinct set of contributors:
+    a request runs this for up to 500 targets that mostly share the same one or two.
+    """
+    base = len(items) + 1
+    best = np.argsort(-contributions, axis=0, kind="stable")[:REASON_ITEMS]
+    digits = (best + 1) * (contributions[best, np.arange(contributions.shape[1])] > 0)
+    codes = digits[0]
+    for row in digits[1:]:
+        codes = codes * base + row
+    if unscored is not None:
+        codes = np.where(unscored, -1, codes)
+    texts: dict[int, str] = {-1: POPULAR_REASON}
     reasons: list[str] = []
-    for key, skip in zip(keys, skipped, strict=True):
-        if skip:
-            reasons.append(POPULAR_REASON)
-            continue
-        rows = tuple(key)
-        reason = cache.get(rows)
-        if reason is None:
-            contributors = [history_names[row] for row in rows if row >= 0]
-            reason = (
-                "because you use " + " and ".join(contributors) if contributors else FALLBACK_REASON
-            )
-            cache[rows] = reason
-        reasons.append(reason)
+    for code in codes.tolist():
+        text = texts.get(code)
+        if text is None:
+            text = _because(code, base, items, catalogue, names)
+            texts[code] = text
+        reasons.append(text)
     return reasons
+
+
+def _because(
+    code: int, base: int, items: IntArray, catalogue: Catalogue, names: Mapping[str, str] | None
+) -> str:
+    """Decode a contributor code of :func:`contributor_reasons` into its reason."""
+    rows: list[int] = []
+    while code:
+        code, digit = divmod(code, base)
+        if digit:
+            rows.append(digit - 1)
+    if not rows:
+        return FALLBACK_REASON
+    contributors = [catalogue.name(int(items[row]), names) for row in reversed(rows)]
+    return "because you use " + " and ".join(contributors)
 
 
 def catalogue_ids(items: pd.DataFrame | None) -> list[str]:

@@ -31,7 +31,7 @@ from scipy.linalg import get_lapack_funcs
 
 from srs.engine.errors import EngineError
 
-SYMMETRISE_BLOCK = 1024
+SYMMETRISE_BLOCK = 256
 
 Matrix = npt.NDArray[np.floating[Any]]
 

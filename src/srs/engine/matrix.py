@@ -10,7 +10,7 @@ the row order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
 
@@ -50,6 +50,7 @@ class InteractionMatrix:
     user_ids: StrArray
     item_ids: StrArray
     reference_time: int
+    _grams: dict[str, FloatArray] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def user_index(self) -> dict[str, int]:
@@ -66,6 +67,22 @@ class InteractionMatrix:
     def distinct_users_per_item(self) -> FloatArray:
         """How many users interacted with each item (the popularity-count statistic)."""
         return np.bincount(self.matrix.indices, minlength=len(self.item_ids)).astype(np.float64)
+
+    def gram(self, dtype: type[np.floating[Any]], lower_only: bool = False) -> FloatArray:
+        """A fresh copy of ``XᵀX`` (see :func:`gram_matrix`), for the caller to overwrite.
+
+        Small catalogues keep the computed matrix, so a hyperparameter search fitting many
+        models on one matrix computes it once; large ones (over DENSE_GRAM_MAX_ITEMS items,
+        hundreds of MB) are recomputed rather than held twice.
+        """
+        if self.shape[1] > DENSE_GRAM_MAX_ITEMS:
+            return gram_matrix(self.matrix, dtype, lower_only=lower_only)
+        key = np.dtype(dtype).str
+        cached = self._grams.get(key)
+        if cached is None:
+            cached = gram_matrix(self.matrix, dtype)
+            self._grams[key] = cached
+        return cached.copy()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ unseen in training is scored from the events they have sent so far.
 sparse top-``neighbors`` cosine item-kNN matrix beyond (a dense 20k × 20k float32 matrix is
 1.6 GB). Either way, ``popularity_exponent`` γ scales target columns by ``popularity^γ``: γ < 0
 discounts blockbusters, γ > 0 favours them; it is a hyperparameter like the others, chosen on a
-validation split.
+validation split. (It scales magnitudes, so for the few items with a *negative* EASE score, the
+ones least related to the history, a discount moves them towards zero, still below every
+positively scored item.)
 
 Scores returned are probabilities over the whole catalogue (``calibration.py``). The reason
 for an item names the history items contributing most to its score, e.g. "because you use
@@ -34,7 +36,7 @@ from srs.engine.calibration import (
 )
 from srs.engine.ease import ease_weights
 from srs.engine.errors import HyperparameterError
-from srs.engine.matrix import DENSE_GRAM_MAX_ITEMS, InteractionMatrix, gram_matrix
+from srs.engine.matrix import DENSE_GRAM_MAX_ITEMS, InteractionMatrix
 from srs.engine.similarity import cosine, row_sum, top_k_similarity
 from srs.engine.weights import EventWeights
 
@@ -123,7 +125,7 @@ class UserPersonalization(Recipe):
         self._dense, self._sparse = None, None
         if use_dense:
             dtype = np.float64 if n_items <= DENSE_GRAM_MAX_ITEMS // 2 else np.float32
-            gram = gram_matrix(data.matrix, dtype, lower_only=True)
+            gram = data.gram(dtype, lower_only=True)
             weights = ease_weights(gram, self.l2, self.diag_weight)
             weights *= column_scale.astype(weights.dtype)[np.newaxis, :]
             self._dense = weights.astype(np.float32, copy=False)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from srs.engine.ease import (
+    SYMMETRISE_BLOCK,
+    cholesky_inverse,
+    ease_weights,
+    mirror_lower_to_upper,
+    regularisation,
+)
+from srs.engine.errors import EngineError
+
+
+def reference_ease(gram: np.ndarray, l2: float, diag_weight: float) -> np.ndarray:
+    diagonal = np.diag(gram)
+    precision = np.linalg.inv(gram + np.diag(l2 * diagonal.mean() + diag_weight * diagonal))
+    weights: np.ndarray = -precision / np.diag(precision)[np.newaxis, :]
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
+def random_gram(seed: int, users: int = 200, items: int = 30) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    interactions = (rng.random((users, items)) < 0.2) * rng.integers(1, 4, (users, items))
+    return (interactions.T @ interactions).astype(np.float64)
+
+
+@pytest.mark.parametrize(("l2", "diag_weight"), [(0.5, 0.0), (2.0, 1.5)])
+def test_ease_weights_match_the_closed_form(l2: float, diag_weight: float) -> None:
+    gram = random_gram(0)
+    expected = reference_ease(gram, l2, diag_weight)
+    result = ease_weights(gram.copy(), l2, diag_weight)
+    np.testing.assert_allclose(result, expected, atol=1e-10)
+    assert np.all(np.diag(result) == 0.0)
+
+
+def test_float32_weights_are_computed_in_place_and_close_to_float64() -> None:
+    gram64 = random_gram(1)
+    gram32 = gram64.astype(np.float32)
+    result = ease_weights(gram32, 1.0, 0.5)
+    assert result.dtype == np.float32
+    assert np.shares_memory(result, gram32)
+    np.testing.assert_allclose(result, reference_ease(gram64, 1.0, 0.5), atol=1e-5)
+
+
+def test_only_the_lower_triangle_of_the_gram_matrix_is_read() -> None:
+    gram = random_gram(2)
+    scrambled = gram.copy()
+    scrambled[np.triu_indices_from(scrambled, 1)] = -999.0
+    np.testing.assert_allclose(ease_weights(scrambled, 1.0, 0.0), reference_ease(gram, 1.0, 0.0))
+
+
+def test_cholesky_inverse_inverts_a_positive_definite_matrix() -> None:
+    rng = np.random.default_rng(3)
+    factor = rng.standard_normal((40, 40))
+    matrix = factor @ factor.T + 40 * np.eye(40)
+    np.testing.assert_allclose(cholesky_inverse(matrix.copy()), np.linalg.inv(matrix), atol=1e-12)
+
+
+def test_a_matrix_that_is_not_positive_definite_is_refused() -> None:
+    with pytest.raises(EngineError, match="not positive definite"):
+        ease_weights(-np.eye(4), 0.5, 0.0)
+
+
+def test_regularisation_is_relative_to_the_mean_diagonal() -> None:
+    assert regularisation(np.array([2.0, 4.0]), 0.5, 1.0).tolist() == [3.5, 5.5]
+    assert regularisation(np.array([0.0, 0.0]), 0.5, 1.0).tolist() == [0.5, 0.5]
+
+
+def test_scaling_every_event_weight_leaves_the_model_unchanged() -> None:
+    gram = random_gram(4)
+    np.testing.assert_allclose(
+        ease_weights(gram.copy(), 1.0, 0.5), ease_weights(9.0 * gram, 1.0, 0.5), atol=1e-10
+    )
+
+
+def test_mirroring_spans_several_blocks() -> None:
+    size = SYMMETRISE_BLOCK * 2 + 37
+    lower = np.tril(np.random.default_rng(5).random((size, size)))
+    matrix = lower.copy()
+    mirror_lower_to_upper(matrix)
+    np.testing.assert_array_equal(matrix, lower + np.tril(lower, -1).T)
