@@ -153,3 +153,14 @@ def test_recommend_without_a_model_says_to_train(runner: CliRunner, data_dir: Pa
     result = invoke(runner, "--data-dir", str(data_dir), "recommend", "user_000001")
     assert result.exit_code == USER_ERROR_EXIT
     assert "run 'srs train'" in result.stderr
+
+
+def test_an_unwritable_output_is_one_line_not_a_traceback(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where a directory should be")
+    result = invoke(runner, "generate", "--users", "5", "--output", str(blocker / "source.csv"))
+    assert result.exit_code == USER_ERROR_EXIT
+    assert result.stderr.startswith("error: ") and "not-a-directory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -33,13 +33,21 @@ log = logging.getLogger("srs")
 
 
 class SRSGroup(click.Group):
-    """Turns a user error anywhere below into one line on stderr and exit code 2."""
+    """Turns a user error anywhere below into one line on stderr and exit code 2.
+
+    Operating-system errors (a full disk, a read-only directory) are the user's to fix too,
+    so they get the same one line rather than a traceback.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SRSError as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(USER_ERROR_EXIT)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
             ctx.exit(USER_ERROR_EXIT)
 
 
