@@ -1,0 +1,443 @@
+"""Building the Personalize side of a deployment, resumably: every resource is found by name first.
+
+The sequence is the seed's: schemas, dataset group, datasets, import jobs, solution, solution
+version (training), metrics, campaign, event tracker, filters. Each step first looks for a
+resource of its name and reuses it, waits on it if it is still being created, and creates it
+only when it is missing, recording its ARN in the state file before waiting. So a run that
+crashed or timed out half-way is resumed by running it again, and nothing is created twice.
+
+A schema of the same name with other fields is deleted and recreated when no dataset uses it
+(the seed's behaviour); when one does, set-up stops and says so rather than guess.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from srs.aws.errors import AwsError, aws_error, error_code
+from srs.aws.polling import Pacing, Report, is_failed, retry_throttled, wait_until_active
+from srs.aws.state import DeploymentState
+from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
+
+DEFAULT_RECIPE_ARN = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
+IN_PROGRESS = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds each kind of wait may take before set-up stops (and can be resumed)."""
+
+    resource: float = 15 * 60
+    import_job: float = 2 * 3600
+    training: float = 8 * 3600
+    campaign: float = 2 * 3600
+    delete: float = 60 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalizeOptions:
+    """What to build; ``name`` prefixes every resource name, so two deployments can coexist."""
+
+    name: str = "srs"
+    recipe_arn: str = DEFAULT_RECIPE_ARN
+    min_provisioned_tps: int = 1
+    perform_auto_training: bool = True
+    campaign: bool = True
+    filters: Mapping[str, str] = field(default_factory=dict)
+    refresh: bool = False
+    """Import the data again and retrain even though finished ones exist (new data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataSources:
+    """Where the prepared CSVs are on S3, and the role Personalize reads them with."""
+
+    interactions_uri: str
+    role_arn: str
+    items_uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetupResult:
+    arns: dict[str, str]
+    metrics: dict[str, float]
+    tracking_id: str | None
+
+
+def resource_names(name: str) -> dict[str, str]:
+    """Every resource's name, derived from the deployment name (so re-runs find them)."""
+    return {
+        "dataset_group": f"{name}-dataset-group",
+        "schema:interactions": f"{name}-interactions-schema",
+        "schema:items": f"{name}-items-schema",
+        "dataset:interactions": f"{name}-interactions",
+        "dataset:items": f"{name}-items",
+        "solution": f"{name}-solution",
+        "campaign": f"{name}-campaign",
+        "event_tracker": f"{name}-event-tracker",
+    }
+
+
+def filter_name(name: str, key: str) -> str:
+    return f"{name}-{key}"
+
+
+def same_schema(existing: str, wanted: Mapping[str, Any]) -> bool:
+    """Schemas compare as JSON values: whitespace and key order do not make them differ."""
+    try:
+        return bool(json.loads(existing) == wanted)
+    except json.JSONDecodeError:
+        return False
+
+
+def metrics_side_by_side(
+    personalize: Mapping[str, float], local: Mapping[str, float]
+) -> list[tuple[str, float | None, float | None]]:
+    """Rows (metric, Personalize, local engine) over the union of names, sorted."""
+    names = sorted(set(personalize) | set(local))
+    return [(name, personalize.get(name), local.get(name)) for name in names]
+
+
+class PersonalizeSetup:
+    """Runs the set-up sequence against one client; see the module docstring."""
+
+    def __init__(
+        self,
+        client: Any,
+        state: DeploymentState,
+        options: PersonalizeOptions,
+        pacing: Pacing,
+        report: Report,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.options = options
+        self.pacing = pacing
+        self.report = report
+        self.timeouts = timeouts or Timeouts()
+        self.names = resource_names(options.name)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        method = getattr(self.client, operation)
+        try:
+            result: dict[str, Any] = retry_throttled(
+                lambda: method(**params), operation, self.pacing
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_error(exc, f"Personalize {operation}") from exc
+        return result
+
+    def _list(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every entry over all pages; each page call is retried on throttling by itself."""
+        token: str | None = None
+        while True:
+            page = self._call(operation, **params, **({"nextToken": token} if token else {}))
+            yield from page.get(key, [])
+            token = page.get("nextToken")
+            if not token:
+                return
+
+    def _find(self, operation: str, key: str, name: str, **params: Any) -> dict[str, Any] | None:
+        return next(
+            (entry for entry in self._list(operation, key, **params) if entry["name"] == name),
+            None,
+        )
+
+    def _wait(
+        self, describe: str, arn_param: str, arn: str, key: str, what: str, timeout: float
+    ) -> Mapping[str, Any]:
+        def poll() -> Mapping[str, Any]:
+            resource: Mapping[str, Any] = self._call(describe, **{arn_param: arn})[key]
+            return resource
+
+        return wait_until_active(poll, what, timeout, self.pacing, self.report)
+
+    def _ensure(
+        self,
+        state_key: str,
+        what: str,
+        found: Mapping[str, Any] | None,
+        arn_field: str,
+        create: Callable[[], str],
+        describe: str,
+        describe_key: str,
+        timeout: float | None = None,
+    ) -> str:
+        """Reuse ``found`` or create; record the ARN; wait until ACTIVE."""
+        if found is not None:
+            arn = str(found[arn_field])
+            self.report(f"{what}: exists ({found.get('status', 'ACTIVE')}), reusing {arn}")
+        else:
+            arn = create()
+            self.report(f"{what}: created {arn}")
+        self.state.record(state_key, arn)
+        if found is None or found.get("status", "ACTIVE") != "ACTIVE":
+            self._wait(
+                describe, arn_field, arn, describe_key, what, timeout or self.timeouts.resource
+            )
+        return arn
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def schema(self, kind: str, schema: Mapping[str, Any]) -> str:
+        name = self.names[f"schema:{kind}"]
+        what = f"schema {name}"
+        found = self._find("list_schemas", "schemas", name)
+        if found is not None:
+            existing = self._call("describe_schema", schemaArn=found["schemaArn"])["schema"]
+            if same_schema(existing.get("schema", ""), schema):
+                arn = str(found["schemaArn"])
+                self.report(f"{what}: exists with the same fields, reusing")
+                self.state.record(f"schema_arn:{kind}", arn)
+                return arn
+            self._delete_unused_schema(str(found["schemaArn"]), what)
+        arn = str(self._call("create_schema", name=name, schema=json.dumps(schema))["schemaArn"])
+        self.report(f"{what}: created {arn}")
+        self.state.record(f"schema_arn:{kind}", arn)
+        return arn
+
+    def _delete_unused_schema(self, arn: str, what: str) -> None:
+        try:
+            retry_throttled(lambda: self.client.delete_schema(schemaArn=arn), what, self.pacing)
+        except ClientError as exc:
+            if error_code(exc) == "ResourceInUseException":
+                raise AwsError(
+                    f"{what} exists with other fields and a dataset uses it; run 'srs aws "
+                    "cleanup' or choose another --name"
+                ) from exc
+            raise aws_error(exc, f"deleting the outdated {what}") from exc
+        self.report(f"{what}: had other fields and no dataset used it; deleted to recreate")
+
+    def dataset_group(self) -> str:
+        name = self.names["dataset_group"]
+        return self._ensure(
+            "dataset_group_arn",
+            f"dataset group {name}",
+            self._find("list_dataset_groups", "datasetGroups", name),
+            "datasetGroupArn",
+            lambda: str(self._call("create_dataset_group", name=name)["datasetGroupArn"]),
+            "describe_dataset_group",
+            "datasetGroup",
+        )
+
+    def dataset(self, kind: str, group_arn: str, schema_arn: str) -> str:
+        name = self.names[f"dataset:{kind}"]
+        dataset_type = kind.capitalize()
+        found = next(
+            (
+                entry
+                for entry in self._list("list_datasets", "datasets", datasetGroupArn=group_arn)
+                if entry.get("datasetType", "").lower() == kind
+            ),
+            None,
+        )
+        return self._ensure(
+            f"dataset_arn:{kind}",
+            f"{kind} dataset {name}",
+            found,
+            "datasetArn",
+            lambda: str(
+                self._call(
+                    "create_dataset",
+                    name=name,
+                    schemaArn=schema_arn,
+                    datasetGroupArn=group_arn,
+                    datasetType=dataset_type,
+                )["datasetArn"]
+            ),
+            "describe_dataset",
+            "dataset",
+        )
+
+    def _reusable(self, status: str) -> bool:
+        """A finished import or training is reused unless refreshing; a running one always is."""
+        if is_failed(status):
+            return False
+        return status in IN_PROGRESS or not self.options.refresh
+
+    def import_job(self, kind: str, dataset_arn: str, uri: str, role_arn: str) -> str:
+        """Reuse an ACTIVE import, wait on a running one, else start one (after a FAILED too)."""
+        jobs = list(
+            self._list("list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn)
+        )
+        usable = [job for job in jobs if self._reusable(job.get("status", ""))]
+        usable.sort(key=lambda job: str(job.get("creationDateTime", "")), reverse=True)
+        job_name = f"{self.names[f'dataset:{kind}']}-import-{len(jobs) + 1}"
+        return self._ensure(
+            f"import_job_arn:{kind}",
+            f"{kind} import",
+            usable[0] if usable else None,
+            "datasetImportJobArn",
+            lambda: str(
+                self._call(
+                    "create_dataset_import_job",
+                    jobName=job_name,
+                    datasetArn=dataset_arn,
+                    dataSource={"dataLocation": uri},
+                    roleArn=role_arn,
+                )["datasetImportJobArn"]
+            ),
+            "describe_dataset_import_job",
+            "datasetImportJob",
+            self.timeouts.import_job,
+        )
+
+    def solution(self, group_arn: str) -> str:
+        name = self.names["solution"]
+        return self._ensure(
+            "solution_arn",
+            f"solution {name}",
+            self._find("list_solutions", "solutions", name, datasetGroupArn=group_arn),
+            "solutionArn",
+            lambda: str(
+                self._call(
+                    "create_solution",
+                    name=name,
+                    datasetGroupArn=group_arn,
+                    recipeArn=self.options.recipe_arn,
+                    performAutoTraining=self.options.perform_auto_training,
+                )["solutionArn"]
+            ),
+            "describe_solution",
+            "solution",
+        )
+
+    def solution_version(self, solution_arn: str) -> str:
+        versions = list(
+            self._list("list_solution_versions", "solutionVersions", solutionArn=solution_arn)
+        )
+        usable = [v for v in versions if self._reusable(v.get("status", ""))]
+        usable.sort(key=lambda v: str(v.get("creationDateTime", "")), reverse=True)
+        return self._ensure(
+            "solution_version_arn",
+            "training (solution version)",
+            usable[0] if usable else None,
+            "solutionVersionArn",
+            lambda: str(
+                self._call("create_solution_version", solutionArn=solution_arn)[
+                    "solutionVersionArn"
+                ]
+            ),
+            "describe_solution_version",
+            "solutionVersion",
+            self.timeouts.training,
+        )
+
+    def metrics(self, version_arn: str) -> dict[str, float]:
+        response = self._call("get_solution_metrics", solutionVersionArn=version_arn)
+        return {name: float(value) for name, value in response.get("metrics", {}).items()}
+
+    def campaign(self, solution_arn: str, version_arn: str) -> str:
+        """The campaign, moved onto ``version_arn`` when it serves an older version."""
+        name = self.names["campaign"]
+        found = self._find("list_campaigns", "campaigns", name, solutionArn=solution_arn)
+        arn = self._ensure(
+            "campaign_arn",
+            f"campaign {name}",
+            found,
+            "campaignArn",
+            lambda: str(
+                self._call(
+                    "create_campaign",
+                    name=name,
+                    solutionVersionArn=version_arn,
+                    minProvisionedTPS=self.options.min_provisioned_tps,
+                )["campaignArn"]
+            ),
+            "describe_campaign",
+            "campaign",
+            self.timeouts.campaign,
+        )
+        if found is None:
+            return arn
+        campaign = self._call("describe_campaign", campaignArn=arn)["campaign"]
+        if campaign.get("solutionVersionArn") != version_arn:
+            self._call(
+                "update_campaign",
+                campaignArn=arn,
+                solutionVersionArn=version_arn,
+                minProvisionedTPS=self.options.min_provisioned_tps,
+            )
+            self.report(f"campaign {name}: updating to {version_arn}")
+            self._wait_update(arn, name)
+        return arn
+
+    def _wait_update(self, arn: str, name: str) -> None:
+        """An update keeps the campaign ACTIVE; its latestCampaignUpdate carries the progress."""
+
+        def poll() -> Mapping[str, Any]:
+            campaign = self._call("describe_campaign", campaignArn=arn)["campaign"]
+            latest: Mapping[str, Any] = campaign.get("latestCampaignUpdate") or campaign
+            return latest
+
+        wait_until_active(
+            poll, f"campaign {name} update", self.timeouts.campaign, self.pacing, self.report
+        )
+
+    def event_tracker(self, group_arn: str) -> tuple[str, str]:
+        name = self.names["event_tracker"]
+        arn = self._ensure(
+            "event_tracker_arn",
+            f"event tracker {name}",
+            self._find("list_event_trackers", "eventTrackers", name, datasetGroupArn=group_arn),
+            "eventTrackerArn",
+            lambda: str(
+                self._call("create_event_tracker", name=name, datasetGroupArn=group_arn)[
+                    "eventTrackerArn"
+                ]
+            ),
+            "describe_event_tracker",
+            "eventTracker",
+        )
+        tracker = self._call("describe_event_tracker", eventTrackerArn=arn)["eventTracker"]
+        tracking_id = str(tracker["trackingId"])
+        self.state.record("tracking_id", tracking_id)
+        return arn, tracking_id
+
+    def filter(self, group_arn: str, key: str, expression: str) -> str:
+        name = filter_name(self.options.name, key)
+        return self._ensure(
+            f"filter_arn:{key}",
+            f"filter {name}",
+            self._find("list_filters", "Filters", name, datasetGroupArn=group_arn),
+            "filterArn",
+            lambda: str(
+                self._call(
+                    "create_filter",
+                    name=name,
+                    datasetGroupArn=group_arn,
+                    filterExpression=expression,
+                )["filterArn"]
+            ),
+            "describe_filter",
+            "filter",
+        )
+
+    # -- the whole sequence ---------------------------------------------------------------
+
+    def run(self, sources: DataSources) -> SetupResult:
+        interactions_schema = self.schema("interactions", INTERACTIONS_SCHEMA)
+        items_schema = self.schema("items", ITEMS_SCHEMA) if sources.items_uri else None
+        group = self.dataset_group()
+        interactions = self.dataset("interactions", group, interactions_schema)
+        self.import_job("interactions", interactions, sources.interactions_uri, sources.role_arn)
+        if sources.items_uri and items_schema:
+            items = self.dataset("items", group, items_schema)
+            self.import_job("items", items, sources.items_uri, sources.role_arn)
+        solution = self.solution(group)
+        version = self.solution_version(solution)
+        metrics = self.metrics(version)
+        if self.options.campaign:
+            self.campaign(solution, version)
+        _, tracking_id = self.event_tracker(group)
+        for key, expression in sorted(self.options.filters.items()):
+            self.filter(group, key, expression)
+        return SetupResult(arns=dict(self.state.items()), metrics=metrics, tracking_id=tracking_id)
