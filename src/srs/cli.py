@@ -537,7 +537,7 @@ def _aws_options(
 
     filters = {"default": settings.default_filter} if settings.default_filter else {}
     return DeployOptions(
-        state_path=state_file or settings.data_dir / "aws-state.json",
+        state_path=state_file or settings.aws_state_path,
         storage=StorageOptions(data_prefix=settings.s3_prefix, bucket=bucket or None),
         personalize=PersonalizeOptions(
             name=name,
@@ -622,7 +622,7 @@ def _local_metrics(settings: Settings) -> dict[str, float]:
     from srs.engine.model_store import ModelStore
 
     try:
-        models = ModelStore(open_store(settings), settings.data_dir / "model-cache")
+        models = ModelStore(open_store(settings), settings.model_cache_dir)
         training = models.load_active(verify=False).training
     except SRSError:
         return {}
@@ -704,7 +704,7 @@ def aws_batch(
 
     settings = _settings(ctx)
     region = region or settings.s3_region
-    state = DeploymentState.load(state_file or settings.data_dir / "aws-state.json")
+    state = DeploymentState.load(state_file or settings.aws_state_path)
     needed = ["solution_version_arn", "role_arn", "bucket"]
     missing = [key for key in needed if not state.get(key)]
     if missing:

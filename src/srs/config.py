@@ -38,6 +38,13 @@ class Settings:
         default="aws_synthetic_service_recommendation_data.csv",
         metadata={"help": "Name of the source CSV inside the data directory."},
     )
+    backend: str = field(
+        default="local",
+        metadata={
+            "help": "What answers requests: 'local' (embedded engine) or 'personalize' "
+            "(the campaign recorded by srs aws setup)."
+        },
+    )
     store: str = field(
         default="local",
         metadata={"help": "Where prepared data and models live: 'local' or 's3'."},
@@ -96,6 +103,16 @@ class Settings:
     def events_path(self) -> Path:
         """The EventStore's SQLite file; local even when the store is S3 (it needs a disk)."""
         return self.data_dir / "events.sqlite"
+
+    @property
+    def aws_state_path(self) -> Path:
+        """Where ``srs aws setup`` records the ARNs of what it created."""
+        return self.data_dir / "aws-state.json"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Local copies of models kept in S3 (memory-mapped from here)."""
+        return self.data_dir / "model-cache"
 
     @property
     def dataset_dir(self) -> Path:
@@ -172,6 +189,10 @@ def load_settings(
     if settings.workers < 0:
         raise ConfigError(
             f"setting 'workers': must be 0 (automatic) or more, got {settings.workers}"
+        )
+    if settings.backend not in {"local", "personalize"}:
+        raise ConfigError(
+            f"setting 'backend': {settings.backend!r} is not 'local' or 'personalize'"
         )
     if settings.store not in {"local", "s3"}:
         raise ConfigError(f"setting 'store': {settings.store!r} is not 'local' or 's3'")

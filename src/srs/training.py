@@ -116,7 +116,7 @@ def train_and_activate(
         "fit_seconds": model.stats.get("training_seconds"),
     }
     version = version_name(dt.datetime.now(dt.UTC), fingerprint)
-    models = ModelStore(store, settings.data_dir / "model-cache")
+    models = ModelStore(store, settings.model_cache_dir)
     say(f"saving version {version}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".train-") as scratch:

@@ -66,6 +66,7 @@ class PersonalizeRecommendationService:
         similar_campaign_arn: str | None = None,
         model: ModelInfo | None = None,
         search_users: UserSearch | None = None,
+        default_filter: str | None = None,
     ) -> None:
         self._runtime = runtime
         self._events = events
@@ -81,6 +82,7 @@ class PersonalizeRecommendationService:
             version=campaign_arn, recipe="personalize", trained_at="", training_seconds=0.0
         )
         self._search_users = search_users
+        self._default_filter = default_filter or None
 
     # -- mapping ----------------------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class PersonalizeRecommendationService:
             campaignArn=self._campaign_arn,
             userId=user_id,
             numResults=check_num_results(num_results),
-            **self._filter(filter, filter_values),
+            **self._filter(filter or self._default_filter, filter_values),
         )
         return self._answer(response, "itemList")
 

@@ -130,11 +130,13 @@ def create_app(
 
 
 def create_app_from_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> Flask:
-    """The app on the local engine, for gunicorn workers and ``srs serve --dev``.
+    """The app on the configured backend, for gunicorn workers and ``srs serve --dev``.
 
     Every worker derives the same session key (from ``SRS_SECRET_KEY`` or a key file in
-    the data directory), so a form rendered by one worker validates on another.
+    the data directory), so a form rendered by one worker validates on another. Retraining
+    from the web exists only where training happens here: on the local backend.
     """
+    from srs.backends import open_service
     from srs.local_service import LocalRecommendationService
 
     env = os.environ if environ is None else environ
@@ -142,8 +144,11 @@ def create_app_from_settings(settings: Settings, environ: Mapping[str, str] | No
     config.update(web_config_from_environ(env))
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = shared_secret_key(settings.data_dir)
-    service = LocalRecommendationService.from_settings(settings)
-    return create_app(service, settings, config, retrain=_retrain_for(settings, service))
+    service = open_service(settings)
+    retrain = (
+        _retrain_for(settings, service) if isinstance(service, LocalRecommendationService) else None
+    )
+    return create_app(service, settings, config, retrain=retrain)
 
 
 def _retrain_for(

@@ -1,0 +1,82 @@
+"""Which RecommendationService answers: chosen once, from settings, for the CLI and the web.
+
+The web app and the API only ever see the ``RecommendationService`` interface, so
+switching ``SRS_BACKEND`` between the embedded engine and a Personalize campaign
+changes nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from srs.config import DATASET_PREFIX, Settings
+from srs.data.history import InteractionHistory
+from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
+from srs.data.store import open_store, read_store_csv
+from srs.service import HistoryEntry, HistoryPage, NotFoundError, RecommendationService
+
+
+def open_service(settings: Settings) -> RecommendationService:
+    """The backend ``settings.backend`` names, ready to answer."""
+    if settings.backend == "personalize":
+        return personalize_service(settings)
+    from srs.local_service import LocalRecommendationService
+
+    return LocalRecommendationService.from_settings(settings)
+
+
+def personalize_service(
+    settings: Settings, runtime: Any | None = None, events: Any | None = None
+) -> RecommendationService:
+    """The campaign, event tracker and filters that ``srs aws setup`` recorded.
+
+    History still comes from the prepared data in the store, as Personalize keeps no
+    queryable copy of what it was given. ``runtime`` and ``events`` replace the boto3
+    clients (personalize-runtime, personalize-events) that are otherwise made here.
+    """
+    from srs.aws.clients import make_client
+    from srs.aws.personalize_service import PersonalizeRecommendationService, catalog_from_frame
+    from srs.aws.state import DeploymentState
+
+    state = DeploymentState.load(settings.aws_state_path)
+    region = state.get("region") or settings.s3_region
+    store = open_store(settings)
+    items = catalog_from_frame(
+        read_store_csv(store, DATASET_PREFIX + ITEMS_FILE, dtype=str, keep_default_na=False)
+    )
+    names = {item.item_id: item for item in items}
+    history = InteractionHistory.from_store(store, DATASET_PREFIX + INTERACTIONS_FILE)
+
+    def read_history(user_id: str, limit: int, offset: int) -> HistoryPage:
+        total = history.count(user_id)
+        if total == 0:
+            raise NotFoundError(f"user {user_id!r} has no interactions")
+        rows = history.get_user_history(user_id, limit=limit, offset=offset)
+        return HistoryPage(
+            [
+                HistoryEntry(
+                    row.item_id,
+                    names[row.item_id].service_name if row.item_id in names else row.item_id,
+                    names[row.item_id].category if row.item_id in names else "",
+                    row.event_type,
+                    row.event_value,
+                    row.timestamp,
+                )
+                for row in rows
+            ],
+            total,
+        )
+
+    default_arn = state.get("filter_arn:default")
+    filters = {settings.default_filter: default_arn} if default_arn else {}
+    return PersonalizeRecommendationService(
+        runtime=runtime or make_client("personalize-runtime", region),
+        events=events or make_client("personalize-events", region),
+        campaign_arn=state.get("campaign_arn") or "",
+        tracking_id=state.get("tracking_id") or "",
+        items=items,
+        history=read_history,
+        filter_arns=filters,
+        search_users=history.users_starting_with,
+        default_filter=settings.default_filter if default_arn else None,
+    )
