@@ -7,39 +7,46 @@ changes nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from srs.config import DATASET_PREFIX, Settings
 from srs.data.history import InteractionHistory
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import open_store, read_store_csv
-from srs.service import HistoryEntry, HistoryPage, NotFoundError, RecommendationService
+from srs.service import (
+    HistoryEntry,
+    HistoryPage,
+    ItemInfo,
+    NotFoundError,
+    NotReadyError,
+    RecommendationService,
+)
+
+HistoryReader = Callable[[str, int, int], HistoryPage]
 
 
 def open_service(settings: Settings) -> RecommendationService:
     """The backend ``settings.backend`` names, ready to answer."""
     if settings.backend == "personalize":
         return personalize_service(settings)
+    if settings.backend == "batch":
+        return batch_service(settings)
     from srs.local_service import LocalRecommendationService
 
     return LocalRecommendationService.from_settings(settings)
 
 
-def personalize_service(
-    settings: Settings, runtime: Any | None = None, events: Any | None = None
-) -> RecommendationService:
-    """The campaign, event tracker and filters that ``srs aws setup`` recorded.
+def _catalogue_and_history(
+    settings: Settings,
+) -> tuple[list[ItemInfo], HistoryReader, InteractionHistory]:
+    """Items and a history reader from the prepared data in the store.
 
-    History still comes from the prepared data in the store, as Personalize keeps no
-    queryable copy of what it was given. ``runtime`` and ``events`` replace the boto3
-    clients (personalize-runtime, personalize-events) that are otherwise made here.
+    Personalize keeps no queryable copy of what it was given, so on the AWS backends a
+    history request still reads the data store, local or S3.
     """
-    from srs.aws.clients import make_client
-    from srs.aws.personalize_service import PersonalizeRecommendationService, catalog_from_frame
-    from srs.aws.state import DeploymentState
+    from srs.aws.personalize_service import catalog_from_frame
 
-    state = DeploymentState.load(settings.aws_state_path)
-    region = state.get("region") or settings.s3_region
     store = open_store(settings)
     items = catalog_from_frame(
         read_store_csv(store, DATASET_PREFIX + ITEMS_FILE, dtype=str, keep_default_na=False)
@@ -67,6 +74,24 @@ def personalize_service(
             total,
         )
 
+    return items, read_history, history
+
+
+def personalize_service(
+    settings: Settings, runtime: Any | None = None, events: Any | None = None
+) -> RecommendationService:
+    """The campaign, event tracker and filters that ``srs aws setup`` recorded.
+
+    ``runtime`` and ``events`` replace the boto3 clients (personalize-runtime,
+    personalize-events) that are otherwise made here.
+    """
+    from srs.aws.clients import make_client
+    from srs.aws.personalize_service import PersonalizeRecommendationService
+    from srs.aws.state import DeploymentState
+
+    state = DeploymentState.load(settings.aws_state_path)
+    region = state.get("region") or settings.s3_region
+    items, read_history, history = _catalogue_and_history(settings)
     default_arn = state.get("filter_arn:default")
     filters = {settings.default_filter: default_arn} if default_arn else {}
     return PersonalizeRecommendationService(
@@ -79,4 +104,35 @@ def personalize_service(
         filter_arns=filters,
         search_users=history.users_starting_with,
         default_filter=settings.default_filter if default_arn else None,
+    )
+
+
+def batch_service(settings: Settings, s3_client: Any | None = None) -> RecommendationService:
+    """The results of the last ``srs aws batch`` job, served with no campaign running.
+
+    Feedback is kept in the local EventStore (there is no event tracker to send it to) and
+    goes to Personalize with the next import.
+    """
+    from srs.aws.batch import BatchRecommendationService, load_batch_results
+    from srs.aws.clients import make_clients
+    from srs.aws.state import DeploymentState
+    from srs.data.store import S3Store
+    from srs.events import EventStore
+
+    state = DeploymentState.load(settings.aws_state_path)
+    key, bucket = state.get("batch_output_key"), state.get("bucket")
+    if not key or not bucket:
+        raise NotReadyError(f"{state.path}: no batch results recorded; run 'srs aws batch' first")
+    region = state.get("region") or settings.s3_region
+    store = S3Store(
+        bucket=bucket,
+        prefix=state.get("data_prefix") or "",
+        client=s3_client or make_clients(region).s3,
+    )
+    items, read_history, _ = _catalogue_and_history(settings)
+    return BatchRecommendationService(
+        results=load_batch_results(store, key),
+        items=items,
+        history=read_history,
+        record_events=EventStore(settings.events_path).put_events,
     )

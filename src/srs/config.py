@@ -41,8 +41,8 @@ class Settings:
     backend: str = field(
         default="local",
         metadata={
-            "help": "What answers requests: 'local' (embedded engine) or 'personalize' "
-            "(the campaign recorded by srs aws setup)."
+            "help": "What answers requests: 'local' (embedded engine), 'personalize' (the "
+            "campaign srs aws setup made) or 'batch' (the last srs aws batch results)."
         },
     )
     store: str = field(
@@ -190,9 +190,9 @@ def load_settings(
         raise ConfigError(
             f"setting 'workers': must be 0 (automatic) or more, got {settings.workers}"
         )
-    if settings.backend not in {"local", "personalize"}:
+    if settings.backend not in {"local", "personalize", "batch"}:
         raise ConfigError(
-            f"setting 'backend': {settings.backend!r} is not 'local' or 'personalize'"
+            f"setting 'backend': {settings.backend!r} is not 'local', 'personalize' or 'batch'"
         )
     if settings.store not in {"local", "s3"}:
         raise ConfigError(f"setting 'store': {settings.store!r} is not 'local' or 's3'")

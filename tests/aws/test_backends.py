@@ -10,9 +10,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from srs.backends import open_service, personalize_service
+from srs.backends import batch_service, open_service, personalize_service
 from srs.config import ConfigError, load_settings
+from srs.events import EventStore
 from srs.local_service import LocalRecommendationService
+from srs.service import NotReadyError
 from srs.web import create_app
 
 CAMPAIGN = "arn:aws:personalize:eu-west-1:123456789012:campaign/srs"
@@ -31,7 +33,7 @@ def client(service: str) -> Any:
 def test_the_backend_setting_chooses_the_service(data_dir: Path) -> None:
     local = load_settings(environ={}, overrides={"data_dir": data_dir})
     assert isinstance(open_service(local), LocalRecommendationService)
-    with pytest.raises(ConfigError, match="'backend': 'sagemaker' is not 'local' or 'personalize'"):
+    with pytest.raises(ConfigError, match="'backend': 'sagemaker' is not 'local', 'personalize'"):
         load_settings(environ={"SRS_BACKEND": "sagemaker"})
 
 
@@ -84,3 +86,56 @@ def test_the_api_answers_from_the_recorded_campaign(data_dir: Path) -> None:
     history = app.get("/api/v1/users/user_000001/history?limit=2").get_json()
     assert history["total"] >= 2 and len(history["interactions"]) == 2
     assert app.get("/api/v1/users/nobody/history").status_code == 404
+
+
+def test_batch_results_are_served_with_no_campaign(
+    data_dir: Path, s3_client: Any, s3_bucket: str
+) -> None:
+    settings = load_settings(environ={"SRS_BACKEND": "batch"}, overrides={"data_dir": data_dir})
+    with pytest.raises(NotReadyError, match="run 'srs aws batch' first"):
+        batch_service(settings, s3_client=s3_client)
+
+    (data_dir / "aws-state.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "resources": {
+                    "bucket": s3_bucket,
+                    "data_prefix": "srs/",
+                    "batch_output_key": "batch-output/job-1/input.json.out",
+                },
+            }
+        )
+    )
+    lines = [
+        {
+            "input": {"userId": "user_000001"},
+            "output": {"recommendedItems": ["svc-0002", "svc-0001"], "scores": [0.7, 0.3]},
+            "error": None,
+        },
+        {
+            "input": {"userId": "user_000002"},
+            "output": {"recommendedItems": ["svc-0002"], "scores": [1.0]},
+            "error": None,
+        },
+    ]
+    s3_client.put_object(
+        Bucket=s3_bucket,
+        Key="srs/batch-output/job-1/input.json.out",
+        Body="\n".join(json.dumps(line) for line in lines).encode(),
+    )
+    service = batch_service(settings, s3_client=s3_client)
+    app = create_app(service, settings).test_client()
+
+    body = app.get("/api/v1/users/user_000001/recommendations?numResults=2").get_json()
+    assert [(i["itemId"], i["score"]) for i in body["itemList"]] == [
+        ("svc-0002", 0.7),
+        ("svc-0001", 0.3),
+    ]
+    assert app.get("/api/v1/users/user_000001/history?limit=1").status_code == 200
+    event = {"eventType": "liked", "itemId": "svc-0001", "sentAt": 1_800_000_000}
+    posted = app.post(
+        "/api/v1/events", json={"userId": "user_000001", "sessionId": "s", "eventList": [event]}
+    )
+    assert posted.status_code == 204
+    assert EventStore(settings.events_path).count("user_000001") == 1
