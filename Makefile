@@ -52,8 +52,12 @@ system-chromium:
 
 test: system-chromium lint typecheck pytest
 
+# The serving benchmark loads the server with Debian's wrk from a second process.
 bench: install
+	@command -v wrk >/dev/null || \
+	  { echo "installing wrk"; $(APT) update -qq && $(APT) install -y -qq wrk; }
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from srs.events import NEUTRAL_EVENT_VALUE, Event, EventError, EventStore
+from srs.events import (
+    NEUTRAL_EVENT_VALUE,
+    Event,
+    EventError,
+    EventStore,
+    EventStoreError,
+    GroupCommit,
+    Row,
+)
 
 
 @pytest.fixture
@@ -97,3 +108,107 @@ def test_export_streams_in_batches(store: EventStore) -> None:
     batches = list(store.iter_batches(batch_rows=10))
     assert [b.num_rows for b in batches] == [10, 10, 5]
     assert batches[2].column("USER_ID").to_pylist() == [f"u{i}" for i in range(20, 25)]
+
+
+def row(user: str) -> Row:
+    return (user, "s", "clicked", "svc-1", 1.0, 1, 0.0)
+
+
+def wait_until(condition: object, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.001)
+
+
+class BlockingWriter:
+    """Records each batch; the first one blocks until released, so others queue behind it."""
+
+    def __init__(self, fail_batch: int | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.release = threading.Event()
+        self.fail_batch = fail_batch
+
+    def __call__(self, rows: list[Row]) -> None:
+        self.batches.append([r[0] for r in rows])
+        if len(self.batches) == 1:
+            assert self.release.wait(10)
+        if len(self.batches) == self.fail_batch:
+            raise OSError("disk full")
+
+
+def submit_in_threads(
+    group: GroupCommit, users: list[str]
+) -> tuple[list[threading.Thread], dict[str, str]]:
+    outcome: dict[str, str] = {}
+
+    def call(user: str) -> None:
+        try:
+            group.submit([row(user)])
+            outcome[user] = "stored"
+        except EventStoreError as exc:
+            outcome[user] = str(exc)
+
+    threads = [threading.Thread(target=call, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    return threads, outcome
+
+
+def test_calls_during_a_commit_share_the_next_one() -> None:
+    writer = BlockingWriter()
+    group = GroupCommit(writer)
+    first, first_outcome = submit_in_threads(group, ["first"])
+    wait_until(lambda: len(writer.batches) == 1)
+    waiting = [f"u{i}" for i in range(6)]
+    threads, outcome = submit_in_threads(group, waiting)
+    wait_until(lambda: group.waiting_rows == len(waiting))
+    assert outcome == {} and first_outcome == {}  # nobody answered before their commit
+    writer.release.set()
+    for thread in [*first, *threads]:
+        thread.join(10)
+    assert writer.batches[0] == ["first"]
+    assert sorted(writer.batches[1]) == waiting and len(writer.batches) == 2
+    assert set(outcome.values()) == {"stored"} and first_outcome == {"first": "stored"}
+
+
+def test_a_failed_commit_fails_its_calls_only() -> None:
+    writer = BlockingWriter(fail_batch=2)
+    group = GroupCommit(writer)
+    first, first_outcome = submit_in_threads(group, ["first"])
+    wait_until(lambda: len(writer.batches) == 1)
+    threads, outcome = submit_in_threads(group, ["a", "b"])
+    wait_until(lambda: group.waiting_rows == 2)
+    writer.release.set()
+    for thread in [*first, *threads]:
+        thread.join(10)
+    assert first_outcome == {"first": "stored"}
+    assert outcome == {"a": "events not stored: disk full", "b": "events not stored: disk full"}
+    group.submit([row("later")])
+    assert writer.batches[-1] == ["later"]
+
+
+def write_from_threads(store: EventStore, process: int) -> None:
+    def write(thread: int) -> None:
+        for call in range(20):
+            events = [Event("clicked", "svc-1", call)] * 2
+            store.put_events(f"p{process}-t{thread}", "s", events)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_processes_and_threads_writing_at_once_lose_nothing(store: EventStore) -> None:
+    store.put_events("parent", "s", clicks("svc-1"))  # the children inherit an opened store
+    fork = multiprocessing.get_context("fork")
+    writers = [fork.Process(target=write_from_threads, args=(store, p)) for p in range(3)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert [writer.exitcode for writer in writers] == [0, 0, 0]
+    assert store.count() == 1 + 3 * 4 * 20 * 2
+    assert {store.count(f"p{p}-t{t}") for p in range(3) for t in range(4)} == {40}

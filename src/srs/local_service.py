@@ -14,16 +14,24 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from srs.activity import DEFAULT_DAYS, DEFAULT_TOP_SERVICES, Activity, summarize_activity
 from srs.config import DATASET_PREFIX, Settings
-from srs.data.history import InteractionHistory
+from srs.data.history import InteractionHistory, UserRows
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
 from srs.engine.base import BoolArray, ScoredItem
 from srs.engine.errors import InvalidRequestError, ModelFormatError
-from srs.engine.filters import FilterError, FilterExpression, IndexedFrame, parse_filter
+from srs.engine.filters import (
+    CodedText,
+    FilterError,
+    FilterExpression,
+    IndexedFrame,
+    InteractionRows,
+    parse_filter,
+)
 from srs.engine.model_store import LoadedModel, ModelStore
 from srs.events import Event, EventStore, StoredEvent
 from srs.service import (
@@ -84,7 +92,7 @@ class LocalRecommendationService:
     ) -> LocalRecommendationService:
         store = open_store(settings)
         return cls(
-            models=ModelStore(store, settings.data_dir / "model-cache"),
+            models=ModelStore(store, settings.model_cache_dir),
             items=_read_items(store),
             history=InteractionHistory.from_store(store, DATASET_PREFIX + INTERACTIONS_FILE),
             events=EventStore(settings.events_path),
@@ -160,13 +168,12 @@ class LocalRecommendationService:
             self._filters[text] = expression
         return expression
 
-    def _user_frame(self, user_id: str, events: Sequence[StoredEvent]) -> pd.DataFrame:
-        stored = self._history.get_user_history(user_id, limit=self._history.count(user_id))
-        rows = [(e.item_id, e.event_type, e.event_value, e.sent_at) for e in events]
-        rows += [(i.item_id, i.event_type, i.event_value, i.timestamp) for i in stored]
-        frame = pd.DataFrame(rows, columns=["ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"])
-        frame.insert(0, "USER_ID", user_id)
-        return frame
+    def _user_rows(self, user_id: str, events: Sequence[StoredEvent]) -> InteractionRows:
+        """The user's recent events, then the stored history: array slices, no frame."""
+        stored = history_rows(user_id, self._history.user_rows(user_id))
+        if not events:
+            return stored
+        return InteractionRows.concat([event_rows(user_id, events), stored])
 
     def _exclusions(
         self,
@@ -181,7 +188,7 @@ class LocalRecommendationService:
         if not expressions or self._indexed is None:
             return None
         needs_user = any(e.uses_interactions for e in expressions)
-        user = self._user_frame(user_id, events) if needs_user else None
+        user = self._user_rows(user_id, events) if needs_user else None
         try:
             allowed = [
                 e.allowed(
@@ -199,17 +206,13 @@ class LocalRecommendationService:
     # ---- answers -----------------------------------------------------------------------------
 
     def _answer(self, scored: Sequence[ScoredItem]) -> Recommendations:
+        by_id = self._by_id
         listed = []
-        for entry in scored:
-            item = self._by_id.get(entry.item_id, _unknown_item(entry.item_id))
+        for item_id, score, reason in scored:
+            item = by_id.get(item_id) or _unknown_item(item_id)
             listed.append(
                 RecommendedItem(
-                    entry.item_id,
-                    item.service_name,
-                    item.category,
-                    item.description,
-                    entry.score,
-                    entry.reason,
+                    item_id, item.service_name, item.category, item.description, score, reason
                 )
             )
         return Recommendations(str(uuid.uuid4()), listed)
@@ -307,6 +310,34 @@ class LocalRecommendationService:
         timestamps, item_ids = self._history.item_log()
         names = {item.item_id: item.service_name for item in self._items}
         return summarize_activity(timestamps, item_ids, names, days=days, top=top)
+
+
+def history_rows(user_id: str, rows: UserRows) -> InteractionRows:
+    """A user's stored rows as the filter evaluator's columns, sharing the history's arrays."""
+    return InteractionRows(
+        {
+            "USER_ID": CodedText(np.zeros(len(rows), dtype=np.intp), (user_id,)),
+            "ITEM_ID": CodedText(rows.item_codes, rows.item_ids),
+            "EVENT_TYPE": CodedText(rows.event_type_codes, rows.event_types),
+            "EVENT_VALUE": rows.event_values,
+            "TIMESTAMP": rows.timestamps,
+        }
+    )
+
+
+def event_rows(user_id: str, events: Sequence[StoredEvent]) -> InteractionRows:
+    """Recorded events as the same columns (each event's text is its own code)."""
+    count = len(events)
+    own = np.arange(count)
+    return InteractionRows(
+        {
+            "USER_ID": CodedText(np.zeros(count, dtype=np.intp), (user_id,)),
+            "ITEM_ID": CodedText(own, [event.item_id for event in events]),
+            "EVENT_TYPE": CodedText(own, [event.event_type for event in events]),
+            "EVENT_VALUE": np.fromiter((e.event_value for e in events), np.float64, count),
+            "TIMESTAMP": np.fromiter((e.sent_at for e in events), np.int64, count),
+        }
+    )
 
 
 def _read_items(store: DataStore) -> pd.DataFrame:

@@ -104,6 +104,38 @@ def test_unknown_user_has_empty_history(history: InteractionHistory, user: str) 
     assert history.count(user) == 0
 
 
+def test_user_rows_are_the_history_as_arrays(history: InteractionHistory) -> None:
+    rows = history.user_rows("007")
+    assert len(rows) == 4
+    as_objects = [
+        Interaction("007", rows.item_ids[item], rows.event_types[kind], value, stamp)
+        for item, kind, value, stamp in zip(
+            rows.item_codes.tolist(),
+            rows.event_type_codes.tolist(),
+            rows.event_values.tolist(),
+            rows.timestamps.tolist(),
+            strict=True,
+        )
+    ]
+    assert as_objects == EXPECTED_007
+    assert [rows.item_ids[code] for code in history.user_rows("u1").item_codes] == ["0042"]
+
+
+@pytest.mark.parametrize("user", ["nobody", "", "0070"])
+def test_unknown_user_has_no_rows(history: InteractionHistory, user: str) -> None:
+    rows = history.user_rows(user)
+    assert len(rows) == 0 and len(rows.item_codes) == len(rows.event_values) == 0
+
+
+def test_user_rows_cannot_change_the_history(history: InteractionHistory) -> None:
+    rows = history.user_rows("007")
+    with pytest.raises(ValueError, match="read-only"):
+        rows.event_values[0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        rows.item_codes[0] = 0
+    assert history.get_user_history("007") == EXPECTED_007
+
+
 def test_negative_paging_is_refused(history: InteractionHistory) -> None:
     with pytest.raises(ValueError, match="limit"):
         history.get_user_history("007", limit=-1)

@@ -13,6 +13,7 @@ from srs.engine.filters import (
     Action,
     AllOf,
     AnyOf,
+    CodedText,
     Comparison,
     ComparisonOperator,
     Dataset,
@@ -20,6 +21,7 @@ from srs.engine.filters import (
     FilterSyntaxError,
     FilterValueError,
     IndexedFrame,
+    InteractionRows,
     Membership,
     Placeholder,
     StringValue,
@@ -81,13 +83,41 @@ def evaluate(
     interactions: pd.DataFrame | None,
     values: dict[str, str] | None = None,
 ) -> list[str]:
-    """Allowed ids, checking that a plain frame and a reused IndexedFrame agree."""
+    """Allowed ids, checking that a plain frame and a reused IndexedFrame agree, and that the
+    user's rows given as history slices (codes into a shared vocabulary) agree with a frame."""
     parsed = parse_filter(expression)
     plain = allowed_ids(parsed.allowed(items, interactions, values))
     table = IndexedFrame(items)
     for _ in range(2):  # the second pass reads the encodings the first one kept
         assert allowed_ids(parsed.allowed(table, interactions, values)) == plain
+    if interactions is not None and len(interactions) > 1:
+        sliced = as_history_slices(interactions)
+        assert allowed_ids(parsed.allowed(table, sliced, values)) == plain
     return plain
+
+
+def as_history_slices(frame: pd.DataFrame) -> InteractionRows:
+    """The frame's rows the way a request builds them: text columns as codes into vocabularies
+    holding other values too (a whole history's), in two parts with different vocabularies
+    (stored rows and recent events) joined again."""
+    half = len(frame) // 2
+    first = coded_rows(frame.iloc[:half], reverse=False)
+    rest = coded_rows(frame.iloc[half:], reverse=True)
+    return InteractionRows.concat([first, rest])
+
+
+def coded_rows(frame: pd.DataFrame, reverse: bool) -> InteractionRows:
+    columns: dict[str, CodedText | np.ndarray] = {}
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            vocabulary = ["unrelated", *frame[name].unique().tolist(), "other"]
+            if reverse:
+                vocabulary.reverse()
+            codes = np.array([vocabulary.index(value) for value in frame[name]])
+            columns[name] = CodedText(codes, vocabulary)
+        else:
+            columns[name] = frame[name].to_numpy()
+    return InteractionRows(columns)
 
 
 # --------------------------------------------------------------------------- interactions
@@ -748,3 +778,29 @@ def test_item_ids_and_other_interaction_text_fields(
     mine = 'INCLUDE ItemID WHERE Interactions.USER_ID IN ("u1")'
     assert evaluate(mine, items, interactions) == ["s3", "ec2", "rds", "efs", "athena"]
     assert evaluate(mine.replace("u1", "U1"), items, interactions) == []
+
+
+def test_interaction_rows_from_arrays_treat_missing_text_as_no_value(items: pd.DataFrame) -> None:
+    rows = InteractionRows(
+        {
+            "ITEM_ID": CodedText(np.array([0, 1, -1]), ["s3", "ec2"]),
+            "EVENT_TYPE": CodedText(np.array([0, -1, 0]), ["LAUNCHED"]),
+            "EVENT_VALUE": np.array([1.0, np.nan, 2.0]),
+        }
+    )
+    launched = parse_filter(DEFAULT_EXCLUDE_LAUNCHED)
+    assert allowed_ids(launched.allowed(items, rows)) == ["ec2", "rds", "efs", "athena", "lambda"]
+    anything = parse_filter('INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")')
+    assert allowed_ids(anything.allowed(items, rows)) == ["s3"]
+    rated = parse_filter("INCLUDE ItemID WHERE Interactions.EVENT_VALUE >= 1")
+    assert allowed_ids(rated.allowed(items, rows)) == ["s3"]
+
+
+def test_interaction_rows_refuse_ragged_or_mismatched_columns() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        InteractionRows({"ITEM_ID": CodedText(np.array([0]), ["a"]), "TIMESTAMP": np.array([])})
+    text = InteractionRows({"ITEM_ID": CodedText(np.array([0]), ["a"])})
+    with pytest.raises(ValueError, match="columns"):
+        InteractionRows.concat([text, InteractionRows({"USER_ID": np.array([1])})])
+    with pytest.raises(ValueError, match="text column with a numeric one"):
+        InteractionRows.concat([text, InteractionRows({"ITEM_ID": np.array([1.0])})])

@@ -9,6 +9,7 @@ import pytest
 from srs.config import load_settings
 from srs.web.serve import (
     APP_FACTORY,
+    DEFAULT_THREADS,
     MULTIPROC_VARIABLE,
     default_workers,
     gunicorn_command,
@@ -42,14 +43,16 @@ def test_gunicorn_command_binds_and_sizes_the_pool() -> None:
     assert command[:3] == ["/py", "-m", "gunicorn"]
     assert command[command.index("--bind") + 1] == "127.0.0.1:8123"
     assert command[command.index("--workers") + 1] == "3"
-    assert command[command.index("--worker-class") + 1] == "sync"
+    assert command[command.index("--threads") + 1] == str(DEFAULT_THREADS)
     assert command[-1] == APP_FACTORY
 
 
-def test_gunicorn_command_uses_threaded_workers_when_asked() -> None:
-    command = gunicorn_command("::1", 8000, workers=2, threads=4)
+@pytest.mark.parametrize("threads", [1, 4])
+def test_gunicorn_command_always_keeps_connections_alive(threads: int) -> None:
+    command = gunicorn_command("::1", 8000, workers=2, threads=threads)
     assert command[command.index("--worker-class") + 1] == "gthread"
-    assert command[command.index("--threads") + 1] == "4"
+    assert command[command.index("--threads") + 1] == str(threads)
+    assert int(command[command.index("--keep-alive") + 1]) > 0
     assert command[command.index("--bind") + 1] == "[::1]:8000"
 
 
@@ -58,6 +61,6 @@ def test_gunicorn_command_refuses_an_empty_pool() -> None:
         gunicorn_command("127.0.0.1", 8000, workers=0)
 
 
-@pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 4), (8, 16)])
+@pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 2), (8, 8)])
 def test_default_workers_fit_the_cores(cores: int, workers: int) -> None:
     assert default_workers(cores) == workers

@@ -9,7 +9,7 @@ request threads; events that arrive later live in the EventStore and the service
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +183,32 @@ def newest_first_order(
     return np.lexsort((-np.arange(n), -timestamps, user_codes))
 
 
+@dataclass(frozen=True, slots=True)
+class UserRows:
+    """One user's rows, newest first, as read-only slices of the history's arrays.
+
+    Text columns are codes into ``item_ids`` and ``event_types``, vocabularies the whole
+    history shares, so a request reads a user's rows without one Python object per row (the
+    filter evaluator takes codes as they are).
+    """
+
+    item_codes: npt.NDArray[np.int32]
+    event_type_codes: npt.NDArray[np.int32]
+    event_values: npt.NDArray[np.float64]
+    timestamps: npt.NDArray[np.int64]
+    item_ids: Sequence[str]
+    event_types: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Slices handed to callers are views; freezing the base keeps the history immutable."""
+    array.flags.writeable = False
+    return array
+
+
 class InteractionHistory:
     """Per-user interaction lists answered in O(log users) per call from arrays in memory."""
 
@@ -195,18 +221,20 @@ class InteractionHistory:
         check_columns(table.column_names, source)
         reject_empty_values(table, source, first_line)
         user_codes, user_ids = _codes(table.column("USER_ID"), sort=True)
-        item_codes, self._item_ids = _codes(table.column("ITEM_ID"), sort=False)
-        type_codes, self._type_names = _codes(table.column("EVENT_TYPE"), sort=False)
+        item_codes, item_ids = _codes(table.column("ITEM_ID"), sort=False)
+        type_codes, type_names = _codes(table.column("EVENT_TYPE"), sort=False)
         stamps = table.column("TIMESTAMP").to_numpy().astype(np.int64)
         order = newest_first_order(user_codes, stamps)
 
-        self._user_ids = np.array(user_ids, dtype=str)
+        self._item_ids = tuple(item_ids)
+        self._type_names = tuple(type_names)
+        self._user_ids = _read_only(np.array(user_ids, dtype=str))
         counts = np.bincount(user_codes, minlength=len(user_ids))
-        self._offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        self._item_codes = item_codes[order].astype(np.int32)
-        self._type_codes = type_codes[order].astype(np.int32)
-        self._values = table.column("EVENT_VALUE").to_numpy().astype(np.float64)[order]
-        self._timestamps = stamps[order]
+        self._offsets = _read_only(np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+        self._item_codes = _read_only(item_codes[order].astype(np.int32))
+        self._type_codes = _read_only(type_codes[order].astype(np.int32))
+        self._values = _read_only(table.column("EVENT_VALUE").to_numpy().astype(np.float64)[order])
+        self._timestamps = _read_only(stamps[order])
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, source: str = "data frame") -> InteractionHistory:
@@ -266,6 +294,18 @@ class InteractionHistory:
         """Every row's timestamp and item ID, for aggregate views such as daily counts."""
         item_ids = np.asarray(self._item_ids, dtype=object)[self._item_codes]
         return self._timestamps, item_ids
+
+    def user_rows(self, user_id: str) -> UserRows:
+        """All of a user's rows as array slices (no copy); empty for an unknown user."""
+        start, end = self._span(user_id)
+        return UserRows(
+            item_codes=self._item_codes[start:end],
+            event_type_codes=self._type_codes[start:end],
+            event_values=self._values[start:end],
+            timestamps=self._timestamps[start:end],
+            item_ids=self._item_ids,
+            event_types=self._type_names,
+        )
 
     def get_user_history(self, user_id: str, limit: int = 50, offset: int = 0) -> list[Interaction]:
         """Newest first; an unknown user gets an empty list (the caller decides if that is 404)."""

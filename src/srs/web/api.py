@@ -13,7 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+import orjson
+from flask import Blueprint, Response, request
 
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event
 from srs.service import (
@@ -47,6 +48,15 @@ _ECHO_LIMIT = 40
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 ops = Blueprint("ops", __name__)
+
+
+def json_response(document: Any) -> Response:
+    """An API answer as JSON.
+
+    orjson encodes a 25-item recommendation list about ten times faster than the json module
+    (formatting the float scores dominates there), which is a visible share of a request.
+    """
+    return Response(orjson.dumps(document), mimetype="application/json")
 
 
 def _echo(raw: str) -> str:
@@ -83,8 +93,8 @@ def json_body() -> dict[str, Any]:
         raise ApiError(400, "send the body as JSON with Content-Type: application/json")
     raw = request.get_data(cache=False)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
@@ -220,7 +230,7 @@ def recommendations(userId: str) -> Response:
     result = web_context().service.recommend(
         user_id, num_results, filter=filter_expression, filter_values=filter_values
     )
-    return jsonify(
+    return json_response(
         {
             "recommendationId": result.recommendation_id,
             "itemList": [item_json(item) for item in result.item_list],
@@ -245,7 +255,7 @@ def rankings() -> Response:
             raise ApiError(400, f"inputList[{index}] must be a string")
         check_id(f"inputList[{index}]", item_id)
     result = web_context().service.rank(user_id, input_list)
-    return jsonify(
+    return json_response(
         {
             "recommendationId": result.recommendation_id,
             "personalizedRanking": [item_json(item) for item in result.item_list],
@@ -258,7 +268,7 @@ def similar(itemId: str) -> Response:
     item_id = check_id("itemId", itemId)
     num_results = query_int("numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
     result = web_context().service.similar(item_id, num_results)
-    return jsonify({"itemList": [item_json(item) for item in result.item_list]})
+    return json_response({"itemList": [item_json(item) for item in result.item_list]})
 
 
 @api.post("/events")
@@ -288,36 +298,38 @@ def history(userId: str) -> Response:
     limit = query_int("limit", DEFAULT_HISTORY_LIMIT, 1, MAX_HISTORY_LIMIT)
     offset = query_int("offset", 0, 0, MAX_OFFSET)
     page = web_context().service.history(user_id, limit=limit, offset=offset)
-    return jsonify(
+    return json_response(
         {"interactions": [history_json(entry) for entry in page.interactions], "total": page.total}
     )
 
 
 @api.get("/items")
 def items() -> Response:
-    return jsonify({"items": [catalog_item_json(item) for item in web_context().service.items()]})
+    return json_response(
+        {"items": [catalog_item_json(item) for item in web_context().service.items()]}
+    )
 
 
 @api.get("/model")
 def model() -> Response:
-    return jsonify(model_json(web_context().service.model_info()))
+    return json_response(model_json(web_context().service.model_info()))
 
 
 @api.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document())
+    return json_response(openapi_document())
 
 
 @ops.get("/healthz")
 def healthz() -> Response:
-    return jsonify({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 @ops.get("/readyz")
 def readyz() -> Response:
     if not web_context().service.is_ready():
         raise NotReadyError("no model is active yet; run srs train")
-    return jsonify({"status": "ready"})
+    return json_response({"status": "ready"})
 
 
 @ops.get("/metrics")
@@ -339,4 +351,4 @@ def retrain() -> Response:
         )
     if context.retrain is None:
         raise ApiError(501, "this deployment cannot retrain from the web")
-    return jsonify(model_json(context.retrain()))
+    return json_response(model_json(context.retrain()))

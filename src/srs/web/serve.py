@@ -31,6 +31,8 @@ from srs.config import ENV_PREFIX, Settings, load_settings
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 WORKER_TIMEOUT_SECONDS = 120  # an admin retrain runs inside a request
+DEFAULT_THREADS = 4
+KEEP_ALIVE_SECONDS = 5  # idle time before a kept-alive connection is closed
 GRACEFUL_TIMEOUT_SECONDS = 10
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 APP_FACTORY = "srs.web.serve:application()"
@@ -46,8 +48,10 @@ def available_cores() -> int:
 
 
 def default_workers(cores: int) -> int:
-    """Two workers per core: one computes while the other waits on SQLite's fsync or I/O."""
-    return max(2, 2 * cores)
+    """One worker process per core (at least two, so one restarting never empties the pool):
+    the threads of each worker cover waits on sockets and SQLite's fsync, and more processes
+    than cores would only take turns on them."""
+    return max(2, cores)
 
 
 def settings_environ(settings: Settings) -> dict[str, str]:
@@ -62,10 +66,17 @@ def gunicorn_command(
     host: str,
     port: int,
     workers: int,
-    threads: int = 1,
+    threads: int = DEFAULT_THREADS,
     python: str = sys.executable,
 ) -> list[str]:
-    """The gunicorn command line; ``threads`` > 1 selects the threaded worker (keep-alive)."""
+    """The gunicorn command line, always with the threaded worker.
+
+    gunicorn's ``sync`` worker closes the connection after every answer, so each request of a
+    client that keeps connections alive (browsers, load balancers, load generators) pays a TCP
+    handshake and a new accept; on this kind of machine that halves a small route's
+    throughput. ``gthread`` keeps idle connections in a poller, and its threads let requests
+    that wait (on an fsync) overlap, which is also what lets the EventStore group commits.
+    """
     if workers < 1 or threads < 1:
         raise ValueError(f"workers and threads must be >= 1, got {workers} and {threads}")
     command = [
@@ -79,9 +90,11 @@ def gunicorn_command(
         "--workers",
         str(workers),
         "--worker-class",
-        "gthread" if threads > 1 else "sync",
+        "gthread",
         "--threads",
         str(threads),
+        "--keep-alive",
+        str(KEEP_ALIVE_SECONDS),
         "--timeout",
         str(WORKER_TIMEOUT_SECONDS),
         "--graceful-timeout",
@@ -139,7 +152,7 @@ def serve(
     port: int = DEFAULT_PORT,
     workers: int | None = None,
     dev: bool = False,
-    threads: int = 1,
+    threads: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """Serve the app on ``host:port`` until stopped; returns the server's exit status."""
@@ -151,15 +164,23 @@ def serve(
         app.run(host=host, port=port, use_reloader=True, use_debugger=False)
         return 0
     count = workers if workers is not None else default_workers(available_cores())
-    command = gunicorn_command(host, port, count, threads)
+    command = gunicorn_command(host, port, count, threads or DEFAULT_THREADS)
     with _metrics_directory(env) as metrics_dir:
         return run_gunicorn(command, server_environ(settings, env, metrics_dir))
 
 
 def application() -> Flask:
-    """Gunicorn's app factory, run in each worker: settings come from the environment."""
+    """Gunicorn's app factory, run in each worker: settings come from the environment.
+
+    BLAS is capped at one thread for the worker's lifetime: a request multiplies a few
+    dozen rows, which a second BLAS thread only slows down (its hand-off and spinning
+    cost more than the product), and the workers already fill every core.
+    """
+    from threadpoolctl import threadpool_limits
+
     from srs.web import create_app_from_settings
 
+    threadpool_limits(limits=1)
     return create_app_from_settings(load_settings())
 
 
@@ -168,8 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m srs.web.serve", description=main.__doc__)
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--workers", type=int, default=None, help="default: 2 per core")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=None, help="default: 1 per core")
+    parser.add_argument(
+        "--threads", type=int, default=None, help=f"threads per worker (default {DEFAULT_THREADS})"
+    )
     parser.add_argument("--dev", action="store_true", help="Flask's reloader, one process")
     args = parser.parse_args(argv)
     return serve(load_settings(), args.host, args.port, args.workers, args.dev, args.threads)
