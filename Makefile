@@ -57,6 +57,8 @@ bench: install
 	@command -v wrk >/dev/null || \
 	  { echo "installing wrk"; $(APT) update -qq && $(APT) install -y -qq wrk; }
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/movielens100k.py
 	$(BIN)/python benchmarks/serve.py
 
 clean:
