@@ -64,7 +64,7 @@ def test_batch_before_setup_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_metrics_print_beside_the_local_engine_and_no_model_means_none(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from srs.cli import _local_metrics, _print_metrics_side_by_side
+    from srs.cli.aws import _local_metrics, _print_metrics_side_by_side
     from srs.config import load_settings
 
     settings = load_settings(environ={}, overrides={"data_dir": tmp_path})

@@ -1,0 +1,171 @@
+"""Data commands: generate, prepare, history, events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from srs.cli.base import progress_bar, settings_of
+from srs.config import DATASET_PREFIX
+from srs.errors import SRSError
+
+
+@click.command()
+@click.option(
+    "--users", type=click.IntRange(min=1), help="Number of users (default from settings)."
+)
+@click.option(
+    "--interactions-per-user",
+    type=click.IntRange(min=1),
+    help="Mean interactions per user (default from settings).",
+)
+@click.option("--seed", type=int, help="Random seed; the same seed gives the same file.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Source CSV to write (default: the data directory's source file).",
+)
+@click.option(
+    "--ground-truth/--no-ground-truth",
+    default=True,
+    show_default=True,
+    help="Also write each user's persona to ground_truth.csv beside the output.",
+)
+@click.pass_context
+def generate(
+    ctx: click.Context,
+    users: int | None,
+    interactions_per_user: int | None,
+    seed: int | None,
+    output: Path | None,
+    ground_truth: bool,
+) -> None:
+    """Write a synthetic source CSV of users drawn from personas."""
+    from srs.catalog import load_catalog
+    from srs.data.synthetic import generate_interactions, write_source
+
+    settings = settings_of(ctx)
+    target = output or settings.source_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = generate_interactions(
+        users=users or settings.users,
+        interactions_per_user=interactions_per_user or settings.interactions_per_user,
+        seed=settings.seed if seed is None else seed,
+        catalog=load_catalog(),
+    )
+    truth = target.parent / settings.ground_truth_path.name if ground_truth else None
+    with progress_bar("writing", total=len(data.interactions), unit_bytes=False) as advance:
+        rows = write_source(data, target, ground_truth_path=truth, progress=advance)
+    click.echo(f"wrote {rows:,} interactions of {data.ground_truth.shape[0]:,} users to {target}")
+    if truth is not None:
+        click.echo(f"wrote personas to {truth}")
+
+
+@click.command()
+@click.option(
+    "--source",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Source CSV (default: the data directory's source file).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset directory (default: DATA_DIR/dataset).",
+)
+@click.pass_context
+def prepare(ctx: click.Context, source: Path | None, out_dir: Path | None) -> None:
+    """Validate the source CSV and write Personalize's interactions and items datasets."""
+    from srs.catalog import load_catalog
+    from srs.data.prepare import prepare_dataset
+    from srs.data.store import open_store
+
+    settings = settings_of(ctx)
+    source = source or settings.source_path
+    out_dir = out_dir or settings.dataset_dir
+    size = source.stat().st_size if source.is_file() else None
+    with progress_bar("preparing", total=size, unit_bytes=True) as advance:
+        result = prepare_dataset(
+            source,
+            out_dir,
+            catalog=load_catalog(),
+            block_bytes=settings.chunk_bytes,
+            progress=advance,
+        )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"prepared {result.rows:,} interactions, {result.users:,} users, "
+        f"{result.items:,} services ({result.new_items:,} new IDs)"
+    )
+    store = open_store(settings)
+    for name, path in result.outputs.items():
+        key = DATASET_PREFIX + name
+        if store.local_path(key) != path.resolve():
+            store.put_file(key, path)
+        click.echo(f"  {name:<26} {store.uri(key)}")
+
+
+@click.command()
+@click.argument("user_id")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.pass_context
+def history(ctx: click.Context, user_id: str, limit: int, offset: int) -> None:
+    """Show a user's interactions, newest first, from the prepared dataset."""
+    import pandas as pd
+
+    from srs.data.history import InteractionHistory
+    from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
+    from srs.data.store import open_store
+
+    store = open_store(settings_of(ctx))
+    interactions = InteractionHistory.from_store(store, key=DATASET_PREFIX + INTERACTIONS_FILE)
+    total = interactions.count(user_id)
+    if total == 0:
+        location = store.uri(DATASET_PREFIX + INTERACTIONS_FILE)
+        raise SRSError(f"user {user_id!r} has no interactions in {location}")
+    with store.open_read(DATASET_PREFIX + ITEMS_FILE) as handle:
+        items = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    described = {
+        item: (name, category)
+        for item, name, category in zip(
+            items["ITEM_ID"], items["SERVICE_NAME"], items["CATEGORY"], strict=True
+        )
+    }
+    shown = f"{offset + 1}–{min(total, offset + limit)}"
+    table = Table(title=f"{user_id}: {total:,} interactions (showing {shown})")
+    for column in ("when (UTC)", "service", "category", "event", "value"):
+        table.add_column(column)
+    for row in interactions.get_user_history(user_id, limit=limit, offset=offset):
+        name, category = described.get(row.item_id, (row.item_id, ""))
+        when = pd.Timestamp(row.timestamp, unit="s").strftime("%Y-%m-%d %H:%M")
+        table.add_row(when, name, category, row.event_type, f"{row.event_value:g}")
+    Console().print(table)
+
+
+@click.group()
+def events() -> None:
+    """Feedback events recorded by the web app and API."""
+
+
+@events.command("export")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV to write (default: DATA_DIR/events_export.csv).",
+)
+@click.pass_context
+def export_events(ctx: click.Context, output: Path | None) -> None:
+    """Write every stored event in Personalize's interactions CSV format."""
+    from srs.events import EventStore
+
+    settings = settings_of(ctx)
+    if not settings.events_path.exists():
+        raise SRSError(f"{settings.events_path}: no events have been recorded yet")
+    target = output or settings.data_dir / "events_export.csv"
+    rows = EventStore(settings.events_path).export_csv(target)
+    click.echo(f"exported {rows:,} events to {target}")

@@ -1,0 +1,46 @@
+"""``srs serve``."""
+
+from __future__ import annotations
+
+import click
+
+from srs.cli.base import settings_of
+from srs.errors import SRSError
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="gunicorn workers (default: the workers setting, else two per core).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Threads per worker; more than 1 uses gunicorn's threaded workers.",
+)
+@click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str, port: int, workers: int | None, threads: int, dev: bool
+) -> None:
+    """Serve the web interface and the REST API (gunicorn) until stopped."""
+    from srs.web.serve import serve as run_server
+
+    settings = settings_of(ctx)
+    if not (settings.dataset_dir / "items.csv").exists() and settings.store == "local":
+        raise SRSError(f"{settings.dataset_dir}: no prepared dataset; run 'srs prepare' first")
+    click.echo(f"serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    status = run_server(
+        settings,
+        host=host,
+        port=port,
+        workers=workers or settings.workers or None,
+        dev=dev,
+        threads=threads,
+    )
+    ctx.exit(status)
