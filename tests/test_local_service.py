@@ -199,3 +199,21 @@ def test_a_broken_active_model_leaves_the_previous_one_serving(
     assert service.model_info().version == serving
     assert service.recommend("user_000001", num_results=3).item_list
     assert "previous one keeps serving" in caplog.text
+
+
+def test_services_launched_in_the_stored_history_are_not_recommended(service_dir: Path) -> None:
+    service = open_service(service_dir)
+    unfiltered = open_service(service_dir, default_filter="")
+    checked = 0
+    for number in range(1, 40):
+        user = f"user_{number:06d}"
+        launched = {
+            entry.item_id
+            for entry in service.history(user, limit=500).interactions
+            if entry.event_type in ("launched", "not_interested")
+        }
+        everything = unfiltered.recommend(user, num_results=len(service.items())).item_list
+        expected = [item.item_id for item in everything if item.item_id not in launched][:25]
+        assert [item.item_id for item in service.recommend(user).item_list] == expected
+        checked += bool(launched & {item.item_id for item in everything[:25]})
+    assert checked > 5  # the filter did take out items the model ranked high

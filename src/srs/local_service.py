@@ -13,8 +13,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from srs.activity import DEFAULT_DAYS, DEFAULT_TOP_SERVICES, Activity, summarize_activity
@@ -34,6 +36,7 @@ from srs.engine.filters import (
 )
 from srs.engine.model_store import LoadedModel, ModelStore
 from srs.events import Event, EventStore, StoredEvent
+from srs.exclusions import StoredExclusions
 from srs.service import (
     MAX_RANKING_INPUTS,
     HistoryEntry,
@@ -54,6 +57,15 @@ ITEM_COLUMNS = ("ITEM_ID", "SERVICE_NAME", "CATEGORY", "DESCRIPTION")
 RECENT_EVENTS = 200  # events folded into a request; Personalize also reads a recent window
 MODEL_CHECK_SECONDS = 5.0
 FILTER_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultFilterView:
+    """The precomputed default filter as one model sees it: history item codes mapped to
+    the model's catalogue positions, and what it excludes for a user with no rows."""
+
+    positions: npt.NDArray[np.int64]
+    without_rows: BoolArray
 
 
 def _unknown_item(item_id: str) -> ItemInfo:
@@ -81,8 +93,14 @@ class LocalRecommendationService:
         self._by_id = {item.item_id: item for item in self._items}
         self._filters: dict[str, FilterExpression] = {}
         self._default_filter = self._parse(default_filter) if default_filter.strip() else None
+        self._stored_exclusions = (
+            StoredExclusions.build(self._default_filter, history)
+            if self._default_filter is not None and self._default_filter.row_wise
+            else None
+        )
         self._model: LoadedModel | None = None
         self._indexed: IndexedFrame | None = None
+        self._default_view: DefaultFilterView | None = None
         self._checked_at = float("-inf")
         self._refresh(force=True)
 
@@ -122,7 +140,9 @@ class LocalRecommendationService:
                 for item in loaded.recipe.item_ids
             ]
         ).rename(columns=str.upper)
-        self._indexed = IndexedFrame(frame)
+        indexed = IndexedFrame(frame)
+        self._default_view = self._default_view_for(loaded, indexed)
+        self._indexed = indexed
         self._model = loaded
         log.info("serving model %s", version)
 
@@ -175,6 +195,30 @@ class LocalRecommendationService:
             return stored
         return InteractionRows.concat([event_rows(user_id, events), stored])
 
+    def _default_view_for(
+        self, model: LoadedModel, indexed: IndexedFrame
+    ) -> DefaultFilterView | None:
+        """The precomputed default filter, mapped onto a newly loaded model's catalogue."""
+        if self._default_filter is None or self._stored_exclusions is None:
+            return None
+        index = {str(item): position for position, item in enumerate(model.recipe.item_ids)}
+        return DefaultFilterView(
+            positions=self._stored_exclusions.positions(index),
+            without_rows=~self._default_filter.allowed(indexed, None),
+        )
+
+    def _allowed(
+        self,
+        expression: FilterExpression,
+        user: InteractionRows | None,
+        filter_values: Mapping[str, str] | None,
+    ) -> BoolArray:
+        assert self._indexed is not None
+        try:
+            return expression.allowed(self._indexed, user, filter_values)
+        except FilterError as exc:
+            raise RequestError(str(exc)) from None
+
     def _exclusions(
         self,
         user_id: str,
@@ -182,26 +226,37 @@ class LocalRecommendationService:
         filter: str | None,
         filter_values: Mapping[str, str] | None,
     ) -> BoolArray | None:
-        expressions = [e for e in (self._default_filter,) if e is not None]
-        if filter:
-            expressions.append(self._parse(filter))
-        if not expressions or self._indexed is None:
+        """Items the default filter and the request's filter keep out, or None for none."""
+        if self._indexed is None:
             return None
-        needs_user = any(e.uses_interactions for e in expressions)
-        user = self._user_rows(user_id, events) if needs_user else None
-        try:
-            allowed = [
-                e.allowed(
-                    self._indexed, user, filter_values if e is not self._default_filter else None
-                )
-                for e in expressions
-            ]
-        except FilterError as exc:
-            raise RequestError(str(exc)) from None
-        combined = allowed[0]
-        for mask in allowed[1:]:
-            combined = combined & mask
-        return ~combined
+        excluded = (
+            self._default_excluded(self._default_filter, user_id, events)
+            if self._default_filter is not None
+            else None
+        )
+        if filter:
+            expression = self._parse(filter)
+            user = self._user_rows(user_id, events) if expression.uses_interactions else None
+            refused = ~self._allowed(expression, user, filter_values)
+            excluded = refused if excluded is None else excluded | refused
+        return excluded
+
+    def _default_excluded(
+        self, expression: FilterExpression, user_id: str, events: Sequence[StoredEvent]
+    ) -> BoolArray:
+        """The default filter's exclusions: stored rows from the precomputed table, recent
+        events evaluated now (or the whole filter evaluated now if it cannot be precomputed)."""
+        view, stored = self._default_view, self._stored_exclusions
+        if view is None or stored is None:
+            user = self._user_rows(user_id, events) if expression.uses_interactions else None
+            return ~self._allowed(expression, user, None)
+        if events:
+            excluded = ~self._allowed(expression, event_rows(user_id, events), None)
+        else:
+            excluded = view.without_rows.copy()
+        positions = view.positions[stored.codes(self._history.span(user_id))]
+        excluded[positions[positions >= 0]] = True
+        return excluded
 
     # ---- answers -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from srs.errors import SRSError
 from srs.events import Event
@@ -32,9 +32,12 @@ class NotReadyError(SRSError):
     """No model is active yet: a 503 answer until ``srs train`` has run."""
 
 
-@dataclass(frozen=True, slots=True)
-class RecommendedItem:
-    """One item of a recommendation list; ``score`` is None where the model has no data."""
+class RecommendedItem(NamedTuple):
+    """One item of a recommendation list; ``score`` is None where the model has no data.
+
+    A named tuple rather than a frozen dataclass: a request builds up to 500 of them, and a
+    frozen dataclass's ``__init__`` costs several times a tuple's.
+    """
 
     item_id: str
     service_name: str

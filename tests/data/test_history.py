@@ -349,3 +349,20 @@ def test_users_starting_with_finds_a_prefix_range_in_order() -> None:
     assert sorted(zip(stamps.tolist(), items.tolist(), strict=True)) == list(
         zip(range(1, 7), ["a", "b", "c", "d", "e", "f"], strict=True)
     )
+
+
+def test_ids_longer_than_every_stored_id_find_nothing_without_scanning() -> None:
+    history = InteractionHistory.from_frame(
+        pd.DataFrame(
+            {
+                "USER_ID": ["u1", "u2"],
+                "ITEM_ID": ["a", "b"],
+                "EVENT_TYPE": ["viewed", "viewed"],
+                "EVENT_VALUE": [1.0, 1.0],
+                "TIMESTAMP": [1, 2],
+            }
+        )
+    )
+    assert history.count("u1-but-longer") == 0 and history.span("u10") == (0, 0)
+    assert history.users_starting_with("u1-but-longer") == []
+    assert history.users_starting_with("u") == ["u1", "u2"] and history.count("u2") == 1

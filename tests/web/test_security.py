@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from flask import Flask, session
 
-from srs.web.security import SECRET_KEY_FILE, bearer_token_valid, shared_secret_key
+from srs.web.security import (
+    SECRET_KEY_FILE,
+    SECURITY_HEADERS,
+    SecurityHeaders,
+    SigningSessionInterface,
+    bearer_token_valid,
+    shared_secret_key,
+)
 
 
 @pytest.mark.parametrize(
@@ -41,3 +50,41 @@ def test_workers_starting_together_agree_on_one_key(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         keys = set(pool.map(lambda _: shared_secret_key(tmp_path / "d"), range(16)))
     assert len(keys) == 1
+
+
+def test_security_headers_middleware_adds_missing_headers_and_keeps_the_apps_own() -> None:
+    def wsgi(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("content-security-policy", "default-src 'none'")])
+        return [b"ok"]
+
+    seen: list[tuple[str, str]] = []
+    app = SecurityHeaders(wsgi)  # type: ignore[arg-type]
+    body = app({}, lambda status, headers, exc_info=None: seen.extend(headers))  # type: ignore[arg-type]
+    assert list(body) == [b"ok"]
+    names = [name.lower() for name, _ in seen]
+    assert names.count("content-security-policy") == 1
+    assert ("content-security-policy", "default-src 'none'") in seen
+    assert {name.lower() for name in SECURITY_HEADERS} <= set(names)
+
+
+def test_sessions_follow_a_changed_secret_key() -> None:
+    app = Flask(__name__)
+    app.session_interface = SigningSessionInterface()
+    app.config["SECRET_KEY"] = "first"
+
+    @app.get("/set")
+    def set_value() -> str:
+        session["value"] = "kept"
+        return "set"
+
+    @app.get("/get")
+    def get_value() -> str:
+        return str(session.get("value", "missing"))
+
+    client = app.test_client()
+    client.get("/set")
+    assert client.get("/get").get_data(as_text=True) == "kept"
+    app.config["SECRET_KEY"] = "second"
+    assert client.get("/get").get_data(as_text=True) == "missing"
+    app.config["SECRET_KEY_FALLBACKS"] = ["first"]
+    assert client.get("/get").get_data(as_text=True) == "kept"

@@ -275,10 +275,35 @@ class InteractionHistory:
         return len(self._user_ids)
 
     def _span(self, user_id: str) -> tuple[int, int]:
+        if len(user_id) > self._user_ids.dtype.itemsize // 4:
+            return 0, 0  # longer than every ID; numpy would copy the whole array to compare
         position = int(np.searchsorted(self._user_ids, user_id))
         if position == len(self._user_ids) or self._user_ids[position] != user_id:
             return 0, 0
         return int(self._offsets[position]), int(self._offsets[position + 1])
+
+    def span(self, user_id: str) -> tuple[int, int]:
+        """Where the user's rows sit among :meth:`all_rows` (empty for an unknown user)."""
+        return self._span(user_id)
+
+    def all_rows(self) -> tuple[npt.NDArray[np.intp], UserRows]:
+        """Every row, grouped by user, with each row's index into the sorted user IDs: for
+        work done once over the whole history rather than per request."""
+        users = np.repeat(np.arange(len(self._user_ids)), np.diff(self._offsets))
+        rows = UserRows(
+            item_codes=self._item_codes,
+            event_type_codes=self._type_codes,
+            event_values=self._values,
+            timestamps=self._timestamps,
+            item_ids=self._item_ids,
+            event_types=self._type_names,
+        )
+        return users, rows
+
+    @property
+    def user_ids(self) -> npt.NDArray[np.str_]:
+        """Every user ID, sorted (read-only)."""
+        return self._user_ids
 
     def count(self, user_id: str) -> int:
         start, end = self._span(user_id)
@@ -286,6 +311,8 @@ class InteractionHistory:
 
     def users_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
         """Sorted user IDs that begin with ``prefix``: one binary search, fine for millions."""
+        if len(prefix) > self._user_ids.dtype.itemsize // 4:
+            return []
         start = int(np.searchsorted(self._user_ids, prefix, side="left"))
         candidates = self._user_ids[start : start + max(limit, 0)].tolist()
         return [user for user in candidates if user.startswith(prefix)]

@@ -13,7 +13,7 @@ import abc
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Final, NamedTuple, Protocol, Self, TypeAlias
@@ -112,6 +112,7 @@ class Catalogue:
         )
         # Ranking key for items a model cannot score: below every positive score, by popularity.
         self.fallback_key = self.popularity / (float(self.popularity.max(initial=0.0)) + 1.0) - 1.0
+        self._reasons: dict[tuple[int, ...], str] = {}
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -135,6 +136,18 @@ class Catalogue:
             if found is not None:
                 return found
         return self.name_list[position]
+
+    def reason(self, contributors: tuple[int, ...], overrides: Mapping[str, str] | None) -> str:
+        """The reason text for contributing item positions (markers below zero, see
+        :func:`contributor_reasons`); texts without name overrides are kept for reuse."""
+        if overrides:
+            return because(contributors, lambda position: self.name(position, overrides))
+        text = self._reasons.get(contributors)
+        if text is None:
+            text = because(contributors, self.name_list.__getitem__)
+            if len(self._reasons) < REASON_CACHE_SIZE:
+                self._reasons[contributors] = text
+        return text
 
     def mask(self, exclude: Exclude) -> BoolArray | None:
         if exclude is None:
@@ -652,42 +665,35 @@ def contributor_reasons(
     """ "because you use A and B" from ``contributions[h, t]`` (what history item ``h`` adds to
     target ``t``); targets flagged ``unscored`` were filled in by popularity.
 
-    Each target's contributors are encoded as one integer (its best positive history rows in
-    base ``len(items) + 1``), so the text is built once per distinct set of contributors:
-    a request runs this for up to 500 targets that mostly share the same one or two.
+    Each target's reason is keyed by the catalogue positions of its best positive contributors;
+    the catalogue keeps the texts of keys it has seen, since a request answers up to 500
+    targets that mostly share a few contributors, and users share them too.
     """
-    base = len(items) + 1
+    if contributions.shape[1] == 0:
+        return []
     best = np.argsort(-contributions, axis=0, kind="stable")[:REASON_ITEMS]
-    digits = (best + 1) * (contributions[best, np.arange(contributions.shape[1])] > 0)
-    codes = digits[0]
-    for row in digits[1:]:
-        codes = codes * base + row
+    positive = np.take_along_axis(contributions, best, axis=0) > 0
+    contributors = np.where(positive, items[best], NOT_A_CONTRIBUTOR)
     if unscored is not None:
-        codes = np.where(unscored, -1, codes)
-    texts: dict[int, str] = {-1: POPULAR_REASON}
-    reasons: list[str] = []
-    for code in codes.tolist():
-        text = texts.get(code)
-        if text is None:
-            text = _because(code, base, items, catalogue, names)
-            texts[code] = text
-        reasons.append(text)
-    return reasons
+        contributors[:, unscored] = POPULARITY_FILLED
+    reason = catalogue.reason
+    return [reason(key, names) for key in zip(*contributors.tolist(), strict=True)]
 
 
-def _because(
-    code: int, base: int, items: IntArray, catalogue: Catalogue, names: Mapping[str, str] | None
-) -> str:
-    """Decode a contributor code of :func:`contributor_reasons` into its reason."""
-    rows: list[int] = []
-    while code:
-        code, digit = divmod(code, base)
-        if digit:
-            rows.append(digit - 1)
-    if not rows:
+NOT_A_CONTRIBUTOR: Final = -1
+POPULARITY_FILLED: Final = -2
+REASON_CACHE_SIZE: Final = 100_000
+"""Reason texts a catalogue keeps; pairs of contributors beyond that are built each time."""
+
+
+def because(contributors: tuple[int, ...], name: Callable[[int], str]) -> str:
+    """The reason for one target from its best contributors' positions (markers below zero)."""
+    if POPULARITY_FILLED in contributors:
+        return POPULAR_REASON
+    named = [name(position) for position in contributors if position >= 0]
+    if not named:
         return FALLBACK_REASON
-    contributors = [catalogue.name(int(items[row]), names) for row in reversed(rows)]
-    return "because you use " + " and ".join(contributors)
+    return "because you use " + " and ".join(named)
 
 
 def catalogue_ids(items: pd.DataFrame | None) -> list[str]:

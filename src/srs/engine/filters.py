@@ -1094,6 +1094,35 @@ class FilterExpression:
             position=position,
         )
 
+    @property
+    def row_wise(self) -> bool:
+        """Whether a user's exclusions are the union of what each of their rows excludes.
+
+        True for a chain of EXCLUDE expressions without parameters: each Interactions
+        expression then removes exactly the items of the rows it matches, whoever else's rows
+        are evaluated alongside, so :meth:`excluding_rows` can run once over every user.
+        """
+        return not self.placeholders and all(e.action is Action.EXCLUDE for e in self.expressions)
+
+    def excluding_rows(self, interactions: InteractionRows) -> Mask:
+        """Rows (of any number of users) whose own item the Interactions expressions exclude.
+
+        Items expressions are left out: they do not depend on the user, and
+        ``allowed(items, None)`` covers them. Only for :attr:`row_wise` filters.
+        """
+        if not self.row_wise:
+            raise FilterError(
+                f"filter {self.text!r} is not a parameter-free chain of EXCLUDE expressions"
+            )
+        evaluation = _Evaluation(IndexedFrame(pd.DataFrame()), interactions, {})
+        excluding = np.zeros(len(interactions), dtype=bool)
+        for expression in self.expressions:
+            if expression.dataset is Dataset.INTERACTIONS and len(interactions):
+                excluding |= _condition_mask(
+                    expression.condition, interactions, Dataset.INTERACTIONS, evaluation
+                )
+        return excluding
+
     def allowed(
         self,
         items: pd.DataFrame | IndexedFrame,

@@ -31,7 +31,12 @@ from srs.web.context import WebContext, attach_context, web_context
 from srs.web.errors import register_error_handlers
 from srs.web.metrics import UNMATCHED_ROUTE, create_metrics
 from srs.web.pages import pages
-from srs.web.security import add_security_headers, csrf_token, shared_secret_key
+from srs.web.security import (
+    SecurityHeaders,
+    SigningSessionInterface,
+    csrf_token,
+    shared_secret_key,
+)
 
 if TYPE_CHECKING:
     from srs.local_service import LocalRecommendationService
@@ -83,14 +88,13 @@ def _start_timer() -> None:
 
 
 def _finish_request(response: Response) -> Response:
-    """Security headers on every answer, and the request counted under its URL rule."""
-    add_security_headers(response)
+    """The request counted under its URL rule (never its raw path)."""
     started = g.get("request_started")
     if started is not None:
-        metrics = web_context().metrics
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+        web_context().metrics.observe_request(
+            request.method, route, str(response.status_code), time.perf_counter() - started
+        )
     return response
 
 
@@ -102,6 +106,8 @@ def create_app(
 ) -> Flask:
     """The app around ``service``; ``retrain`` backs ``POST /admin/retrain`` when given."""
     app = Flask(__name__)
+    app.session_interface = SigningSessionInterface()
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     app.config.update(DEFAULT_CONFIG)
     app.config["SECRET_KEY"] = secrets.token_hex(32)
     if settings is not None:

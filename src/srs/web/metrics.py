@@ -8,7 +8,8 @@ go to per-process files in that directory and a scrape of any worker adds them a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,6 +46,23 @@ class WebMetrics:
     events_accepted: Counter
     registry: CollectorRegistry | None
     multiprocess_dir: str | None
+    _children: dict[tuple[str, str, str], tuple[Any, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def observe_request(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one answer and its latency; label look-ups are cached per (method, route,
+        status), since ``labels()`` costs more than the update itself."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, status),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         """The text format for a scrape: this process's registry, or every worker's files."""
