@@ -326,20 +326,17 @@ def wait_settled(process: subprocess.Popen[bytes], quiet_seconds: float = 1.0) -
 
 
 def server_shape(process: subprocess.Popen[bytes]) -> str:
-    """Worker class, workers and threads, read from the gunicorn command line srs serve ran."""
+    """Workers and threads, read from the granian command line srs serve ran."""
     try:
         members = psutil.Process(process.pid).children(recursive=True)
-        command = next(m.cmdline() for m in members if "gunicorn" in " ".join(m.cmdline()))
+        command = next(m.cmdline() for m in members if "granian" in " ".join(m.cmdline()))
     except (psutil.NoSuchProcess, StopIteration):
         return "unknown"
 
     def option(name: str) -> str:
         return command[command.index(name) + 1] if name in command else "?"
 
-    return (
-        f"gunicorn {option('--worker-class')}, {option('--workers')} workers "
-        f"x {option('--threads')} threads"
-    )
+    return f"granian WSGI, {option('--workers')} workers x {option('--blocking-threads')} threads"
 
 
 def warm_up(base_url: str, users_file: Path, count: int = 50) -> None:

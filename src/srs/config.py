@@ -75,7 +75,10 @@ class Settings:
         metadata={"help": "Largest request body the web server accepts (413 above)."},
     )
     workers: int = field(
-        default=0, metadata={"help": "gunicorn workers for srs serve; 0 means two per core."}
+        default=0,
+        metadata={
+            "help": "Server worker processes for srs serve; 0 means one per core, at least two."
+        },
     )
     seed: int = field(default=42, metadata={"help": "Seed for the synthetic data generator."})
     users: int = field(default=2000, metadata={"help": "Users in the generated demo data."})

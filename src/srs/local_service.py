@@ -72,6 +72,10 @@ def _unknown_item(item_id: str) -> ItemInfo:
     return ItemInfo(item_id, item_id, "", "")
 
 
+def _unknown_fields(item_id: str) -> tuple[str, str, str, str]:
+    return (item_id, item_id, "", "")
+
+
 class LocalRecommendationService:
     """RecommendationService over a model store, a history index and an EventStore."""
 
@@ -91,6 +95,11 @@ class LocalRecommendationService:
         columns = [items[name].astype(str).tolist() for name in ITEM_COLUMNS]
         self._items = [ItemInfo(*row) for row in zip(*columns, strict=True)]
         self._by_id = {item.item_id: item for item in self._items}
+        # An answer's item fields, ready to extend with score and reason.
+        self._fields = {
+            item.item_id: (item.item_id, item.service_name, item.category, item.description)
+            for item in self._items
+        }
         self._filters: dict[str, FilterExpression] = {}
         self._default_filter = self._parse(default_filter) if default_filter.strip() else None
         self._stored_exclusions = (
@@ -261,15 +270,12 @@ class LocalRecommendationService:
     # ---- answers -----------------------------------------------------------------------------
 
     def _answer(self, scored: Sequence[ScoredItem]) -> Recommendations:
-        by_id = self._by_id
-        listed = []
-        for item_id, score, reason in scored:
-            item = by_id.get(item_id) or _unknown_item(item_id)
-            listed.append(
-                RecommendedItem(
-                    item_id, item.service_name, item.category, item.description, score, reason
-                )
-            )
+        fields = self._fields
+        make = RecommendedItem._make
+        listed = [
+            make((*(fields.get(item_id) or _unknown_fields(item_id)), score, reason))
+            for item_id, score, reason in scored
+        ]
         return Recommendations(str(uuid.uuid4()), listed)
 
     def recommend(

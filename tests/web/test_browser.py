@@ -1,6 +1,6 @@
-"""End to end in a real browser: Debian's Chromium, driven by Playwright, against gunicorn.
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against ``srs serve``.
 
-The server is the one ``srs serve`` runs (``python -m srs.web.serve``: gunicorn with two
+The server is the one ``srs serve`` runs (``python -m srs.web.serve``: granian with two
 workers) on a free loopback port, over a private copy of the trained data directory.
 Each page visited is saved as a screenshot under ``test-artifacts/``. Every test also
 checks that the page fetched nothing from another origin and broke no CSP rule.

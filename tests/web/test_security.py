@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from flask import Flask, session
 
+from srs.web.middleware import SecurityHeaders
 from srs.web.security import (
     SECRET_KEY_FILE,
     SECURITY_HEADERS,
-    SecurityHeaders,
     SigningSessionInterface,
     bearer_token_valid,
     shared_secret_key,

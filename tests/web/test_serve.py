@@ -1,4 +1,4 @@
-"""serve.py's pure parts: settings hand-over to workers, the gunicorn command, worker count."""
+"""serve.py's pure parts: settings hand-over to workers, the server command, worker count."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from srs.web.serve import (
     DEFAULT_THREADS,
     MULTIPROC_VARIABLE,
     default_workers,
-    gunicorn_command,
+    server_command,
     server_environ,
     settings_environ,
 )
@@ -38,27 +38,27 @@ def test_server_environ_spells_out_settings_and_drops_the_config_file(tmp_path: 
     assert environ[MULTIPROC_VARIABLE] == "/m"
 
 
-def test_gunicorn_command_binds_and_sizes_the_pool() -> None:
-    command = gunicorn_command("127.0.0.1", 8123, workers=3, python="/py")
-    assert command[:3] == ["/py", "-m", "gunicorn"]
-    assert command[command.index("--bind") + 1] == "127.0.0.1:8123"
+def test_server_command_binds_and_sizes_the_pool() -> None:
+    command = server_command("127.0.0.1", 8123, workers=3, python="/py")
+    assert command[:3] == ["/py", "-m", "granian"]
+    assert command[command.index("--interface") + 1] == "wsgi"
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "8123"
     assert command[command.index("--workers") + 1] == "3"
-    assert command[command.index("--threads") + 1] == str(DEFAULT_THREADS)
-    assert command[-1] == APP_FACTORY
+    assert command[command.index("--blocking-threads") + 1] == str(DEFAULT_THREADS)
+    assert "--factory" in command and command[-1] == APP_FACTORY
 
 
 @pytest.mark.parametrize("threads", [1, 4])
-def test_gunicorn_command_always_keeps_connections_alive(threads: int) -> None:
-    command = gunicorn_command("::1", 8000, workers=2, threads=threads)
-    assert command[command.index("--worker-class") + 1] == "gthread"
-    assert command[command.index("--threads") + 1] == str(threads)
-    assert int(command[command.index("--keep-alive") + 1]) > 0
-    assert command[command.index("--bind") + 1] == "[::1]:8000"
+def test_server_command_passes_the_thread_count(threads: int) -> None:
+    command = server_command("::1", 8000, workers=2, threads=threads)
+    assert command[command.index("--blocking-threads") + 1] == str(threads)
+    assert command[command.index("--host") + 1] == "::1"
 
 
-def test_gunicorn_command_refuses_an_empty_pool() -> None:
+def test_server_command_refuses_an_empty_pool() -> None:
     with pytest.raises(ValueError, match="workers"):
-        gunicorn_command("127.0.0.1", 8000, workers=0)
+        server_command("127.0.0.1", 8000, workers=0)
 
 
 @pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 2), (8, 8)])

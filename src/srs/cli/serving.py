@@ -14,21 +14,21 @@ from srs.errors import SRSError
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="gunicorn workers (default: the workers setting, else two per core).",
+    help="Worker processes (default: the workers setting, else one per core, at least two).",
 )
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Threads per worker; more than 1 uses gunicorn's threaded workers.",
+    help="Python threads per worker; more overlap fsync waits of event writes.",
 )
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
 @click.pass_context
 def serve(
     ctx: click.Context, host: str, port: int, workers: int | None, threads: int, dev: bool
 ) -> None:
-    """Serve the web interface and the REST API (gunicorn) until stopped."""
+    """Serve the web interface and the REST API (granian) until stopped."""
     from srs.web.serve import serve as run_server
 
     settings = settings_of(ctx)

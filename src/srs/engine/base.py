@@ -112,7 +112,8 @@ class Catalogue:
         )
         # Ranking key for items a model cannot score: below every positive score, by popularity.
         self.fallback_key = self.popularity / (float(self.popularity.max(initial=0.0)) + 1.0) - 1.0
-        self._reasons: dict[tuple[int, ...], str] = {}
+        self.reason_texts: dict[tuple[int, ...], str] = {}
+        """Reason texts by contributor key, filled by :meth:`reason` (read-only elsewhere)."""
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -142,11 +143,11 @@ class Catalogue:
         :func:`contributor_reasons`); texts without name overrides are kept for reuse."""
         if overrides:
             return because(contributors, lambda position: self.name(position, overrides))
-        text = self._reasons.get(contributors)
+        text = self.reason_texts.get(contributors)
         if text is None:
             text = because(contributors, self.name_list.__getitem__)
-            if len(self._reasons) < REASON_CACHE_SIZE:
-                self._reasons[contributors] = text
+            if len(self.reason_texts) < REASON_CACHE_SIZE:
+                self.reason_texts[contributors] = text
         return text
 
     def mask(self, exclude: Exclude) -> BoolArray | None:
@@ -672,12 +673,15 @@ def contributor_reasons(
     if contributions.shape[1] == 0:
         return []
     best = np.argsort(-contributions, axis=0, kind="stable")[:REASON_ITEMS]
-    positive = np.take_along_axis(contributions, best, axis=0) > 0
+    positive = contributions[best, np.arange(contributions.shape[1])] > 0
     contributors = np.where(positive, items[best], NOT_A_CONTRIBUTOR)
     if unscored is not None:
         contributors[:, unscored] = POPULARITY_FILLED
-    reason = catalogue.reason
-    return [reason(key, names) for key in zip(*contributors.tolist(), strict=True)]
+    keys = zip(*contributors.tolist(), strict=True)
+    if names:
+        return [catalogue.reason(key, names) for key in keys]
+    known = catalogue.reason_texts
+    return [known.get(key) or catalogue.reason(key, None) for key in keys]
 
 
 NOT_A_CONTRIBUTOR: Final = -1

@@ -3,7 +3,7 @@
 ``create_app`` takes the ``RecommendationService`` as an argument, so the same app
 runs on the embedded engine, on Amazon Personalize, or on anything a test builds;
 it never decides which backend answers. ``create_app_from_settings`` is the door
-gunicorn uses: it builds the local service from the data directory.
+the server's workers use: it builds the local service from the data directory.
 
 Flask config keys the app reads (defaults in ``DEFAULT_CONFIG``):
 
@@ -18,25 +18,20 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
+from flask import Flask
 
 from srs.config import Settings
 from srs.service import ModelInfo, RecommendationService
 from srs.web.api import api, ops
-from srs.web.context import WebContext, attach_context, web_context
+from srs.web.context import WebContext, attach_context
 from srs.web.errors import register_error_handlers
-from srs.web.metrics import UNMATCHED_ROUTE, create_metrics
+from srs.web.metrics import create_metrics
+from srs.web.middleware import BufferedBodies, RequestMetrics, RoutedRequest, SecurityHeaders
 from srs.web.pages import pages
-from srs.web.security import (
-    SecurityHeaders,
-    SigningSessionInterface,
-    csrf_token,
-    shared_secret_key,
-)
+from srs.web.security import SigningSessionInterface, csrf_token, shared_secret_key
 
 if TYPE_CHECKING:
     from srs.local_service import LocalRecommendationService
@@ -56,7 +51,7 @@ SETTINGS_FIELDS = {
     "secret_key": "SECRET_KEY",
     "max_body_bytes": "MAX_CONTENT_LENGTH",
 }
-# Set by ``srs serve`` for gunicorn's workers: where Prometheus keeps per-process files.
+# Set by ``srs serve`` for the server's workers: where Prometheus keeps per-process files.
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 __all__ = [
@@ -83,21 +78,6 @@ def web_config_from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     return {MULTIPROC_VARIABLE: directory} if directory else {}
 
 
-def _start_timer() -> None:
-    g.request_started = time.perf_counter()
-
-
-def _finish_request(response: Response) -> Response:
-    """The request counted under its URL rule (never its raw path)."""
-    started = g.get("request_started")
-    if started is not None:
-        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-        web_context().metrics.observe_request(
-            request.method, route, str(response.status_code), time.perf_counter() - started
-        )
-    return response
-
-
 def create_app(
     service: RecommendationService,
     settings: Settings | None = None,
@@ -106,8 +86,8 @@ def create_app(
 ) -> Flask:
     """The app around ``service``; ``retrain`` backs ``POST /admin/retrain`` when given."""
     app = Flask(__name__)
+    app.request_class = RoutedRequest
     app.session_interface = SigningSessionInterface()
-    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     app.config.update(DEFAULT_CONFIG)
     app.config["SECRET_KEY"] = secrets.token_hex(32)
     if settings is not None:
@@ -116,18 +96,20 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
 
+    metrics = create_metrics(app.config.get("PROMETHEUS_MULTIPROC_DIR"))
     attach_context(
         app,
         WebContext(
             service=service,
-            metrics=create_metrics(app.config.get("PROMETHEUS_MULTIPROC_DIR")),
+            metrics=metrics,
             retrain=retrain,
             admin_token=str(app.config.get("SRS_ADMIN_TOKEN") or ""),
         ),
     )
+    app.wsgi_app = BufferedBodies(  # type: ignore[method-assign]
+        SecurityHeaders(RequestMetrics(app.wsgi_app, metrics))
+    )
     app.jinja_env.globals["csrf_token"] = csrf_token
-    app.before_request(_start_timer)
-    app.after_request(_finish_request)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(ops)
@@ -136,7 +118,7 @@ def create_app(
 
 
 def create_app_from_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> Flask:
-    """The app on the configured backend, for gunicorn workers and ``srs serve --dev``.
+    """The app on the configured backend, for server workers and ``srs serve --dev``.
 
     Every worker derives the same session key (from ``SRS_SECRET_KEY`` or a key file in
     the data directory), so a form rendered by one worker validates on another. Retraining

@@ -1,7 +1,7 @@
 """What the request handlers share: the service, the metrics and the admin hooks.
 
 They hang off ``app.extensions`` rather than module globals, so each app made by the
-factory (one per test, one per gunicorn worker) carries its own.
+factory (one per test, one per server worker) carries its own.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Prometheus metrics of the web layer: requests and latency per route, events accepted.
 
 Each app owns its metric objects, so several apps in one process (tests) never clash
-in a global registry. Under gunicorn every worker is a process of its own; with
+in a global registry. Under ``srs serve`` every worker is a process of its own; with
 ``PROMETHEUS_MULTIPROC_DIR`` set before ``prometheus_client`` is imported, the values
 go to per-process files in that directory and a scrape of any worker adds them all up.
 """

@@ -12,17 +12,12 @@ import contextlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import Flask, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
-
-if TYPE_CHECKING:
-    from _typeshed import OptExcInfo
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CSRF_SESSION_KEY = "csrf_token"
 CSRF_FORM_FIELD = "csrf_token"
@@ -69,43 +64,28 @@ def csrf_token_valid(submitted: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), submitted.encode())
 
 
-class SecurityHeaders:
-    """WSGI middleware adding ``SECURITY_HEADERS`` to every answer that does not set its own.
-
-    It works on the plain header list ``start_response`` receives: setting six headers one by
-    one through werkzeug's ``Headers`` cost about a fifth of a small API request.
-    """
-
-    def __init__(self, app: WSGIApplication, headers: dict[str, str] | None = None) -> None:
-        self.app = app
-        chosen = SECURITY_HEADERS if headers is None else headers
-        self.headers = [(name, value) for name, value in chosen.items()]
-        self.names = frozenset(name.lower() for name in chosen)
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        def start(
-            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
-        ) -> Any:
-            present = {name.lower() for name, _ in headers} & self.names
-            if present:
-                headers.extend(h for h in self.headers if h[0].lower() not in present)
-            else:
-                headers.extend(self.headers)
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, start)
+SESSIONLESS_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/admin/")
+"""Paths that never use the session: the JSON API, operations and admin (bearer token)."""
 
 
 class SigningSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the serializer built once per set of keys.
+    """Flask's signed-cookie sessions, with the serializer built once per set of keys, and
+    none at all for paths that never use one.
 
     Flask builds a new serializer for every request, session or not; on a small API request
     that was a tenth of the time. The keys are read on each call, so a changed
-    ``SECRET_KEY`` or ``SECRET_KEY_FALLBACKS`` still takes effect at once.
+    ``SECRET_KEY`` or ``SECRET_KEY_FALLBACKS`` still takes effect at once. On
+    ``SESSIONLESS_PREFIXES`` Flask gets no session, uses its null session and saves
+    nothing, so the API can never read or set the cookie.
     """
 
     def __init__(self) -> None:
         self._cached: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(SESSIONLESS_PREFIXES):
+            return None
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
