@@ -28,6 +28,33 @@ def test_event_value_scales_the_weight_around_the_neutral_rating() -> None:
     assert EventWeights(value_reference=None).event_weight("launched", 5.0) == 3.0
 
 
+def test_value_offset_compresses_the_value_around_the_same_neutral_point() -> None:
+    weights = EventWeights(value_offset=2.0)
+    assert weights.event_weight("launched", 3.0) == pytest.approx(3.0)
+    assert weights.event_weight("launched", 5.0) == pytest.approx(3.0 * 7 / 5)
+    assert weights.event_weight("launched", 1.0) == pytest.approx(3.0 * 3 / 5)
+    assert weights.event_weight("launched", math.nan) == pytest.approx(3.0)
+    assert EventWeights(value_offset=2.0, value_reference=None).event_weight(
+        "launched", 5.0
+    ) == pytest.approx(3.0)
+
+
+def test_row_weights_apply_the_value_offset_like_single_events() -> None:
+    weights = EventWeights(value_offset=-1.0, value_reference=3.0)
+    values = np.array([5.0, 3.0, 1.0, 0.5, np.nan])
+    result = weights.row_weights(
+        np.zeros(5, dtype=np.int64),
+        np.array(["rated"]),
+        values,
+        np.zeros(5, dtype=np.int64),
+        0,
+    )
+    assert result == pytest.approx([4.0, 2.0, 0.0, 0.0, 2.0])
+    assert result == pytest.approx(
+        [weights.event_weight("rated", float(value)) for value in values]
+    )
+
+
 def test_event_types_match_case_insensitively_and_unknown_types_get_the_default() -> None:
     weights = EventWeights(default_weight=0.5)
     assert weights.type_weight("LAUNCHED") == weights.type_weight("launched")
@@ -58,6 +85,10 @@ def test_combine_follows_the_aggregation() -> None:
         ({"type_weights": {"viewed": -1.0}}, "'viewed'"),
         ({"default_weight": float("inf")}, "default_weight"),
         ({"value_reference": 0.0}, "value_reference"),
+        ({"value_offset": -3.0}, "value_offset -3.0 and value_reference 3.0"),
+        ({"value_offset": -5.0, "value_reference": 4.0}, "value_offset -5.0"),
+        ({"value_offset": math.nan}, "value_offset must be a finite number, got nan"),
+        ({"value_offset": "2"}, "value_offset must be a finite number, got '2'"),
         ({"half_life_days": -2.0}, "half_life_days"),
         ({"aggregate": "mean"}, "aggregate"),
     ],
@@ -68,9 +99,26 @@ def test_invalid_settings_are_refused_by_name(settings: dict[str, object], messa
 
 
 def test_settings_round_trip_through_a_dict() -> None:
-    weights = EventWeights(type_weights={"Launched": 4.0}, half_life_days=30.0, aggregate="sum")
+    weights = EventWeights(
+        type_weights={"Launched": 4.0}, value_offset=2.0, half_life_days=30.0, aggregate="sum"
+    )
     restored = EventWeights.from_dict(weights.to_dict())
     assert restored == weights
     assert restored.type_weight("launched") == 4.0
+    assert restored.event_weight("launched", 5.0) == pytest.approx(4.0 * 7 / 5)
     with pytest.raises(HyperparameterError, match="colour"):
         EventWeights.from_dict({**weights.to_dict(), "colour": "red"})
+
+
+def test_settings_saved_before_value_offset_existed_load_with_no_offset() -> None:
+    saved = {
+        "type_weights": {"rated": 2.0},
+        "default_weight": 1.0,
+        "value_reference": 3.0,
+        "half_life_days": None,
+        "aggregate": "max",
+    }
+    restored = EventWeights.from_dict(saved)
+    assert restored.value_offset == 0.0
+    assert restored.event_weight("rated", 5.0) == pytest.approx(2.0 * 5 / 3)
+    assert restored.to_dict() == {**saved, "value_offset": 0.0}
