@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import resource
@@ -45,6 +46,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pyarrow.csv as pcsv
@@ -224,7 +226,7 @@ def write_id_files(data_dir: Path, scratch: Path) -> tuple[Path, Path]:
 def scratch_data_dir(data_dir: Path, scratch: Path) -> Path:
     """A data directory that shares the prepared data and models but has no events yet."""
     run_dir = scratch / "data"
-    run_dir.mkdir()
+    run_dir.mkdir(parents=True)
     for name in SHARED_ENTRIES:
         source = data_dir / name
         if source.exists():
@@ -523,6 +525,107 @@ def print_report(
         console.print(note)
 
 
+# ---------------------------------------------------------------------------- in process
+
+IN_PROCESS_REQUESTS = 4_000
+
+
+class FixedAnswer:
+    """The real service, except that ``recommend`` returns one answer computed beforehand.
+
+    Served through the same app, it shows what the HTTP API layer costs on its own (routing,
+    checking the query, building and encoding 25 items): the floor any engine work adds to.
+    """
+
+    def __init__(self, service: Any, answer: Any) -> None:
+        self._service = service
+        self._answer = answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+    def recommend(self, *_args: Any, **_kwargs: Any) -> Any:
+        return self._answer
+
+
+def wsgi_cpu_us(app: Any, paths: Sequence[str], requests: int) -> float:
+    """CPU microseconds per request of this thread calling the WSGI app directly; the request
+    environments are built beforehand, so only the app's work is timed."""
+    from werkzeug.test import EnvironBuilder
+
+    templates = []
+    for path in paths:
+        route, _, query = path.partition("?")
+        templates.append(EnvironBuilder(path=route, query_string=query).get_environ())
+
+    def call(template: dict[str, Any]) -> None:
+        environ = dict(template)
+        environ["wsgi.input"] = io.BytesIO()
+        body = app(environ, lambda status, headers, exc_info=None: None)
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+
+    for template in templates[:200]:
+        call(template)
+    started = time.thread_time()
+    for index in range(requests):
+        call(templates[index % len(templates)])
+    return (time.thread_time() - started) / requests * 1e6
+
+
+def in_process_costs(run_dir: Path, users_file: Path) -> dict[str, float]:
+    """The app's own CPU per request, without any HTTP server, for three routes.
+
+    ``run_dir`` should have no events, like the server's when its recommendations were loaded.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from srs.config import load_settings
+    from srs.web import create_app, create_app_from_settings
+
+    threadpool_limits(limits=1)
+    settings = load_settings(environ={}, overrides={"data_dir": run_dir})
+    app = create_app_from_settings(settings, environ={})
+    service = app.extensions["srs"].service
+    quoted = [line for line in users_file.read_text().splitlines() if line]
+    quoted = quoted[:: max(1, len(quoted) // 5_000)]  # spread over the whole ID range
+    urls = [f"/api/v1/users/{user}/recommendations?numResults={NUM_RESULTS}" for user in quoted]
+    answer = service.recommend(urllib.parse.unquote(quoted[0]), NUM_RESULTS)
+    fixed = create_app(FixedAnswer(service, answer), settings)
+    return {
+        "GET /healthz": wsgi_cpu_us(app, ["/healthz"], IN_PROCESS_REQUESTS),
+        "GET recommendations": wsgi_cpu_us(app, urls, IN_PROCESS_REQUESTS),
+        "GET recommendations, answer fixed beforehand": wsgi_cpu_us(
+            fixed, urls, IN_PROCESS_REQUESTS
+        ),
+    }
+
+
+def print_in_process(costs: dict[str, float], hello: LoadResult) -> None:
+    """The in-process costs, and the best hello-world share an HTTP request could reach.
+
+    The server adds about the same CPU to every request (its hello-world cost minus the app's),
+    so a route's share over HTTP is (server + app's hello world) / (server + app's route).
+    """
+    app_hello = costs["GET /healthz"]
+    server = hello.server_cores / hello.rate * 1e6 - app_hello if hello.rate else 0.0
+    table = Table(title="the Flask app's own CPU per request, in process (no HTTP server)")
+    for name in ("route", "app µs/req", "with the server's share µs/req", "vs hello over HTTP"):
+        table.add_column(name, justify="left" if name == "route" else "right")
+    for route, cost in costs.items():
+        table.add_row(
+            route,
+            f"{cost:.0f}",
+            f"{server + cost:.0f}",
+            f"{(server + app_hello) / (server + cost):.0%}",
+        )
+    console.print(table)
+    console.print(
+        f"The server's own share, {server:.0f} µs/req, is the hello world's server CPU per request "
+        "less the app's. The last row is the best any engine could do behind this API layer."
+    )
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -587,6 +690,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
             kill_group(server)
             stored = stored_events(run_dir)
+        costs = in_process_costs(
+            scratch_data_dir(args.data_dir, scratch / "in-process"), id_files[0]
+        )
     hello, recommendations, events = results
     found = checks(hello, recommendations, events, stored, in_flight=args.connections)
     extra = stored - events.acknowledged
@@ -596,6 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else ""
     )
     print_report(results, found, args.connections, shape, note)
+    print_in_process(costs, hello)
     return 0 if all(check.passed for check in found) else 1
 
 

@@ -24,7 +24,7 @@ from srs.config import DATASET_PREFIX, Settings
 from srs.data.history import InteractionHistory, UserRows
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
-from srs.engine.base import BoolArray, ScoredItem
+from srs.engine.base import BoolArray, Ranked
 from srs.engine.errors import InvalidRequestError, ModelFormatError
 from srs.engine.filters import (
     CodedText,
@@ -72,10 +72,6 @@ def _unknown_item(item_id: str) -> ItemInfo:
     return ItemInfo(item_id, item_id, "", "")
 
 
-def _unknown_fields(item_id: str) -> tuple[str, str, str, str]:
-    return (item_id, item_id, "", "")
-
-
 class LocalRecommendationService:
     """RecommendationService over a model store, a history index and an EventStore."""
 
@@ -95,11 +91,6 @@ class LocalRecommendationService:
         columns = [items[name].astype(str).tolist() for name in ITEM_COLUMNS]
         self._items = [ItemInfo(*row) for row in zip(*columns, strict=True)]
         self._by_id = {item.item_id: item for item in self._items}
-        # An answer's item fields, ready to extend with score and reason.
-        self._fields = {
-            item.item_id: (item.item_id, item.service_name, item.category, item.description)
-            for item in self._items
-        }
         self._filters: dict[str, FilterExpression] = {}
         self._default_filter = self._parse(default_filter) if default_filter.strip() else None
         self._stored_exclusions = (
@@ -269,13 +260,21 @@ class LocalRecommendationService:
 
     # ---- answers -----------------------------------------------------------------------------
 
-    def _answer(self, scored: Sequence[ScoredItem]) -> Recommendations:
-        fields = self._fields
-        make = RecommendedItem._make
-        listed = [
-            make((*(fields.get(item_id) or _unknown_fields(item_id)), score, reason))
-            for item_id, score, reason in scored
-        ]
+    def _answer(self, ranked: Ranked) -> Recommendations:
+        """The service's records, built column by column (no intermediate object per item)."""
+        by_id = self._by_id
+        items = [by_id.get(item_id) or _unknown_item(item_id) for item_id in ranked.item_ids]
+        listed = list(
+            map(
+                RecommendedItem,
+                ranked.item_ids,
+                [item.service_name for item in items],
+                [item.category for item in items],
+                [item.description for item in items],
+                ranked.scores,
+                ranked.reasons,
+            )
+        )
         return Recommendations(str(uuid.uuid4()), listed)
 
     def recommend(
@@ -290,7 +289,7 @@ class LocalRecommendationService:
         events = self._events.recent(user_id, RECENT_EVENTS)
         exclude = self._exclusions(user_id, events, filter, filter_values)
         try:
-            scored = model.recipe.recommend(
+            scored = model.recipe.recommend_ranked(
                 user_id,
                 events=events,
                 num_results=count,
@@ -311,7 +310,7 @@ class LocalRecommendationService:
             scored = model.recipe.rank(user_id, list(item_ids), events=events)
         except InvalidRequestError as exc:
             raise RequestError(str(exc)) from None
-        return self._answer(scored)
+        return self._answer(Ranked.of(scored))
 
     def similar(self, item_id: str, num_results: int = 25) -> Recommendations:
         count = check_num_results(num_results)
@@ -320,7 +319,7 @@ class LocalRecommendationService:
             scored = model.recipe.similar_items(item_id, num_results=count)
         except InvalidRequestError as exc:
             raise RequestError(str(exc)) from None
-        return self._answer(scored)
+        return self._answer(Ranked.of(scored))
 
     # ---- events and history ------------------------------------------------------------------
 

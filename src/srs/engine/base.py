@@ -78,6 +78,26 @@ class ScoredItem(NamedTuple):
     reason: str
 
 
+class Ranked(NamedTuple):
+    """An answer as three aligned lists: the cheapest shape to build, and to turn into another
+    record type (the service's) without an intermediate object per item."""
+
+    item_ids: list[str]
+    scores: list[float | None]
+    reasons: list[str]
+
+    @classmethod
+    def of(cls, items: Sequence[ScoredItem]) -> Ranked:
+        return cls(
+            [item.item_id for item in items],
+            [item.score for item in items],
+            [item.reason for item in items],
+        )
+
+    def scored_items(self) -> list[ScoredItem]:
+        return list(map(ScoredItem, self.item_ids, self.scores, self.reasons))
+
+
 def check_num_results(num_results: int) -> int:
     if isinstance(num_results, bool) or not isinstance(num_results, (int, np.integer)):
         raise InvalidRequestError(f"num_results must be an integer, got {num_results!r}")
@@ -436,23 +456,38 @@ class Recipe(abc.ABC):
 
         A user with no usable history gets the most popular items (reason "popular").
         """
+        return self.recommend_ranked(
+            user_id,
+            events=events,
+            num_results=num_results,
+            exclude=exclude,
+            item_names=item_names,
+        ).scored_items()
+
+    def recommend_ranked(
+        self,
+        user_id: str | None = None,
+        *,
+        events: Sequence[EventLike] = (),
+        num_results: int = DEFAULT_RESULTS,
+        exclude: Exclude = None,
+        item_names: Mapping[str, str] | None = None,
+    ) -> Ranked:
+        """:meth:`recommend` as aligned lists, for callers that build their own records."""
         count = check_num_results(num_results)
         catalogue = self.catalogue
         mask = catalogue.mask(exclude)
         items, values = self.history(user_id, events) if self.personal else _EMPTY_HISTORY
         if len(items) == 0 and self.personal:
-            return self._popular(count, mask)
+            return self._popular_ranked(count, mask)
         raw = self._history_scores(items, values)
         probabilities = self._probabilities(raw)
         top = top_positions(self._ranking_key(raw), count, mask)
         reasons = self._reasons(items, values, top, raw, item_names)
         ids = catalogue.id_list
-        return [
-            ScoredItem(ids[position], probability, reason)
-            for position, probability, reason in zip(
-                top.tolist(), probabilities[top].tolist(), reasons, strict=True
-            )
-        ]
+        return Ranked(
+            [ids[position] for position in top.tolist()], probabilities[top].tolist(), reasons
+        )
 
     def rank(
         self,
@@ -549,17 +584,19 @@ class Recipe(abc.ABC):
         ]
 
     def _popular(self, count: int, mask: BoolArray | None) -> list[ScoredItem]:
+        return self._popular_ranked(count, mask).scored_items()
+
+    def _popular_ranked(self, count: int, mask: BoolArray | None) -> Ranked:
         catalogue = self.catalogue
         order = catalogue.popular_order
         if mask is not None:
             order = order[~mask[order]]
-        ids, chosen = catalogue.id_list, order[:count]
-        return [
-            ScoredItem(ids[position], probability, POPULAR_REASON)
-            for position, probability in zip(
-                chosen.tolist(), catalogue.popular_probabilities[chosen].tolist(), strict=True
-            )
-        ]
+        ids, chosen = catalogue.id_list, order[:count].tolist()
+        return Ranked(
+            [ids[position] for position in chosen],
+            catalogue.popular_probabilities[chosen].tolist(),
+            [POPULAR_REASON] * len(chosen),
+        )
 
     def _ranking_key(self, raw: FloatArray) -> FloatArray:
         if not self.fills_with_popular:
