@@ -68,6 +68,16 @@ class DefaultFilterView:
     without_rows: BoolArray
 
 
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """What answers a request, swapped as one object when a new model is adopted, so a
+    request never pairs one model with another model's catalogue index or filter view."""
+
+    model: LoadedModel
+    indexed: IndexedFrame
+    default_view: DefaultFilterView | None
+
+
 def _unknown_item(item_id: str) -> ItemInfo:
     return ItemInfo(item_id, item_id, "", "")
 
@@ -98,9 +108,7 @@ class LocalRecommendationService:
             if self._default_filter is not None and self._default_filter.row_wise
             else None
         )
-        self._model: LoadedModel | None = None
-        self._indexed: IndexedFrame | None = None
-        self._default_view: DefaultFilterView | None = None
+        self._serving: Serving | None = None
         self._checked_at = float("-inf")
         self._refresh(force=True)
 
@@ -128,7 +136,8 @@ class LocalRecommendationService:
         self._checked_at = now
         try:
             version = self._models.active_version()
-            if version is None or (self._model is not None and self._model.version == version):
+            current = self._serving
+            if version is None or (current is not None and current.model.version == version):
                 return
             loaded = self._models.load(version)
         except ModelFormatError as exc:
@@ -141,27 +150,26 @@ class LocalRecommendationService:
             ]
         ).rename(columns=str.upper)
         indexed = IndexedFrame(frame)
-        self._default_view = self._default_view_for(loaded, indexed)
-        self._indexed = indexed
-        self._model = loaded
+        self._serving = Serving(loaded, indexed, self._default_view_for(loaded, indexed))
         log.info("serving model %s", version)
 
     def reload(self) -> None:
         """Adopt the active model now (after an activation in this process), not in a while."""
         self._refresh(force=True)
 
-    def _active(self) -> LoadedModel:
+    def _active(self) -> Serving:
         self._refresh()
-        if self._model is None:
+        serving = self._serving
+        if serving is None:
             raise NotReadyError("no model is active yet; run 'srs train'")
-        return self._model
+        return serving
 
     def is_ready(self) -> bool:
         self._refresh()
-        return self._model is not None
+        return self._serving is not None
 
     def model_info(self) -> ModelInfo:
-        model = self._active()
+        model = self._active().model
         training = model.training
         return ModelInfo(
             version=model.version,
@@ -207,51 +215,56 @@ class LocalRecommendationService:
             without_rows=~self._default_filter.allowed(indexed, None),
         )
 
+    @staticmethod
     def _allowed(
-        self,
         expression: FilterExpression,
+        items: IndexedFrame,
         user: InteractionRows | None,
         filter_values: Mapping[str, str] | None,
     ) -> BoolArray:
-        assert self._indexed is not None
         try:
-            return expression.allowed(self._indexed, user, filter_values)
+            return expression.allowed(items, user, filter_values)
         except FilterError as exc:
             raise RequestError(str(exc)) from None
 
     def _exclusions(
         self,
+        serving: Serving,
         user_id: str,
         events: Sequence[StoredEvent],
         filter: str | None,
         filter_values: Mapping[str, str] | None,
     ) -> BoolArray | None:
         """Items the default filter and the request's filter keep out, or None for none."""
-        if self._indexed is None:
-            return None
         excluded = (
-            self._default_excluded(self._default_filter, user_id, events)
+            self._default_excluded(serving, self._default_filter, user_id, events)
             if self._default_filter is not None
             else None
         )
         if filter:
             expression = self._parse(filter)
             user = self._user_rows(user_id, events) if expression.uses_interactions else None
-            refused = ~self._allowed(expression, user, filter_values)
+            refused = ~self._allowed(expression, serving.indexed, user, filter_values)
             excluded = refused if excluded is None else excluded | refused
         return excluded
 
     def _default_excluded(
-        self, expression: FilterExpression, user_id: str, events: Sequence[StoredEvent]
+        self,
+        serving: Serving,
+        expression: FilterExpression,
+        user_id: str,
+        events: Sequence[StoredEvent],
     ) -> BoolArray:
         """The default filter's exclusions: stored rows from the precomputed table, recent
         events evaluated now (or the whole filter evaluated now if it cannot be precomputed)."""
-        view, stored = self._default_view, self._stored_exclusions
+        view, stored = serving.default_view, self._stored_exclusions
         if view is None or stored is None:
             user = self._user_rows(user_id, events) if expression.uses_interactions else None
-            return ~self._allowed(expression, user, None)
+            return ~self._allowed(expression, serving.indexed, user, None)
         if events:
-            excluded = ~self._allowed(expression, event_rows(user_id, events), None)
+            excluded = ~self._allowed(
+                expression, serving.indexed, event_rows(user_id, events), None
+            )
         else:
             excluded = view.without_rows.copy()
         positions = view.positions[stored.codes(self._history.span(user_id))]
@@ -285,11 +298,11 @@ class LocalRecommendationService:
         filter_values: Mapping[str, str] | None = None,
     ) -> Recommendations:
         count = check_num_results(num_results)
-        model = self._active()
+        serving = self._active()
         events = self._events.recent(user_id, RECENT_EVENTS)
-        exclude = self._exclusions(user_id, events, filter, filter_values)
+        exclude = self._exclusions(serving, user_id, events, filter, filter_values)
         try:
-            scored = model.recipe.recommend_ranked(
+            scored = serving.model.recipe.recommend_ranked(
                 user_id,
                 events=events,
                 num_results=count,
@@ -304,7 +317,7 @@ class LocalRecommendationService:
             raise RequestError(
                 f"inputList must hold 1 to {MAX_RANKING_INPUTS} items, got {len(item_ids)}"
             )
-        model = self._active()
+        model = self._active().model
         events = self._events.recent(user_id, RECENT_EVENTS)
         try:
             scored = model.recipe.rank(user_id, list(item_ids), events=events)
@@ -314,7 +327,7 @@ class LocalRecommendationService:
 
     def similar(self, item_id: str, num_results: int = 25) -> Recommendations:
         count = check_num_results(num_results)
-        model = self._active()
+        model = self._active().model
         try:
             scored = model.recipe.similar_items(item_id, num_results=count)
         except InvalidRequestError as exc:
