@@ -73,3 +73,20 @@ def test_filters_with_parameters_or_include_are_not_precomputed() -> None:
         assert not expression.row_wise
         with pytest.raises(FilterError, match="not a parameter-free chain of EXCLUDE"):
             StoredExclusions.build(expression, history)
+
+
+def test_the_whole_exclusion_matrix_holds_each_users_codes_in_another_numbering() -> None:
+    history = synthetic_history()
+    stored = StoredExclusions.build(
+        parse_filter('EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("launched")'), history
+    )
+    positions = stored.positions({item: row for row, item in enumerate(ITEMS["ITEM_ID"])})
+    users = [*history.user_ids.tolist()[::-1][5:], "user-not-in-history"]  # reversed, fewer
+    index = {user: row for row, user in enumerate(users)}
+    matrix = stored.matrix(index, positions, len(ITEMS))
+    assert matrix.shape == (len(users), len(ITEMS))
+    for user, row in index.items():
+        mapped = positions[stored.codes(history.span(user))]
+        expected = sorted({int(p) for p in mapped if p >= 0})
+        assert sorted(set(matrix[row].indices.tolist())) == expected, user
+    assert matrix.nnz > 20

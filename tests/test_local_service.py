@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -41,10 +43,15 @@ def service_dir(trained_dir: Path, tmp_path: Path) -> Path:
 
 
 def open_service(
-    data_dir: Path, clock: ManualClock | None = None, **overrides: object
+    data_dir: Path,
+    clock: ManualClock | None = None,
+    answer_tables: bool = True,
+    **overrides: object,
 ) -> LocalRecommendationService:
     settings = load_settings(environ={}, overrides={"data_dir": data_dir, **overrides})
-    return LocalRecommendationService.from_settings(settings, clock=clock or ManualClock())
+    return LocalRecommendationService.from_settings(
+        settings, clock=clock or ManualClock(), answer_tables=answer_tables
+    )
 
 
 def test_known_user_gets_scored_items_with_reasons_from_their_history(service_dir: Path) -> None:
@@ -79,6 +86,7 @@ def test_unknown_user_gets_popular_items_saying_so(service_dir: Path) -> None:
 
 def test_feedback_changes_the_next_answer_at_once_in_every_worker(service_dir: Path) -> None:
     worker_a, worker_b = open_service(service_dir), open_service(service_dir)
+    assert worker_b.answers_precomputed()  # until the event, the user's answer was ready
     first = worker_a.recommend("user_000004", num_results=10).item_list
     dismissed, launched = first[0], first[1]
     worker_a.put_events(
@@ -217,3 +225,48 @@ def test_services_launched_in_the_stored_history_are_not_recommended(service_dir
         assert [item.item_id for item in service.recommend(user).item_list] == expected
         checked += bool(launched & {item.item_id for item in everything[:25]})
     assert checked > 5  # the filter did take out items the model ranked high
+
+
+def test_precomputed_answers_are_the_live_answers_for_every_user(service_dir: Path) -> None:
+    settings = load_settings(environ={}, overrides={"data_dir": service_dir})
+    table = LocalRecommendationService.from_settings(settings, clock=ManualClock())
+    live = LocalRecommendationService.from_settings(
+        settings, clock=ManualClock(), answer_tables=False
+    )
+    assert table.answers_precomputed() and not live.answers_precomputed()
+    users = table.search_users("user_", limit=100_000)
+    assert len(users) > 100
+    for user in users:
+        for count in (25, 7):
+            expected = live.recommend(user, num_results=count)
+            answer = table.recommend(user, num_results=count)
+            assert answer.item_list == expected.item_list, (user, count)
+            assert answer.recommendation_id != expected.recommendation_id
+    assert uuid.UUID(answer.recommendation_id).version == 4
+
+
+def test_a_new_model_is_served_live_then_from_its_own_table(service_dir: Path) -> None:
+    clock = ManualClock()
+    service = open_service(service_dir, clock)
+    before = service.recommend("user_000007").item_list
+    settings = load_settings(environ={}, overrides={"data_dir": service_dir})
+    trained = train_and_activate(settings, "similar-items", tune=False, evaluate=False)
+    clock.now += MODEL_CHECK_SECONDS
+    assert service.model_info().version == trained.version
+    deadline = time.monotonic() + 60
+    while not service.answers_precomputed() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service.answers_precomputed()
+    live = open_service(service_dir, answer_tables=False)
+    for user in ("user_000007", "user_000008", "user_000009"):
+        assert service.recommend(user).item_list == live.recommend(user).item_list
+    assert service.recommend("user_000007").item_list != before
+
+
+def test_a_default_filter_with_parameters_is_evaluated_per_request(service_dir: Path) -> None:
+    service = open_service(
+        service_dir, default_filter='INCLUDE ItemID WHERE Items.CATEGORY IN ("Storage")'
+    )
+    assert not service.answers_precomputed()
+    answer = service.recommend("user_000001", num_results=5).item_list
+    assert answer and {item.category for item in answer} == {"Storage"}

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from srs.data.history import InteractionHistory, UserRows
 from srs.engine.filters import CodedText, FilterExpression, InteractionRows
@@ -30,10 +31,19 @@ class StoredExclusions:
     a user's span ``[start, end)`` are ``codes[before[start]:before[end]]``.
     """
 
-    def __init__(self, before: IntArray, codes: IntArray, item_ids: Sequence[str]) -> None:
+    def __init__(
+        self,
+        before: IntArray,
+        codes: IntArray,
+        item_ids: Sequence[str],
+        owners: IntArray,
+        user_ids: Sequence[str],
+    ) -> None:
         self._before = before
         self._codes = codes
         self.item_ids = tuple(item_ids)
+        self._owners = owners
+        self.user_ids = tuple(user_ids)
 
     @classmethod
     def build(cls, expression: FilterExpression, history: InteractionHistory) -> StoredExclusions:
@@ -43,7 +53,8 @@ class StoredExclusions:
         )
         before = np.concatenate(([0], np.cumsum(excluding, dtype=np.int64)))
         codes = np.asarray(rows.item_codes[excluding], dtype=np.int64)
-        return cls(before, codes, rows.item_ids)
+        owners = np.asarray(users[excluding], dtype=np.int64)
+        return cls(before, codes, rows.item_ids, owners, history.user_ids.tolist())
 
     def codes(self, span: tuple[int, int]) -> IntArray:
         """History item codes the user's stored rows exclude (repeats possible)."""
@@ -54,6 +65,19 @@ class StoredExclusions:
         """Each history item code's position in a model's catalogue (-1: not in it), to map
         :meth:`codes` onto that model's items with one gather."""
         return np.asarray([catalogue_index.get(item, -1) for item in self.item_ids], dtype=np.int64)
+
+    def matrix(
+        self, user_index: Mapping[str, int], positions: IntArray, n_items: int
+    ) -> sp.csr_matrix:
+        """Every user's excluded items at once, as CSR rows numbered by ``user_index`` (e.g.
+        a model's users) over a model's items (``positions`` from :meth:`positions`)."""
+        rows = np.asarray([user_index.get(user, -1) for user in self.user_ids], dtype=np.int64)
+        owners, columns = rows[self._owners], positions[self._codes]
+        keep = (owners >= 0) & (columns >= 0)
+        return sp.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=np.int8), (owners[keep], columns[keep])),
+            shape=(len(user_index), n_items),
+        )
 
 
 def whole_history_rows(

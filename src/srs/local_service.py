@@ -5,15 +5,20 @@ the events recorded since, read from the shared SQLite EventStore, so every
 server worker reacts to feedback at once. The active model is re-checked every
 few seconds, so a retrain is picked up without a restart; a model that fails to
 load leaves the previous one serving.
+
+A user with no events since training, asking with no filter but the default, gets
+the answer the model worked out for them when it was adopted
+(``engine/answers.py``): the same answer a live scoring gives, without its cost.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +29,8 @@ from srs.config import DATASET_PREFIX, Settings
 from srs.data.history import InteractionHistory, UserRows
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
-from srs.engine.base import BoolArray, Ranked
+from srs.engine.answers import AnswerTable, Ranked
+from srs.engine.base import BoolArray
 from srs.engine.errors import InvalidRequestError, ModelFormatError
 from srs.engine.filters import (
     CodedText,
@@ -57,6 +63,8 @@ ITEM_COLUMNS = ("ITEM_ID", "SERVICE_NAME", "CATEGORY", "DESCRIPTION")
 RECENT_EVENTS = 200  # events folded into a request; Personalize also reads a recent window
 MODEL_CHECK_SECONDS = 5.0
 FILTER_CACHE_SIZE = 256
+ANSWER_TABLE_WIDTH = 25
+"""Answers kept per user: the API's default numResults; larger requests are scored live."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,9 @@ class Serving:
     model: LoadedModel
     indexed: IndexedFrame
     default_view: DefaultFilterView | None
+    items: list[ItemInfo]
+    """The model's catalogue, by position."""
+    answers: AnswerTable | None = None
 
 
 def _unknown_item(item_id: str) -> ItemInfo:
@@ -93,8 +104,11 @@ class LocalRecommendationService:
         events: EventStore,
         default_filter: str = "",
         clock: Callable[[], float] = time.monotonic,
+        answer_tables: bool = True,
     ) -> None:
+        """``answer_tables=False`` scores every request live (see the module docstring)."""
         self._models = models
+        self._answer_tables = answer_tables
         self._history = history
         self._events = events
         self._clock = clock
@@ -109,12 +123,16 @@ class LocalRecommendationService:
             else None
         )
         self._serving: Serving | None = None
+        self._swapping = threading.Lock()
         self._checked_at = float("-inf")
         self._refresh(force=True)
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, clock: Callable[[], float] = time.monotonic
+        cls,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+        answer_tables: bool = True,
     ) -> LocalRecommendationService:
         store = open_store(settings)
         return cls(
@@ -124,6 +142,7 @@ class LocalRecommendationService:
             events=EventStore(settings.events_path),
             default_filter=settings.default_filter,
             clock=clock,
+            answer_tables=answer_tables,
         )
 
     # ---- model -------------------------------------------------------------------------------
@@ -143,15 +162,66 @@ class LocalRecommendationService:
         except ModelFormatError as exc:
             log.error("active model not loaded, previous one keeps serving: %s", exc)
             return
-        frame = pd.DataFrame(
-            [
-                self._by_id.get(str(item), _unknown_item(str(item)))
-                for item in loaded.recipe.item_ids
-            ]
-        ).rename(columns=str.upper)
-        indexed = IndexedFrame(frame)
-        self._serving = Serving(loaded, indexed, self._default_view_for(loaded, indexed))
+        infos = [
+            self._by_id.get(str(item), _unknown_item(str(item))) for item in loaded.recipe.item_ids
+        ]
+        indexed = IndexedFrame(pd.DataFrame(infos).rename(columns=str.upper))
+        serving = Serving(
+            loaded,
+            indexed,
+            self._default_view_for(loaded, indexed),
+            infos,
+        )
+        if current is None:
+            self._serving = replace(serving, answers=self._answer_table(serving))
+        else:
+            with self._swapping:
+                self._serving = serving
+            threading.Thread(
+                target=self._add_answer_table, args=(serving,), daemon=True, name="answer-table"
+            ).start()
         log.info("serving model %s", version)
+
+    def _answer_table(self, serving: Serving) -> AnswerTable | None:
+        """Default answers for the model's users, when the default filter allows working
+        them out in advance (no filter, or one :class:`StoredExclusions` covers)."""
+        if not self._answer_tables:
+            return None
+        view, stored = serving.default_view, self._stored_exclusions
+        if self._default_filter is not None and (view is None or stored is None):
+            return None
+        started = time.perf_counter()
+        recipe = serving.model.recipe
+        try:
+            answers = recipe.answer_table(
+                ANSWER_TABLE_WIDTH,
+                exclude=(
+                    stored.matrix(recipe.user_index, view.positions, len(recipe.item_ids))
+                    if view is not None and stored is not None
+                    else None
+                ),
+                always_excluded=view.without_rows if view is not None else None,
+            )
+        except MemoryError:
+            log.warning("no answer table for model %s: out of memory", serving.model.version)
+            return None
+        if answers is not None:
+            log.info(
+                "answer table for model %s: %d users, %.0f MB, %.1f s",
+                serving.model.version,
+                len(answers.user_index),
+                answers.nbytes / 1e6,
+                time.perf_counter() - started,
+            )
+        return answers
+
+    def _add_answer_table(self, serving: Serving) -> None:
+        """Build a newly adopted model's table aside, then serve from it; requests are
+        scored live meanwhile, and a table for a model replaced since is dropped."""
+        answers = self._answer_table(serving)
+        with self._swapping:
+            if answers is not None and self._serving is serving:
+                self._serving = replace(serving, answers=answers)
 
     def reload(self) -> None:
         """Adopt the active model now (after an activation in this process), not in a while."""
@@ -163,6 +233,12 @@ class LocalRecommendationService:
         if serving is None:
             raise NotReadyError("no model is active yet; run 'srs train'")
         return serving
+
+    def answers_precomputed(self) -> bool:
+        """Whether the active model's answer table is in use (it is built aside after a
+        model change, and not at all for a default filter that needs request parameters)."""
+        serving = self._serving
+        return serving is not None and serving.answers is not None
 
     def is_ready(self) -> bool:
         self._refresh()
@@ -274,21 +350,9 @@ class LocalRecommendationService:
     # ---- answers -----------------------------------------------------------------------------
 
     def _answer(self, ranked: Ranked) -> Recommendations:
-        """The service's records, built column by column (no intermediate object per item)."""
         by_id = self._by_id
         items = [by_id.get(item_id) or _unknown_item(item_id) for item_id in ranked.item_ids]
-        listed = list(
-            map(
-                RecommendedItem,
-                ranked.item_ids,
-                [item.service_name for item in items],
-                [item.category for item in items],
-                [item.description for item in items],
-                ranked.scores,
-                ranked.reasons,
-            )
-        )
-        return Recommendations(str(uuid.uuid4()), listed)
+        return _records(items, ranked.scores, ranked.reasons)
 
     def recommend(
         self,
@@ -300,6 +364,12 @@ class LocalRecommendationService:
         count = check_num_results(num_results)
         serving = self._active()
         events = self._events.recent(user_id, RECENT_EVENTS)
+        if not events and not filter and serving.answers is not None:
+            known = serving.answers.row(user_id, count)
+            if known is not None:
+                positions, scores, reasons = known
+                items = serving.items
+                return _records([items[position] for position in positions], scores, reasons)
         exclude = self._exclusions(serving, user_id, events, filter, filter_values)
         try:
             scored = serving.model.recipe.recommend_ranked(
@@ -383,6 +453,36 @@ class LocalRecommendationService:
         timestamps, item_ids = self._history.item_log()
         names = {item.item_id: item.service_name for item in self._items}
         return summarize_activity(timestamps, item_ids, names, days=days, top=top)
+
+
+def _records(
+    items: Sequence[ItemInfo], scores: Sequence[float | None], reasons: Sequence[str]
+) -> Recommendations:
+    """The service's answer, built column by column (no intermediate object per item)."""
+    return Recommendations(
+        recommendation_id(),
+        list(
+            map(
+                RecommendedItem,
+                [item.item_id for item in items],
+                [item.service_name for item in items],
+                [item.category for item in items],
+                [item.description for item in items],
+                scores,
+                reasons,
+            )
+        ),
+    )
+
+
+def recommendation_id() -> str:
+    """A random (version 4) UUID, as text: ``str(uuid.uuid4())`` builds a UUID object first,
+    at several times the cost, on every request."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def history_rows(user_id: str, rows: UserRows) -> InteractionRows:

@@ -60,13 +60,13 @@ the baseline; :func:`evaluate_model` scores one model on an :class:`EvaluationTa
 training data only. Metric functions are in ``metrics.py``.
 """
 
+from srs.engine.answers import AnswerTable, Ranked, ScoredItem
 from srs.engine.base import (
     DEFAULT_RESULTS,
     MAX_RESULTS,
     EventLike,
     HistoryEvent,
     Recipe,
-    ScoredItem,
     check_num_results,
 )
 from srs.engine.comparison import evaluate_recipes
@@ -105,6 +105,7 @@ __all__ = [
     "PERSONALIZE_METRICS",
     "RECIPES",
     "RECOMMENDERS_METRICS",
+    "AnswerTable",
     "EngineError",
     "EvaluationTask",
     "EventLike",
@@ -119,6 +120,7 @@ __all__ = [
     "PersonalizeSplit",
     "PersonalizedRanking",
     "PopularityCount",
+    "Ranked",
     "Recipe",
     "ScoredItem",
     "SimilarItems",

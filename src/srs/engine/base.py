@@ -24,6 +24,14 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from srs.engine.answers import (
+    AnswerTable,
+    Ranked,
+    ReasonCodes,
+    ScoredItem,
+    best_first,
+    exclusion_mask,
+)
 from srs.engine.errors import InvalidRequestError, ModelFormatError, NotFittedError
 from srs.engine.matrix import ITEM_ID, InteractionMatrix, build_matrix, history_rows
 from srs.engine.persistence import save_model_files
@@ -66,36 +74,6 @@ class HistoryEvent(NamedTuple):
     item_id: str
     event_type: str
     event_value: float | None = None
-
-
-class ScoredItem(NamedTuple):
-    """One answer item; ``score`` is None for items the model has no data on (rankings only).
-
-    A named tuple rather than a dataclass: answers build up to 500 of them per request."""
-
-    item_id: str
-    score: float | None
-    reason: str
-
-
-class Ranked(NamedTuple):
-    """An answer as three aligned lists: the cheapest shape to build, and to turn into another
-    record type (the service's) without an intermediate object per item."""
-
-    item_ids: list[str]
-    scores: list[float | None]
-    reasons: list[str]
-
-    @classmethod
-    def of(cls, items: Sequence[ScoredItem]) -> Ranked:
-        return cls(
-            [item.item_id for item in items],
-            [item.score for item in items],
-            [item.reason for item in items],
-        )
-
-    def scored_items(self) -> list[ScoredItem]:
-        return list(map(ScoredItem, self.item_ids, self.scores, self.reasons))
 
 
 def check_num_results(num_results: int) -> int:
@@ -216,10 +194,25 @@ class UserHistories:
         position = self.index.get(user_id)
         if position is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return self.row_at(position)
+
+    def row_at(self, position: int) -> tuple[IntArray, FloatArray]:
         start, stop = self.indptr[position], self.indptr[position + 1]
         return (
             np.asarray(self.indices[start:stop], dtype=np.int64),
             np.asarray(self.values[start:stop], dtype=np.float64),
+        )
+
+    def block(self, start: int, stop: int, n_items: int) -> sp.csr_matrix:
+        """Histories of users ``start:stop`` as CSR rows over a catalogue of ``n_items``."""
+        first, last = int(self.indptr[start]), int(self.indptr[stop])
+        return sp.csr_matrix(
+            (
+                np.asarray(self.values[first:last]),
+                np.asarray(self.indices[first:last]),
+                np.asarray(self.indptr[start : stop + 1]) - first,
+            ),
+            shape=(stop - start, n_items),
         )
 
     def arrays(self) -> dict[str, Array]:
@@ -242,11 +235,13 @@ def top_positions(key: FloatArray, count: int, mask: BoolArray | None) -> IntArr
         return np.zeros(0, dtype=np.int64)
     if len(key) <= FULL_SORT_MAX_ITEMS:
         return np.argsort(-key, kind="stable")[:count].astype(np.int64)
+    candidates = np.arange(len(key))
     if count < len(key):
-        candidates = np.argpartition(-key, count - 1)[:count]
-    else:
-        candidates = np.arange(len(key))
-    order = np.lexsort((candidates, -key[candidates]))
+        # Every item at least as good as the count-th, so that ties at the cut go to the
+        # lowest positions (a partition alone would pick among them arbitrarily).
+        cut = np.partition(-key, count - 1)[count - 1]
+        candidates = np.flatnonzero(-key <= cut)
+    order = np.lexsort((candidates, -key[candidates]))[:count]
     return candidates[order].astype(np.int64)
 
 
@@ -373,6 +368,11 @@ class Recipe(abc.ABC):
         if self._histories is None:
             return np.zeros(0, dtype=str)
         return self._histories.user_ids
+
+    @property
+    def user_index(self) -> Mapping[str, int]:
+        """Each of :attr:`user_ids`' position."""
+        return {} if self._histories is None else self._histories.index
 
     def knows_user(self, user_id: str) -> bool:
         return self._histories is not None and user_id in self._histories
@@ -638,6 +638,97 @@ class Recipe(abc.ABC):
         result[:, :take] = np.where(valid, top, -1)
         return result
 
+    # ---- answer table (serving) ------------------------------------------------------------
+
+    def answer_table(
+        self,
+        width: int = DEFAULT_RESULTS,
+        exclude: sp.csr_matrix | None = None,
+        always_excluded: BoolArray | None = None,
+    ) -> AnswerTable | None:
+        """Each training user's ``recommend(user, num_results=width, exclude=...)`` with no
+        request-time events, worked out at once (see ``answers.py``); None for recipes whose
+        answers ignore the user.
+
+        Row ``r`` of ``exclude`` marks the items excluded for ``user_ids[r]``;
+        ``always_excluded`` is excluded for every user.
+        """
+        histories = self._histories
+        if not self.personal or histories is None:
+            return None
+        width = check_num_results(width)
+        n_users, n_items = len(histories.user_ids), len(self.catalogue)
+        positions = np.zeros((n_users, width), dtype=np.int32)
+        scores = np.zeros((n_users, width), dtype=np.float64)
+        reasons = np.zeros((n_users, width), dtype=np.int32)
+        lengths = np.zeros(n_users, dtype=np.int32)
+        codes = ReasonCodes()
+        block = max(1, ANSWER_BLOCK_CELLS // max(n_items, 1))
+        for start in range(0, n_users, block):
+            stop = min(start + block, n_users)
+            excluded = exclude[start:stop] if exclude is not None else None
+            mask = exclusion_mask(stop - start, n_items, excluded, always_excluded)
+            answered = self._answer_block(start, stop, width, mask, codes)
+            positions[start:stop], scores[start:stop], reasons[start:stop] = answered
+            lengths[start:stop] = np.minimum(width, n_items - mask.sum(axis=1))
+        return AnswerTable(
+            histories.index,
+            self.catalogue.id_list,
+            positions,
+            lengths,
+            scores,
+            reasons,
+            codes.texts,
+        )
+
+    def _answer_block(
+        self, start: int, stop: int, width: int, mask: BoolArray, codes: ReasonCodes
+    ) -> tuple[IntArray, FloatArray, IntArray]:
+        """Positions, scores and reason codes of training users ``start:stop``."""
+        histories = self._histories
+        assert histories is not None
+        rows, n_items = stop - start, len(self.catalogue)
+        raw = np.zeros((rows, n_items), dtype=np.float64)
+        scored = np.flatnonzero(np.diff(histories.indptr[start : stop + 1]) > 0).tolist()
+        for offset in scored:
+            raw[offset] = self._history_scores(*histories.row_at(start + offset))
+        key = np.where(mask, -np.inf, self._ranking_key(raw))
+        if n_items <= FULL_SORT_MAX_ITEMS:
+            top = best_first(key, width)
+        else:
+            top = np.zeros((rows, width), dtype=np.int64)
+            for offset in range(rows):
+                found = top_positions(key[offset], width, mask[offset])
+                top[offset, : len(found)] = found
+        scores = np.take_along_axis(self._batch_probabilities(raw), top, axis=1)
+        reasons = np.zeros((rows, width), dtype=np.int64)
+        keys = self._reason_keys(histories.block(start, stop, n_items), top) if scored else None
+        if keys is not None:
+            reasons[:] = _key_codes(keys, self.catalogue, codes)
+        else:
+            for offset in scored:
+                items, values = histories.row_at(start + offset)
+                texts = self._reasons(items, values, top[offset], raw[offset], None)
+                reasons[offset] = codes.encode(texts)
+        for offset in sorted(set(range(rows)) - set(scored)):
+            popular = self._popular_ranked(width, mask[offset])
+            length = len(popular.item_ids)
+            top[offset, :length] = [self.catalogue.index[item] for item in popular.item_ids]
+            scores[offset, :length] = popular.scores
+            reasons[offset, :length] = codes.encode(popular.reasons)
+        return top, scores, reasons
+
+    def _batch_probabilities(self, raw: FloatArray) -> FloatArray:
+        """:meth:`_probabilities` of each row of a block; recipes with a batch form override
+        this (it must give the very same numbers)."""
+        return np.stack([self._probabilities(row) for row in raw])
+
+    def _reason_keys(self, histories: sp.csr_matrix, targets: IntArray) -> IntArray | None:
+        """Contributor positions (rows × targets × ``REASON_ITEMS``, ``NOT_A_CONTRIBUTOR``
+        where none) for a block of histories, when the recipe has a batch form of
+        :meth:`_reasons`; None makes the table call :meth:`_reasons` per user."""
+        return None
+
     # ---- persistence -------------------------------------------------------------------------
 
     def metadata(self) -> dict[str, Any]:
@@ -689,6 +780,8 @@ class Recipe(abc.ABC):
 
 _EMPTY_HISTORY: Final = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 REASON_ITEMS: Final = 2
+ANSWER_BLOCK_CELLS: Final = 1 << 18
+"""Users × items scored at once while building an answer table (memory stays small)."""
 FALLBACK_REASON: Final = "based on your overall usage"
 
 
@@ -725,6 +818,24 @@ NOT_A_CONTRIBUTOR: Final = -1
 POPULARITY_FILLED: Final = -2
 REASON_CACHE_SIZE: Final = 100_000
 """Reason texts a catalogue keeps; pairs of contributors beyond that are built each time."""
+
+
+def _key_codes(keys: IntArray, catalogue: Catalogue, codes: ReasonCodes) -> IntArray:
+    """Reason codes for contributor keys (rows × targets × items), one text per distinct key."""
+    base = len(catalogue) - NOT_A_CONTRIBUTOR - POPULARITY_FILLED
+    shifted = keys - POPULARITY_FILLED
+    combined = np.zeros(keys.shape[:2], dtype=np.int64)
+    for rank in range(keys.shape[-1]):
+        combined = combined * base + shifted[..., rank]
+    distinct, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    flat = keys.reshape(-1, keys.shape[-1])
+    known = codes.by_key
+    for key, index in zip(distinct.tolist(), first.tolist(), strict=True):
+        if key not in known:
+            text = catalogue.reason(tuple(flat[index].tolist()), None)
+            known[key] = codes.encode([text])[0]
+    found = np.asarray([known[key] for key in distinct.tolist()], dtype=np.int64)
+    return found[inverse.reshape(combined.shape)]
 
 
 def because(contributors: tuple[int, ...], name: Callable[[int], str]) -> str:

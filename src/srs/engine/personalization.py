@@ -27,7 +27,15 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
-from srs.engine.base import Array, FloatArray, IntArray, Recipe, contributor_reasons
+from srs.engine.base import (
+    NOT_A_CONTRIBUTOR,
+    REASON_ITEMS,
+    Array,
+    FloatArray,
+    IntArray,
+    Recipe,
+    contributor_reasons,
+)
 from srs.engine.calibration import (
     DEFAULT_SAMPLE_USERS,
     calibration_sample,
@@ -194,6 +202,38 @@ class UserPersonalization(Recipe):
 
     def _probabilities(self, raw: FloatArray) -> FloatArray:
         return softmax(raw, self.temperature)
+
+    def _batch_probabilities(self, raw: FloatArray) -> FloatArray:
+        return softmax(raw, self.temperature)
+
+    def _reason_keys(self, histories: sp.csr_matrix, targets: IntArray) -> IntArray | None:
+        """:func:`contributor_reasons`' choice for a block of users at once.
+
+        Each history entry's contribution to each of its user's targets is computed as a
+        request computes it; per user and target the best is the first maximum in history
+        order, as the request's stable sort picks it, then it is set aside for the next."""
+        if self._dense is None:
+            return None
+        lengths = np.diff(histories.indptr)
+        present = np.flatnonzero(lengths > 0)
+        keys = np.full((*targets.shape, REASON_ITEMS), NOT_A_CONTRIBUTOR, dtype=np.int64)
+        if len(present) == 0:
+            return keys
+        items = histories.indices.astype(np.int64)
+        owners = np.repeat(np.arange(len(lengths)), lengths)
+        contributions = self._dense[items[:, np.newaxis], targets[owners]].astype(np.float64)
+        contributions *= histories.data.astype(np.float64)[:, np.newaxis]
+        starts = histories.indptr[:-1][present]
+        entries = np.arange(len(items))[:, np.newaxis]
+        slots = np.arange(targets.shape[1])
+        for rank in range(REASON_ITEMS):
+            best = np.maximum.reduceat(contributions, starts, axis=0)
+            is_best = contributions == best[np.searchsorted(present, owners)]
+            first = np.minimum.reduceat(np.where(is_best, entries, len(items)), starts, axis=0)
+            first = np.minimum(first, len(items) - 1)
+            keys[present, :, rank] = np.where(best > 0, items[first], NOT_A_CONTRIBUTOR)
+            contributions[first, slots] = -np.inf
+        return keys
 
     def _contributions(self, items: IntArray, values: FloatArray, targets: IntArray) -> FloatArray:
         """``values[h] · W[items[h], targets[t]]``: what history item ``h`` adds to target ``t``."""

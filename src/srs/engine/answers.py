@@ -1,0 +1,161 @@
+"""Answers: the shapes a recipe returns, and every known user's default answer worked out once.
+
+Most requests ask a question the model could answer before it was asked: a user with no
+events since training, under no filter beyond the default one, gets an answer that depends only
+on the model's arrays and that user's training history. A batch inference job (Personalize's
+batch recommendations) exploits the same fact. :class:`AnswerTable` holds those answers, so
+serving such a user costs a row read instead of scoring, a softmax, a sort and the reasons.
+A user who sends an event is scored live again at once, so feedback still acts immediately.
+
+The table is built from the functions a live request uses (the same per-user raw scores,
+probabilities, stable ordering and contributor rule; ``Recipe.answer_table``), so its answers
+equal the live ones exactly; the tests check that for every user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+
+class ScoredItem(NamedTuple):
+    """One answer item; ``score`` is None for items the model has no data on (rankings only).
+
+    A named tuple rather than a dataclass: answers build up to 500 of them per request."""
+
+    item_id: str
+    score: float | None
+    reason: str
+
+
+class Ranked(NamedTuple):
+    """An answer as three aligned lists: the cheapest shape to build, and to turn into another
+    record type (the service's) without an intermediate object per item."""
+
+    item_ids: list[str]
+    scores: list[float | None]
+    reasons: list[str]
+
+    @classmethod
+    def of(cls, items: Sequence[ScoredItem]) -> Ranked:
+        return cls(
+            [item.item_id for item in items],
+            [item.score for item in items],
+            [item.reason for item in items],
+        )
+
+    def scored_items(self) -> list[ScoredItem]:
+        return list(map(ScoredItem, self.item_ids, self.scores, self.reasons))
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerTable:
+    """The best ``width`` items of each known user, best first, with scores and reasons.
+
+    Row ``r`` answers ``user_ids[r]``; its first ``lengths[r]`` cells are used (fewer than
+    ``width`` only when exclusions leave fewer items). ``reasons`` holds codes into
+    ``reason_texts``, since users share a few thousand texts at most.
+    """
+
+    user_index: Mapping[str, int]
+    item_ids: Sequence[str]
+    positions: npt.NDArray[np.int32]
+    lengths: npt.NDArray[np.int32]
+    scores: npt.NDArray[np.float64]
+    reasons: npt.NDArray[np.int32]
+    reason_texts: Sequence[str]
+
+    @property
+    def width(self) -> int:
+        return int(self.positions.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return int(
+            self.positions.nbytes + self.lengths.nbytes + self.scores.nbytes + self.reasons.nbytes
+        )
+
+    def row(self, user_id: str, count: int) -> tuple[list[int], list[float], list[str]] | None:
+        """The user's top ``count`` as catalogue positions, scores and reasons, or None when
+        the table cannot say (unknown user, or more items asked than it holds): the caller
+        then scores live."""
+        row = self.user_index.get(user_id)
+        if row is None or count > self.positions.shape[1]:
+            return None
+        length = min(count, int(self.lengths[row]))
+        texts = self.reason_texts
+        return (
+            self.positions[row, :length].tolist(),
+            self.scores[row, :length].tolist(),
+            [texts[code] for code in self.reasons[row, :length].tolist()],
+        )
+
+    def ranked(self, user_id: str, count: int) -> Ranked | None:
+        """:meth:`row` with item ids, in a recipe's answer shape."""
+        found = self.row(user_id, count)
+        if found is None:
+            return None
+        positions, scores, reasons = found
+        ids = self.item_ids
+        return Ranked([ids[position] for position in positions], list(scores), reasons)
+
+
+class ReasonCodes:
+    """Reason texts numbered as they are first met, for the table's ``reasons`` codes."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+        self.by_key: dict[int, int] = {}
+        """Codes by a caller's own key for a text (e.g. its contributors), to skip the text."""
+
+    def encode(self, texts: Sequence[str]) -> list[int]:
+        codes = self._codes
+        return [codes.setdefault(text, len(codes)) for text in texts]
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(self._codes)
+
+
+def best_first(key: npt.NDArray[np.float64], width: int) -> npt.NDArray[np.int64]:
+    """Each row's ``width`` largest keys, best first, ties to the lowest position: the order
+    ``top_positions`` gives one request, for a block of users at once.
+
+    A partition finds each row's best ``width``, then a sort orders just those. Where the cut
+    falls inside a run of equal keys the partition may have picked among them arbitrarily, so
+    those (rare) rows are sorted in full instead.
+    """
+    n_items = key.shape[1]
+    width = min(width, n_items)
+    if width < n_items:
+        chosen = np.argpartition(-key, width - 1, axis=1)[:, :width]
+    else:
+        chosen = np.broadcast_to(np.arange(n_items), key.shape).copy()
+    values = np.take_along_axis(key, chosen, axis=1)
+    order = np.lexsort((chosen, -values), axis=1)
+    top = np.take_along_axis(chosen, order, axis=1).astype(np.int64)
+    cut = values.min(axis=1, initial=np.inf)
+    tied = np.flatnonzero((key >= cut[:, np.newaxis]).sum(axis=1) > width)
+    if len(tied):
+        top[tied] = np.argsort(-key[tied], axis=1, kind="stable")[:, :width]
+    return top
+
+
+def exclusion_mask(
+    rows: int,
+    n_items: int,
+    excluded: Any,
+    always: npt.NDArray[np.bool_] | None,
+) -> npt.NDArray[np.bool_]:
+    """A block's excluded items as a dense mask, from a CSR block (or None) and a mask shared
+    by every user (or None)."""
+    mask = np.zeros((rows, n_items), dtype=bool)
+    if excluded is not None and excluded.nnz:
+        mask[np.repeat(np.arange(rows), np.diff(excluded.indptr)), excluded.indices] = True
+    if always is not None:
+        mask |= always[np.newaxis, :]
+    return mask
