@@ -692,14 +692,7 @@ class Recipe(abc.ABC):
         scored = np.flatnonzero(np.diff(histories.indptr[start : stop + 1]) > 0).tolist()
         for offset in scored:
             raw[offset] = self._history_scores(*histories.row_at(start + offset))
-        key = np.where(mask, -np.inf, self._ranking_key(raw))
-        if n_items <= FULL_SORT_MAX_ITEMS:
-            top = best_first(key, width)
-        else:
-            top = np.zeros((rows, width), dtype=np.int64)
-            for offset in range(rows):
-                found = top_positions(key[offset], width, mask[offset])
-                top[offset, : len(found)] = found
+        top = best_first(np.where(mask, -np.inf, self._ranking_key(raw)), width)
         scores = np.take_along_axis(self._batch_probabilities(raw), top, axis=1)
         reasons = np.zeros((rows, width), dtype=np.int64)
         keys = self._reason_keys(histories.block(start, stop, n_items), top) if scored else None
