@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from engine_support import T0, frame
+from engine_support import T0, frame, items_frame, planted
 
 from srs.engine import (
     PopularityCount,
@@ -88,6 +88,15 @@ def test_the_table_declines_what_it_does_not_hold() -> None:
     assert table.ranked("somebody-new", 5) is None
     assert table.ranked(recipe.user_ids[0], 6) is None
     assert table.ranked(recipe.user_ids[0], 5) is not None
+
+
+def test_a_catalogue_smaller_than_the_table_is_held_whole() -> None:
+    recipe = UserPersonalization(weights=WEIGHTS).fit(planted(), items_frame())
+    table = recipe.answer_table(25)
+    assert table is not None and table.width == len(recipe.item_ids) == 8
+    for user in recipe.user_ids.tolist():
+        for count in (25, 8, 2):
+            assert table.ranked(user, count) == recipe.recommend_ranked(user, num_results=count)
 
 
 def test_recipes_that_ignore_the_user_have_no_table() -> None:

@@ -81,10 +81,11 @@ class AnswerTable:
 
     def row(self, user_id: str, count: int) -> tuple[list[int], list[float], list[str]] | None:
         """The user's top ``count`` as catalogue positions, scores and reasons, or None when
-        the table cannot say (unknown user, or more items asked than it holds): the caller
-        then scores live."""
+        the table cannot say (unknown user, or more items asked than it holds of a larger
+        catalogue): the caller then scores live."""
         row = self.user_index.get(user_id)
-        if row is None or count > self.positions.shape[1]:
+        width = self.positions.shape[1]
+        if row is None or (count > width and width < len(self.item_ids)):
             return None
         length = min(count, int(self.lengths[row]))
         texts = self.reason_texts

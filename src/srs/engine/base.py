@@ -648,7 +648,7 @@ class Recipe(abc.ABC):
     ) -> AnswerTable | None:
         """Each training user's ``recommend(user, num_results=width, exclude=...)`` with no
         request-time events, worked out at once (see ``answers.py``); None for recipes whose
-        answers ignore the user.
+        answers ignore the user. A catalogue smaller than ``width`` is held whole.
 
         Row ``r`` of ``exclude`` marks the items excluded for ``user_ids[r]``;
         ``always_excluded`` is excluded for every user.
@@ -656,8 +656,8 @@ class Recipe(abc.ABC):
         histories = self._histories
         if not self.personal or histories is None:
             return None
-        width = check_num_results(width)
         n_users, n_items = len(histories.user_ids), len(self.catalogue)
+        width = min(check_num_results(width), n_items)
         positions = np.zeros((n_users, width), dtype=np.int32)
         scores = np.zeros((n_users, width), dtype=np.float64)
         reasons = np.zeros((n_users, width), dtype=np.int32)
@@ -668,7 +668,7 @@ class Recipe(abc.ABC):
             stop = min(start + block, n_users)
             excluded = exclude[start:stop] if exclude is not None else None
             mask = exclusion_mask(stop - start, n_items, excluded, always_excluded)
-            answered = self._answer_block(start, stop, width, mask, codes)
+            answered = self._answer_block(histories, start, stop, width, mask, codes)
             positions[start:stop], scores[start:stop], reasons[start:stop] = answered
             lengths[start:stop] = np.minimum(width, n_items - mask.sum(axis=1))
         return AnswerTable(
@@ -682,11 +682,15 @@ class Recipe(abc.ABC):
         )
 
     def _answer_block(
-        self, start: int, stop: int, width: int, mask: BoolArray, codes: ReasonCodes
+        self,
+        histories: UserHistories,
+        start: int,
+        stop: int,
+        width: int,
+        mask: BoolArray,
+        codes: ReasonCodes,
     ) -> tuple[IntArray, FloatArray, IntArray]:
         """Positions, scores and reason codes of training users ``start:stop``."""
-        histories = self._histories
-        assert histories is not None
         rows, n_items = stop - start, len(self.catalogue)
         raw = np.zeros((rows, n_items), dtype=np.float64)
         scored = np.flatnonzero(np.diff(histories.indptr[start : stop + 1]) > 0).tolist()
