@@ -63,3 +63,25 @@ def test_bad_arguments_are_refused() -> None:
         summarize_activity(stamps, items, {}, days=0)
     with pytest.raises(ValueError, match="differ in length"):
         summarize_activity(stamps, np.array([], dtype=object), {})
+
+
+def test_recorded_feedback_is_charted_apart_and_counted_with_the_services() -> None:
+    prepared = arrays([(DAY0, "a"), (DAY0, "b"), (DAY0 + SECONDS_PER_DAY, "a")])
+    recorded = arrays([(DAY0 + 400 * SECONDS_PER_DAY, "b"), (DAY0 + 402 * SECONDS_PER_DAY, "b")])
+    activity = summarize_activity(*prepared, {"a": "Alpha", "b": "Beta"}, recorded=recorded)
+    assert [(d.day, d.interactions) for d in activity.daily] == [
+        ("2024-03-18", 2),
+        ("2024-03-19", 1),
+    ]  # a year-later click does not push the prepared days off their chart
+    assert [(d.day, d.interactions) for d in activity.feedback_daily] == [
+        ("2025-04-22", 1),
+        ("2025-04-23", 0),
+        ("2025-04-24", 1),
+    ]
+    assert [(s.service_name, s.interactions) for s in activity.top_services] == [
+        ("Beta", 3),
+        ("Alpha", 2),
+    ]
+    assert (activity.total_interactions, activity.recorded_interactions) == (5, 2)
+    with pytest.raises(ValueError, match="differ in length"):
+        summarize_activity(*prepared, {}, recorded=(recorded[0], recorded[1][:1]))

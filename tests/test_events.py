@@ -45,6 +45,18 @@ def test_events_come_back_newest_first_per_user(store: EventStore) -> None:
     assert (store.count(), store.count("u1"), store.count("nobody")) == (4, 3, 0)
 
 
+def test_item_log_lists_every_event_time_and_item(store: EventStore) -> None:
+    assert [len(part) for part in store.item_log()] == [0, 0]
+    store.put_events("u1", "s1", clicks("svc-1", "svc-2", sent_at=1_700_000_000))
+    store.put_events("u2", "s2", clicks("svc-1", sent_at=1_800_000_000))
+    stamps, items = store.item_log()
+    assert sorted(zip(stamps.tolist(), items.tolist(), strict=True)) == [
+        (1_700_000_000, "svc-1"),
+        (1_700_000_001, "svc-2"),
+        (1_800_000_000, "svc-1"),
+    ]
+
+
 def test_file_is_in_wal_mode(store: EventStore) -> None:
     store.put_events("u1", "s1", clicks("svc-1"))
     with sqlite3.connect(store.path) as connection:

@@ -1,4 +1,8 @@
-"""What the data page charts: interactions per day and the most used services.
+"""What the data page charts: interactions per day, feedback per day, the most used services.
+
+The prepared data and the feedback recorded since are charted apart: the prepared log may
+end long ago (the synthetic demo's is in 2024), and one click today would otherwise stretch a
+single time axis until the prepared history no longer showed.
 
 The ``RecommendationService`` façade has no aggregate view of the interaction log, so
 the data page asks for one more, optional operation. A backend that offers
@@ -10,7 +14,7 @@ serves every other page, and the data page says the figures are unavailable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -38,11 +42,15 @@ class ServiceUsage:
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """Daily counts, oldest first, with empty days filled in; top services, most used first."""
+    """Daily counts of the prepared log and of recorded feedback, oldest first, with empty
+    days filled in; top services over both, most used first. ``total_interactions`` counts
+    both; ``recorded_interactions`` the feedback alone."""
 
     daily: list[DailyCount]
     top_services: list[ServiceUsage]
     total_interactions: int
+    feedback_daily: list[DailyCount] = field(default_factory=list)
+    recorded_interactions: int = 0
 
 
 @runtime_checkable
@@ -52,29 +60,49 @@ class ActivitySource(Protocol):
     def activity(self, days: int = DEFAULT_DAYS, top: int = DEFAULT_TOP_SERVICES) -> Activity: ...
 
 
+Log = tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]
+"""Parallel arrays: Unix seconds and item IDs."""
+
+
 def summarize_activity(
     timestamps: npt.NDArray[np.int64],
     item_ids: npt.NDArray[np.object_],
     service_names: Mapping[str, str],
     days: int = DEFAULT_DAYS,
     top: int = DEFAULT_TOP_SERVICES,
+    recorded: Log | None = None,
 ) -> Activity:
-    """Count a log given as parallel arrays (Unix seconds, item IDs).
+    """Count a log given as parallel arrays (Unix seconds, item IDs), and optionally the
+    feedback recorded since in the same form.
 
-    The daily series covers the last ``days`` days that hold data, ending on the newest
+    Each daily series covers the last ``days`` days that hold data, ending on its newest
     day, with zero-filled gaps so a chart's x axis is true time. Services are counted over
-    the whole log; ties break by item ID so the order is stable across workers.
+    both logs; ties break by item ID so the order is stable across workers.
     """
     if days < 1 or top < 1:
         raise ValueError(f"days and top must be >= 1, got days={days}, top={top}")
-    if len(timestamps) != len(item_ids):
-        raise ValueError(
-            f"timestamps and item_ids differ in length: {len(timestamps)} != {len(item_ids)}"
-        )
-    total = len(timestamps)
-    if total == 0:
-        return Activity(daily=[], top_services=[], total_interactions=0)
+    recorded_times, recorded_items = recorded or (np.zeros(0, np.int64), np.zeros(0, object))
+    for times, items in ((timestamps, item_ids), (recorded_times, recorded_items)):
+        if len(times) != len(items):
+            raise ValueError(
+                f"timestamps and item_ids differ in length: {len(times)} != {len(items)}"
+            )
+    every_item = np.concatenate(
+        [np.asarray(item_ids, dtype=str), np.asarray(recorded_items, dtype=str)]
+    )
+    return Activity(
+        daily=daily_counts(timestamps, days),
+        top_services=top_services(every_item, service_names, top),
+        total_interactions=len(every_item),
+        feedback_daily=daily_counts(recorded_times, days),
+        recorded_interactions=len(recorded_times),
+    )
 
+
+def daily_counts(timestamps: npt.NDArray[np.int64], days: int) -> list[DailyCount]:
+    """Counts per UTC day over the last ``days`` days, ending on the newest one."""
+    if len(timestamps) == 0:
+        return []
     day_numbers = np.asarray(timestamps, dtype=np.int64) // SECONDS_PER_DAY
     last_day = int(day_numbers.max())
     first_day = max(int(day_numbers.min()), last_day - days + 1)
@@ -83,14 +111,21 @@ def summarize_activity(
     labels = np.datetime_as_string(
         np.arange(first_day, last_day + 1).astype("datetime64[D]"), unit="D"
     )
-    daily = [
+    return [
         DailyCount(day=str(label), interactions=int(count))
         for label, count in zip(labels.tolist(), counts.tolist(), strict=True)
     ]
 
-    unique_items, item_counts = np.unique(np.asarray(item_ids, dtype=str), return_counts=True)
+
+def top_services(
+    item_ids: npt.NDArray[np.str_], service_names: Mapping[str, str], top: int
+) -> list[ServiceUsage]:
+    """The ``top`` most frequent items, ties by item ID."""
+    if len(item_ids) == 0:
+        return []
+    unique_items, item_counts = np.unique(item_ids, return_counts=True)
     order = np.lexsort((unique_items, -item_counts))[:top]
-    top_services = [
+    return [
         ServiceUsage(
             item_id=str(unique_items[index]),
             service_name=service_names.get(str(unique_items[index]), str(unique_items[index])),
@@ -98,4 +133,3 @@ def summarize_activity(
         )
         for index in order.tolist()
     ]
-    return Activity(daily=daily, top_services=top_services, total_interactions=total)

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
@@ -288,6 +290,14 @@ class EventStore:
                 .fetchone()
             )
         return int(row[0])
+
+    def item_log(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+        """Every event's timestamp and item ID, for aggregate views such as daily counts."""
+        rows = self._connect().execute("SELECT sent_at, item_id FROM events").fetchall()
+        return (
+            np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+            np.asarray([row[1] for row in rows], dtype=object),
+        )
 
     def iter_batches(self, batch_rows: int = 100_000) -> Iterator[pa.Table]:
         """All events in Personalize's interactions columns, in storage order, streamed."""

@@ -457,7 +457,9 @@ class LocalRecommendationService:
     def activity(self, days: int = DEFAULT_DAYS, top: int = DEFAULT_TOP_SERVICES) -> Activity:
         timestamps, item_ids = self._history.item_log()
         names = {item.item_id: item.service_name for item in self._items}
-        return summarize_activity(timestamps, item_ids, names, days=days, top=top)
+        return summarize_activity(
+            timestamps, item_ids, names, days=days, top=top, recorded=self._events.item_log()
+        )
 
 
 def _records(

@@ -7,6 +7,7 @@ a redirect. The browser tests cover the same flows with the script enhancing the
 from __future__ import annotations
 
 import re
+import time
 from html.parser import HTMLParser
 
 import pytest
@@ -311,6 +312,33 @@ def test_data_page_charts_activity(client: FlaskClient, service: RecommendationS
     assert 'id="daily-chart"' in html and 'id="top-services-chart"' in html
     top = service.activity().top_services[0]
     assert str(top.interactions) in html
+
+
+def test_data_page_charts_feedback_apart_once_there_is_some(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    assert isinstance(service, ActivitySource)
+    before = service.activity()
+    if before.recorded_interactions == 0:
+        assert "No feedback recorded yet" in client.get("/data").get_data(as_text=True)
+    item = service.items()[0].item_id
+    sent = int(time.time())
+    response = client.post(
+        "/api/v1/events",
+        json={
+            "userId": "data-page-user",
+            "sessionId": "s",
+            "eventList": [{"eventType": "clicked", "itemId": item, "sentAt": sent}],
+        },
+    )
+    assert response.status_code == 204, response.get_json()
+    html = client.get("/data").get_data(as_text=True)
+    assert 'id="feedback-chart"' in html and 'id="daily-chart"' in html
+    after = service.activity()
+    assert after.recorded_interactions == before.recorded_interactions + 1
+    assert after.total_interactions == before.total_interactions + 1
+    assert after.feedback_daily[-1].day == time.strftime("%Y-%m-%d", time.gmtime(sent))
+    assert after.daily == before.daily
 
 
 def test_browser_errors_are_html_pages(client: FlaskClient) -> None:

@@ -343,13 +343,19 @@ def model() -> tuple[str, int]:
 def data() -> str:
     service = web_context().service
     activity: Activity | None = service.activity() if isinstance(service, ActivitySource) else None
-    daily_chart = top_chart = None
+    daily_chart = top_chart = feedback_chart = None
     if activity is not None:
         daily_chart = line_chart(
             [(entry.day, float(entry.interactions)) for entry in activity.daily],
             title="Interactions per day",
             chart_id="daily-chart",
         )
+        if activity.feedback_daily:
+            feedback_chart = line_chart(
+                [(entry.day, float(entry.interactions)) for entry in activity.feedback_daily],
+                title="Feedback recorded per day",
+                chart_id="feedback-chart",
+            )
         top_chart = bar_chart(
             [(entry.service_name, float(entry.interactions)) for entry in activity.top_services],
             title="Most used services",
@@ -357,5 +363,9 @@ def data() -> str:
             value_format="{:,.0f}".format,
         )
     return render_template(
-        "data.html", activity=activity, daily_chart=daily_chart, top_chart=top_chart
+        "data.html",
+        activity=activity,
+        daily_chart=daily_chart,
+        feedback_chart=feedback_chart,
+        top_chart=top_chart,
     )
