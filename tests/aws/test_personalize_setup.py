@@ -402,6 +402,7 @@ def test_campaign_on_an_older_version_is_updated_and_waited_on(tmp_path: Path) -
                     "campaignArn": CAMPAIGN,
                     "status": "ACTIVE",
                     "solutionVersionArn": old_version,
+                    "minProvisionedTPS": 1,
                 }
             },
         )
@@ -438,3 +439,51 @@ def test_campaign_on_an_older_version_is_updated_and_waited_on(tmp_path: Path) -
     script.done()
     assert f"campaign srs-campaign: updating to {VERSION}" in lines
     assert time.sleeps == [5.0]
+
+
+def test_campaign_with_another_min_tps_is_updated(tmp_path: Path) -> None:
+    options = PersonalizeOptions(name="srs", min_provisioned_tps=5)
+    setup, script, lines = make_setup(tmp_path, FakeTime(), options=options)
+    current = {"campaignArn": CAMPAIGN, "status": "ACTIVE", "solutionVersionArn": VERSION}
+    (
+        script.ok(
+            "list_campaigns",
+            {"campaigns": [{"name": "srs-campaign", "campaignArn": CAMPAIGN, "status": "ACTIVE"}]},
+        )
+        .ok("describe_campaign", {"campaign": {**current, "minProvisionedTPS": 1}})
+        .ok(
+            "update_campaign",
+            {"campaignArn": CAMPAIGN},
+            campaignArn=CAMPAIGN,
+            solutionVersionArn=VERSION,
+            minProvisionedTPS=5,
+        )
+        .ok(
+            "describe_campaign",
+            {"campaign": {**current, "latestCampaignUpdate": {"status": "ACTIVE"}}},
+        )
+    )
+    with script:
+        assert setup.campaign(SOLUTION, VERSION) == CAMPAIGN
+    script.done()
+    assert "campaign srs-campaign: updating minProvisionedTPS 1 -> 5" in lines
+
+
+def test_campaign_that_matches_is_left_alone(tmp_path: Path) -> None:
+    setup, script, lines = make_setup(tmp_path, FakeTime())
+    campaign = {
+        "campaignArn": CAMPAIGN,
+        "status": "ACTIVE",
+        "solutionVersionArn": VERSION,
+        "minProvisionedTPS": 1,
+    }
+    (
+        script.ok(
+            "list_campaigns",
+            {"campaigns": [{"name": "srs-campaign", "campaignArn": CAMPAIGN, "status": "ACTIVE"}]},
+        ).ok("describe_campaign", {"campaign": campaign})
+    )
+    with script:
+        assert setup.campaign(SOLUTION, VERSION) == CAMPAIGN
+    script.done()
+    assert not any("updating" in line for line in lines)

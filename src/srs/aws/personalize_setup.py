@@ -95,6 +95,24 @@ def same_schema(existing: str, wanted: Mapping[str, Any]) -> bool:
         return False
 
 
+def campaign_changes(
+    campaign: Mapping[str, Any], version_arn: str, min_provisioned_tps: int
+) -> list[str]:
+    """What an existing campaign must change to match the set-up, as words for the report.
+
+    A re-run with only a new ``--min-tps`` must still update the campaign: it bills that
+    floor every hour, so leaving the old one in place would silently keep the old cost.
+    """
+    changes = []
+    if campaign.get("solutionVersionArn") != version_arn:
+        changes.append(f"to {version_arn}")
+    if campaign.get("minProvisionedTPS") != min_provisioned_tps:
+        changes.append(
+            f"minProvisionedTPS {campaign.get('minProvisionedTPS')} -> {min_provisioned_tps}"
+        )
+    return changes
+
+
 def metrics_side_by_side(
     personalize: Mapping[str, float], local: Mapping[str, float]
 ) -> list[tuple[str, float | None, float | None]]:
@@ -359,14 +377,15 @@ class PersonalizeSetup:
         if found is None:
             return arn
         campaign = self._call("describe_campaign", campaignArn=arn)["campaign"]
-        if campaign.get("solutionVersionArn") != version_arn:
+        changes = campaign_changes(campaign, version_arn, self.options.min_provisioned_tps)
+        if changes:
             self._call(
                 "update_campaign",
                 campaignArn=arn,
                 solutionVersionArn=version_arn,
                 minProvisionedTPS=self.options.min_provisioned_tps,
             )
-            self.report(f"campaign {name}: updating to {version_arn}")
+            self.report(f"campaign {name}: updating {', '.join(changes)}")
             self._wait_update(arn, name)
         return arn
 
