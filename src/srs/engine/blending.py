@@ -1,0 +1,363 @@
+"""Weights of a linear blend of per-item features, learned on a validation split.
+
+The embedded recommender ranks a user's unseen items by ``Σ_k w_k · f_k(user, item)``, where
+the features are things like per-user z-scores of EASE and factor-model scores, log popularity
+or the item's activity inside the user's active time window. The weights are hyperparameters:
+they are learned here on a validation split carved out of the training data, never on the test
+split (DESIGN.md, "Engine notes").
+
+Why a listwise softmax (ListNet, Cao et al. 2007) over each user's top candidates rather than a
+pointwise classifier: what matters is the order of items *within* a user, so the loss compares
+a user's items with one another, and anything that shifts all of a user's items equally (a
+user's activity level, a feature's mean) drops out. Restricting the list to the generator's top
+``N`` trains the blend where it will be used — re-ordering the head of a list that a strong
+model already produced — instead of on the easy task of telling its head from the long tail.
+
+The L2 penalty is chosen by user-disjoint K-fold cross-validation on nDCG@10: a user's
+candidates are strongly correlated, so folds that split users would leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+from srs.engine.errors import HyperparameterError
+from srs.engine.metrics import ndcg_at_k
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+DEFAULT_L2_GRID: Final = (0.003, 0.01, 0.03)
+CV_CUTOFF: Final = 10
+FLAT_TOLERANCE: Final = 1e-12
+"""A spread below this fraction of a value's magnitude is rounding noise, not variation: a
+constant row or feature whose mean is not exactly representable still has a tiny nonzero std,
+and dividing by it would turn noise into z-scores of ±1."""
+
+
+def zscore_unseen(scores: FloatArray, seen: BoolArray) -> FloatArray:
+    """Per row: ``(s − mean) / std`` with the mean and std of the row's unseen items.
+
+    Models' raw scores live on scales that differ between users (a heavy user's EASE scores
+    are larger), so a blend needs them per user on one scale. Statistics come from unseen
+    items only because those are the ones usually ranked; the same transform applies to seen
+    cells, so a seen item a request does not exclude keeps its place relative to the rest
+    (a non-finite seen cell becomes 0). A row with fewer than two unseen items, or whose
+    unseen scores are all equal, carries no ranking information and becomes 0 everywhere.
+    A 1-D row follows the same rule.
+    """
+    values = np.asarray(scores, dtype=np.float64)
+    mask = np.asarray(seen, dtype=bool)
+    _require_shape("seen", mask.shape, "scores", values.shape)
+    if values.ndim not in (1, 2):
+        raise HyperparameterError(
+            f"scores must be a row or a users × items matrix, got shape {values.shape}"
+        )
+    rows = np.atleast_2d(values)
+    unseen = ~np.atleast_2d(mask)
+    bad = unseen & ~np.isfinite(rows)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        raise HyperparameterError(
+            f"scores has a non-finite value at row {row}, column {column} (an unseen item)"
+        )
+    counts = unseen.sum(axis=1)
+    filled = np.where(unseen, rows, 0.0)
+    means = filled.sum(axis=1) / np.maximum(counts, 1)
+    centred = np.where(np.isfinite(rows), rows - means[:, None], 0.0)
+    stds = np.sqrt(np.where(unseen, centred**2, 0.0).sum(axis=1) / np.maximum(counts, 1))
+    scales = np.abs(filled).max(axis=1, initial=0.0)
+    informative = (counts >= 2) & (stds > FLAT_TOLERANCE * scales)
+    divisors = np.where(informative, stds, 1.0)
+    z = np.where(informative[:, None], centred / divisors[:, None], 0.0)
+    return np.asarray(z.reshape(values.shape), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Each validation user's top-N candidate items, their features and their relevance.
+
+    Fixed-size ``users × N`` arrays (padded with ``valid=False``) keep every step of fitting
+    and scoring vectorised over users.
+    """
+
+    features: FloatArray
+    """users × N × D, the features of each user's N candidates (0 where not valid)."""
+    relevant: BoolArray
+    """users × N, the candidate is one of the user's held-out relevant items."""
+    valid: BoolArray
+    """users × N, the candidate exists (False pads users with fewer than N unseen items)."""
+    n_relevant: IntArray
+    """users, held-out relevant items of each user; may exceed the relevant candidates, since
+    an item the generator missed still counts against nDCG's ideal list."""
+
+    def __post_init__(self) -> None:
+        if self.features.ndim != 3:
+            raise HyperparameterError(
+                f"features must be users × N × D, got shape {self.features.shape}"
+            )
+        grid = self.features.shape[:2]
+        _require_shape("relevant", self.relevant.shape, "features[:, :, 0]", grid)
+        _require_shape("valid", self.valid.shape, "features[:, :, 0]", grid)
+        _require_shape("n_relevant", self.n_relevant.shape, "users", grid[:1])
+        over = np.flatnonzero((self.relevant & self.valid).sum(axis=1) > self.n_relevant)
+        if len(over):
+            user = int(over[0])
+            raise HyperparameterError(
+                f"n_relevant[{user}] = {int(self.n_relevant[user])} is below that user's "
+                f"{int((self.relevant[user] & self.valid[user]).sum())} relevant candidates"
+            )
+
+
+def candidates(
+    generator: FloatArray,
+    features: Sequence[FloatArray],
+    seen: BoolArray,
+    relevant: BoolArray,
+    n_relevant: IntArray,
+    count: int = 50,
+) -> Candidates:
+    """Each user's top ``count`` unseen items by ``generator`` score, best first.
+
+    ``generator``, each feature, ``seen`` and ``relevant`` are users × items. Ties go to the
+    lower item position so that the candidate lists (and therefore the learned weights) are
+    deterministic. ``N`` is ``min(count, items)``; a user with fewer unseen items gets padding
+    candidates marked ``valid=False`` whose features are 0.
+    """
+    if count < 1:
+        raise HyperparameterError(f"count must be at least 1, got {count}")
+    if len(features) == 0:
+        raise HyperparameterError("features is empty: a blend needs at least one feature")
+    scores = np.asarray(generator, dtype=np.float64)
+    if scores.ndim != 2:
+        raise HyperparameterError(f"generator must be users × items, got shape {scores.shape}")
+    seen_mask = np.asarray(seen, dtype=bool)
+    relevant_mask = np.asarray(relevant, dtype=bool)
+    relevant_counts = np.asarray(n_relevant, dtype=np.int64)
+    _require_shape("seen", seen_mask.shape, "generator", scores.shape)
+    _require_shape("relevant", relevant_mask.shape, "generator", scores.shape)
+    _require_shape("n_relevant", relevant_counts.shape, "users of generator", scores.shape[:1])
+    columns = [np.asarray(feature, dtype=np.float64) for feature in features]
+    for index, column in enumerate(columns):
+        _require_shape(f"features[{index}]", column.shape, "generator", scores.shape)
+    if np.isnan(scores[~seen_mask]).any():
+        raise HyperparameterError("generator has NaN scores for unseen items")
+
+    chosen = _top_unseen(scores, seen_mask, count)
+    valid = ~np.take_along_axis(seen_mask, chosen, axis=1)
+    gathered = np.stack([np.take_along_axis(c, chosen, axis=1) for c in columns], axis=2)
+    gathered = np.where(valid[:, :, None], gathered, 0.0)
+    bad = ~np.isfinite(gathered)
+    if bad.any():
+        user, _, feature = (int(i) for i in np.argwhere(bad)[0])
+        raise HyperparameterError(
+            f"features[{feature}] has a non-finite value for a candidate of user {user}"
+        )
+    return Candidates(
+        features=gathered,
+        relevant=np.take_along_axis(relevant_mask, chosen, axis=1) & valid,
+        valid=valid,
+        n_relevant=relevant_counts,
+    )
+
+
+def fit_weights(c: Candidates, l2: float) -> FloatArray:
+    """Weights (length D) that apply to the RAW features.
+
+    Internally features are standardised over all valid candidate cells, so that one ``l2``
+    means the same for a feature in [0, 1] and one in thousands. The loss is the cross-entropy
+    between a softmax over each user's valid candidates and the uniform distribution over the
+    user's relevant candidates (users with none carry no signal and are dropped), averaged over
+    users, plus ``l2 · ‖w_std‖²``. The returned weights are ``w_std / std``: the mean offset
+    shifts every item of a user equally, so it changes neither the ranking nor a softmax over
+    items, and is dropped. Constant features get weight 0 (they cannot order items).
+    """
+    if not np.isfinite(l2) or l2 < 0:
+        raise HyperparameterError(f"l2 must be a finite number >= 0, got {l2}")
+    features = np.asarray(c.features, dtype=np.float64)
+    cells = features[c.valid]
+    if len(cells) == 0:
+        raise HyperparameterError("no valid candidate: cannot fit blend weights")
+    means = cells.mean(axis=0)
+    stds = cells.std(axis=0)
+    varying = stds > FLAT_TOLERANCE * np.abs(cells).max(axis=0)
+    targets_mask = c.relevant & c.valid
+    trainable = targets_mask.any(axis=1)
+    if not trainable.any():
+        raise HyperparameterError(
+            "no user has a relevant candidate: widen the candidate count or check the "
+            "validation split"
+        )
+    weights = np.zeros(features.shape[2], dtype=np.float64)
+    if not varying.any():
+        return weights
+    standardised = (features[trainable][:, :, varying] - means[varying]) / stds[varying]
+    valid = c.valid[trainable]
+    standardised[~valid] = 0.0
+    positives = targets_mask[trainable].astype(np.float64)
+    targets = positives / positives.sum(axis=1, keepdims=True)
+    fitted = _minimise_listwise(standardised, valid, targets, l2)
+    weights[varying] = fitted / stds[varying]
+    return weights
+
+
+@dataclass(frozen=True)
+class BlendChoice:
+    """The chosen weights and the evidence they were chosen on."""
+
+    weights: FloatArray
+    l2: float
+    cv_ndcg: float
+    """Mean cross-validated nDCG@10 of the chosen ``l2``."""
+    cv_by_l2: dict[float, float]
+
+
+def choose_weights(
+    c: Candidates,
+    l2_grid: Sequence[float] = DEFAULT_L2_GRID,
+    folds: int = 2,
+    seed: int = 0,
+) -> BlendChoice:
+    """The ``l2`` with the best user-disjoint K-fold nDCG@10, and weights refit on all users.
+
+    Each fold's weights are fitted on the other K−1 folds and scored on the held-out users'
+    re-ranked candidates. Users with a relevant candidate are spread evenly over the folds, so
+    every training part can be fitted. The held-out nDCG is averaged over all held-out users
+    together (not per fold); ties between ``l2`` values go to the first in ``l2_grid``.
+    """
+    grid = [float(value) for value in l2_grid]
+    if not grid:
+        raise HyperparameterError("l2_grid is empty: give at least one l2 value")
+    if folds < 2:
+        raise HyperparameterError(f"folds must be at least 2, got {folds}")
+    assignment = _fold_assignment(c, folds, seed)
+    cv_by_l2: dict[float, float] = {}
+    for l2 in grid:
+        per_user = np.zeros(len(c.n_relevant), dtype=np.float64)
+        for fold in range(folds):
+            held_out = np.flatnonzero(assignment == fold)
+            weights = fit_weights(_users_of(c, np.flatnonzero(assignment != fold)), l2)
+            per_user[held_out] = _user_ndcg(_users_of(c, held_out), weights, CV_CUTOFF)
+        cv_by_l2[l2] = _mean_over_relevant(per_user, c.n_relevant)
+    best = max(cv_by_l2, key=lambda l2: (cv_by_l2[l2], -grid.index(l2)))
+    return BlendChoice(
+        weights=fit_weights(c, best), l2=best, cv_ndcg=cv_by_l2[best], cv_by_l2=cv_by_l2
+    )
+
+
+def ndcg_of_blend(c: Candidates, weights: FloatArray, k: int = 10) -> float:
+    """Mean nDCG@k when each user's candidates are ordered by ``features @ weights``.
+
+    Binary relevance; each user's ``n_relevant`` sizes the ideal list, so relevant items the
+    generator missed still cost. Users with no relevant item are left out, as
+    :mod:`srs.engine.metrics` expects; 0.0 when no user is left.
+    """
+    return _mean_over_relevant(_user_ndcg(c, weights, k), c.n_relevant)
+
+
+def _require_shape(
+    name: str, shape: tuple[int, ...], reference: str, expected: tuple[int, ...]
+) -> None:
+    if shape != expected:
+        raise HyperparameterError(
+            f"{name} has shape {shape} but {reference} has shape {expected}; they must match"
+        )
+
+
+def _top_unseen(scores: FloatArray, seen: BoolArray, count: int) -> IntArray:
+    """users × min(count, items) item positions, best unseen first, ties to lower positions.
+
+    A partition finds each row's cut score in linear time; among items tied at the cut the
+    lowest positions are kept (a partition alone would pick among them arbitrarily), and only
+    the kept ``N`` are sorted. Seen items score ``-inf`` and so only fill rows that run out of
+    unseen items.
+    """
+    key = np.where(seen, -np.inf, scores)
+    users, items = key.shape
+    width = min(count, items)
+    if width == items:
+        return np.argsort(-key, axis=1, kind="stable").astype(np.int64)
+    cut = -np.partition(-key, width - 1, axis=1)[:, width - 1]
+    above = key > cut[:, None]
+    tied = key == cut[:, None]
+    missing = width - above.sum(axis=1)
+    kept = above | (tied & (np.cumsum(tied, axis=1) <= missing[:, None]))
+    positions = np.nonzero(kept)[1].reshape(users, width)
+    order = np.argsort(-np.take_along_axis(key, positions, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(positions, order, axis=1).astype(np.int64)
+
+
+def _minimise_listwise(
+    features: FloatArray, valid: BoolArray, targets: FloatArray, l2: float
+) -> FloatArray:
+    """``argmin_w mean_u CE(targets_u, softmax(features_u @ w)) + l2 ‖w‖²`` by L-BFGS-B.
+
+    The objective is convex in ``w``, so the start (0, every item equally likely) only affects
+    speed; the analytic gradient is ``mean_u Σ_i (p_ui − t_ui) x_ui + 2 l2 w``.
+    """
+    users = features.shape[0]
+
+    def objective(weights: FloatArray) -> tuple[float, FloatArray]:
+        logits = np.where(valid, features @ weights, -np.inf)
+        log_norm = logsumexp(logits, axis=1, keepdims=True)
+        log_probs = np.where(valid, logits - log_norm, 0.0)
+        loss = -float((targets * log_probs).sum()) / users
+        residual = np.exp(log_probs) * valid - targets
+        gradient = np.einsum("un,und->d", residual, features) / users
+        return loss + l2 * float(weights @ weights), gradient + 2.0 * l2 * weights
+
+    start = np.zeros(features.shape[2], dtype=np.float64)
+    result = minimize(objective, start, jac=True, method="L-BFGS-B")
+    return np.asarray(result.x, dtype=np.float64)
+
+
+def _fold_assignment(c: Candidates, folds: int, seed: int) -> IntArray:
+    """Fold of each user: shuffled, dealt round-robin separately to users with and without a
+    relevant candidate, so that no training part ends up with nothing to learn from."""
+    trainable = np.flatnonzero((c.relevant & c.valid).any(axis=1))
+    if len(trainable) < folds:
+        raise HyperparameterError(
+            f"{len(trainable)} users have a relevant candidate, fewer than folds = {folds}: "
+            "use fewer folds or more validation users"
+        )
+    rng = np.random.default_rng(seed)
+    assignment = np.zeros(len(c.n_relevant), dtype=np.int64)
+    rest = np.setdiff1d(np.arange(len(c.n_relevant)), trainable)
+    for group in (trainable, rest):
+        shuffled = rng.permutation(group)
+        assignment[shuffled] = np.arange(len(shuffled)) % folds
+    return assignment
+
+
+def _users_of(c: Candidates, users: IntArray) -> Candidates:
+    return Candidates(
+        features=c.features[users],
+        relevant=c.relevant[users],
+        valid=c.valid[users],
+        n_relevant=c.n_relevant[users],
+    )
+
+
+def _user_ndcg(c: Candidates, weights: FloatArray, k: int) -> FloatArray:
+    """Per-user nDCG@k of the candidates re-ranked by the blend (invalid candidates last)."""
+    if k < 1:
+        raise HyperparameterError(f"k must be at least 1, got {k}")
+    blend = np.asarray(weights, dtype=np.float64)
+    _require_shape("weights", blend.shape, "features' last axis", c.features.shape[2:])
+    scores = np.where(c.valid, c.features @ blend, -np.inf)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    hits = np.take_along_axis(c.relevant & c.valid, order, axis=1)
+    return ndcg_at_k(hits, c.n_relevant, k)
+
+
+def _mean_over_relevant(per_user: FloatArray, n_relevant: IntArray) -> float:
+    scored = per_user[n_relevant > 0]
+    return float(scored.mean()) if len(scored) else 0.0
