@@ -55,6 +55,12 @@ RECIPES = {
         weights=WEIGHTS, algorithm="ease", popularity_exponent=-0.3
     ),
     "item-knn": lambda: UserPersonalization(weights=WEIGHTS, algorithm="item-knn", neighbors=5),
+    "blend": lambda: UserPersonalization(
+        weights=WEIGHTS,
+        algorithm="ease",
+        time_weight=0.1,
+        blend={"item_item": 0.4, "factors": 0.3, "popularity": -0.2, "window": 0.3, "value": 0.1},
+    ),
     "sims": lambda: SimilarItems(weights=WEIGHTS, neighbors=5),
 }
 

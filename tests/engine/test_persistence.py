@@ -22,6 +22,14 @@ from srs.engine.persistence import METADATA_FILE
 RECIPES = [
     ("user-personalization", {}),
     ("user-personalization", {"algorithm": "item-knn"}),
+    (
+        "user-personalization",
+        {
+            "category_weight": 0.1,
+            "time_weight": 0.05,
+            "blend": {"item_item": 0.5, "factors": 0.3, "popularity": -0.1, "window": 0.2},
+        },
+    ),
     ("personalized-ranking", {}),
     ("similar-items", {"popularity_discount": 0.25}),
     ("popularity-count", {}),

@@ -243,3 +243,122 @@ def test_fitting_from_a_prebuilt_matrix_equals_fitting_from_the_frame(data: pd.D
     )
     assert prebuilt.recommend(SERVERLESS_PARTIAL) == direct.recommend(SERVERLESS_PARTIAL)
     assert prebuilt.temperature == direct.temperature
+
+
+# ---- side information and the blend ---------------------------------------------------------
+
+EVERY_FEATURE = {"item_item": 0.5, "factors": 0.4, "popularity": -0.1, "window": 0.3, "value": 0.2}
+
+
+def two_eras(users_per_era: int = 10) -> pd.DataFrame:
+    """Old users (year one) and new users (year two) with the same tastes, but the catalogue
+    changed: ``ec2`` was in use only in year one, ``lambda`` only in year two. Everyone uses
+    ``s3``; a few old users also used ``vpc``, a few new ones ``dynamo``."""
+    rows: list[tuple[str, str, str, float, int]] = []
+    year = 365 * 86_400
+    for era, (item, extra) in enumerate((("ec2", "vpc"), ("lambda", "dynamo"))):
+        for user in range(users_per_era):
+            user_id = f"era{era}_{user:02d}"
+            stamp = T0 + era * year + user * 3_600
+            rows.append((user_id, "s3", "launched", 4.0, stamp))
+            if user > 0:
+                rows.append((user_id, item, "launched", 4.0, stamp + 60))
+            if user < 3:
+                rows.append((user_id, extra, "viewed", 2.0, stamp + 120))
+    return frame(rows)
+
+
+def test_a_window_blend_favours_what_was_in_use_while_the_user_was_active() -> None:
+    data = two_eras()
+    model = UserPersonalization(algorithm="ease", blend={"window": 1.0}).fit(data)
+    old = [item.item_id for item in model.recommend("era0_00", num_results=5)]
+    new = [item.item_id for item in model.recommend("era1_00", num_results=5)]
+    assert old.index("ec2") < old.index("lambda")
+    assert new.index("lambda") < new.index("ec2")
+    assert model.recommend("nobody", events=[HistoryEvent("s3", "launched", 4.0)])  # no span
+
+
+def test_a_value_blend_ranks_by_mean_event_value() -> None:
+    data = two_eras()
+    model = UserPersonalization(algorithm="ease", blend={"value": 1.0}).fit(data)
+    ranked = [item.item_id for item in model.recommend("era0_05", num_results=4)]
+    assert ranked[-1] in {"vpc", "dynamo"}  # valued 2, the others 4
+    assert ranked.index("lambda") < ranked.index("dynamo")
+
+
+def test_an_item_item_only_blend_keeps_the_plain_ranking(data: pd.DataFrame) -> None:
+    plain = UserPersonalization(algorithm="ease").fit(data, items_frame())
+    blended = UserPersonalization(algorithm="ease", blend={"item_item": 2.0}).fit(
+        data, items_frame()
+    )
+    for user in ("serverless_00", "infra_03", "serverless_07"):
+        expected = [item.item_id for item in plain.recommend(user, num_results=7)]
+        assert [item.item_id for item in blended.recommend(user, num_results=7)] == expected
+
+
+def test_a_factor_blend_finds_the_missing_cluster_item_and_reacts_to_events(
+    data: pd.DataFrame,
+) -> None:
+    model = UserPersonalization(algorithm="ease", blend={"factors": 1.0}).fit(data, items_frame())
+    used = ["console", "s3", "lambda"]
+    assert model.recommend(SERVERLESS_PARTIAL, num_results=1, exclude=used)[0].item_id == "dynamo"
+    before = model.recommend("infra_05", num_results=8)
+    after = model.recommend(
+        "infra_05", events=[HistoryEvent("lambda", "launched", 4.0)], num_results=8
+    )
+    assert [item.item_id for item in before] != [item.item_id for item in after]
+
+
+def test_blended_scores_sum_to_one_and_carry_reasons_from_the_history(data: pd.DataFrame) -> None:
+    model = UserPersonalization(algorithm="ease", blend=EVERY_FEATURE).fit(data, items_frame())
+    answer = model.recommend(SERVERLESS_PARTIAL, num_results=500)
+    assert sum(item.score or 0.0 for item in answer) == pytest.approx(1.0)
+    top = model.recommend(SERVERLESS_PARTIAL, num_results=1, exclude=["console", "s3", "lambda"])
+    assert top[0].item_id == "dynamo"
+    assert "Amazon S3" in top[0].reason or "AWS Lambda" in top[0].reason
+
+
+def test_batch_blend_scores_match_one_user_at_a_time() -> None:
+    data = two_eras()
+    model = UserPersonalization(algorithm="ease", blend=EVERY_FEATURE).fit(data)
+    users = ["era0_00", "era0_04", "era1_01", "era1_09"]
+    rows = [model.user_index[user] for user in users]
+    n_items = len(model.item_ids)
+    histories = sp.vstack([model._histories.block(row, row + 1, n_items) for row in rows])  # type: ignore[union-attr]
+    spans = np.asarray([model._user_span(user) for user in users], dtype=np.int64)
+    batch = model.score_histories(histories, spans)
+    for row, user in enumerate(users):
+        items, values = model.history(user)
+        single = model._history_scores(items, values, model._user_span(user))
+        assert np.allclose(batch[row], single, atol=1e-6)
+
+
+def test_category_side_information_links_items_nobody_used_together() -> None:
+    rows = [(f"u{user}", item, "launched", 1.0, T0 + user) for user in range(8) for item in "ab"]
+    rows += [(f"v{user}", item, "launched", 1.0, T0 + user) for user in range(8) for item in "cd"]
+    data = frame(rows)
+    items = pd.DataFrame({"ITEM_ID": list("abcd"), "CATEGORY": ["x", "y", "x", "y"]})
+    plain = UserPersonalization(algorithm="ease").fit(data, items)
+    linked = UserPersonalization(algorithm="ease", category_weight=0.5).fit(data, items)
+    a, c = plain.catalogue.index["a"], plain.catalogue.index["c"]
+    assert plain.dense_weights is not None and linked.dense_weights is not None
+    assert abs(plain.dense_weights[a, c]) < 1e-6
+    assert linked.dense_weights[a, c] > 0.01
+
+
+@pytest.mark.parametrize(
+    ("blend", "message"),
+    [
+        ({"popularty": 1.0}, "unknown feature"),
+        ({"window": float("nan")}, "finite"),
+        ({"window": "1"}, "number"),
+    ],
+)
+def test_bad_blends_are_refused(blend: dict[str, object], message: str) -> None:
+    with pytest.raises(HyperparameterError, match=message):
+        UserPersonalization(blend=blend)  # type: ignore[arg-type]
+
+
+def test_an_all_zero_blend_is_no_blend() -> None:
+    model = UserPersonalization(blend={"window": 0.0})
+    assert model.hyperparameters()["blend"] is None

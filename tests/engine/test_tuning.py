@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
-from engine_support import T0, frame
+from engine_support import DAY, T0, frame
 
-from srs.engine import grid_search, personalize_task, tune_recipe
-from srs.engine.tuning import DEFAULT_GRIDS
+from srs.engine import (
+    UserPersonalization,
+    evaluate_model,
+    grid_search,
+    personalize_task,
+    stratified_split,
+    tune_recipe,
+)
+from srs.engine.evaluation import scoring_input, stratified_task
+from srs.engine.personalization import BLEND_FEATURES
+from srs.engine.tuning import DEFAULT_GRIDS, learn_blend
 
 
 def clustered(users: int = 120) -> pd.DataFrame:
@@ -45,3 +55,47 @@ def test_recipes_without_a_grid_keep_their_defaults() -> None:
     result = tune_recipe("popularity-count", clustered())
     assert result.best == {}
     assert "popularity-count" not in DEFAULT_GRIDS
+
+
+def eras(users_per_era: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Two eras a year apart, each with its own pool of items, and items used in both: a user's
+    shared items do not say which era's items they will use, their dates do."""
+    rng = np.random.default_rng(seed)
+    shared = [f"shared_{k}" for k in range(4)]
+    rows = []
+    for era in range(2):
+        pool = [f"era{era}_{k}" for k in range(6)]
+        for user in range(users_per_era):
+            start = T0 + era * 365 * DAY + int(rng.integers(0, 30)) * DAY
+            chosen = list(rng.choice(shared, 3, replace=False)) + list(rng.choice(pool, 3, False))
+            for step, item in enumerate(chosen):
+                rows.append((f"e{era}_{user:02d}", str(item), "launched", 4.0, start + step))
+    return frame(rows)
+
+
+def test_learned_blend_weights_the_feature_that_predicts_and_lifts_ndcg() -> None:
+    data = eras()
+    tasks = [stratified_task(data, ratio=0.6, seed=seed) for seed in (1, 2)]
+    result = learn_blend(tasks, {"l2": 1.0})
+    assert list(result.weights) == list(BLEND_FEATURES)
+    assert result.weights["window"] > 0
+    assert result.weights["window"] == max(result.weights.values(), key=abs)
+    assert 0 < result.item_item_ndcg < result.cv_ndcg <= 1
+
+    train, test = stratified_split(data, ratio=0.75, seed=42)
+    task = stratified_task(data, ratio=0.75, seed=42)
+    plain = evaluate_model(UserPersonalization(l2=1.0).fit(train), task)
+    blended = evaluate_model(UserPersonalization(l2=1.0, blend=result.weights).fit(train), task)
+    assert blended["ndcg_at_10"] > plain["ndcg_at_10"] + 0.02
+    assert len(test) > 0
+
+
+def test_scoring_input_carries_each_users_input_span() -> None:
+    data = eras(users_per_era=5)
+    task = stratified_task(data, ratio=0.6, seed=3)
+    model = UserPersonalization(l2=1.0).fit(task.fit_frame)
+    prepared = scoring_input(model, task)
+    first = task.input_frame.groupby("USER_ID")["TIMESTAMP"].min()
+    last = task.input_frame.groupby("USER_ID")["TIMESTAMP"].max()
+    for row, user in enumerate(prepared.users):
+        assert prepared.spans[row].tolist() == [first[user], last[user]]

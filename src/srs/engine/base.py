@@ -53,6 +53,8 @@ StrArray = npt.NDArray[np.str_]
 Array = npt.NDArray[Any]
 Exclude: TypeAlias = Collection[str] | BoolArray | None
 """Items never to return: item ids, or a boolean mask aligned with ``item_ids``."""
+Span: TypeAlias = tuple[int, int]
+"""A user's first and last interaction time in training (Unix seconds)."""
 
 
 class EventLike(Protocol):
@@ -294,8 +296,11 @@ class Recipe(abc.ABC):
         """Constructor keyword arguments (JSON-serialisable) that rebuild this recipe."""
 
     @abc.abstractmethod
-    def _fit_model(self, data: InteractionMatrix, frame: pd.DataFrame) -> None:
-        """Fit the model arrays; the catalogue is already set."""
+    def _fit_model(
+        self, data: InteractionMatrix, frame: pd.DataFrame, items: pd.DataFrame | None
+    ) -> None:
+        """Fit the model arrays; the catalogue is already set. ``items`` is the items dataset
+        (categories), when there is one."""
 
     @abc.abstractmethod
     def _model_arrays(self) -> dict[str, Array]:
@@ -310,12 +315,20 @@ class Recipe(abc.ABC):
         return {}
 
     @abc.abstractmethod
-    def _history_scores(self, items: IntArray, values: FloatArray) -> FloatArray:
-        """Raw scores over the catalogue for one non-empty history."""
+    def _history_scores(
+        self, items: IntArray, values: FloatArray, span: Span | None = None
+    ) -> FloatArray:
+        """Raw scores over the catalogue for one non-empty history; ``span`` is when the user
+        was active in training, for recipes that use it (None: unknown)."""
 
     @abc.abstractmethod
-    def score_histories(self, histories: sp.csr_matrix) -> Array:
-        """Raw scores (rows × catalogue) for a batch of history vectors, e.g. for evaluation."""
+    def score_histories(self, histories: sp.csr_matrix, spans: IntArray | None = None) -> Array:
+        """Raw scores (rows × catalogue) for a batch of history vectors, e.g. for evaluation;
+        ``spans`` (rows × 2: first and last interaction time) as in :meth:`_history_scores`."""
+
+    def _user_span(self, user_id: str | None) -> Span | None:
+        """When the user was active in training, for recipes that keep it."""
+        return None
 
     @abc.abstractmethod
     def _probabilities(self, raw: FloatArray) -> FloatArray:
@@ -414,7 +427,7 @@ class Recipe(abc.ABC):
         self._histories = UserHistories.from_matrix(data) if self.personal else None
         self.reference_time = data.reference_time
         with blas_threads(threads):
-            self._fit_model(data, interactions)
+            self._fit_model(data, interactions, items)
         self.stats = {
             "users": int(data.shape[0]),
             "items": int(data.shape[1]),
@@ -480,7 +493,7 @@ class Recipe(abc.ABC):
         items, values = self.history(user_id, events) if self.personal else _EMPTY_HISTORY
         if len(items) == 0 and self.personal:
             return self._popular_ranked(count, mask)
-        raw = self._history_scores(items, values)
+        raw = self._history_scores(items, values, self._user_span(user_id))
         probabilities = self._probabilities(raw)
         top = top_positions(self._ranking_key(raw), count, mask)
         reasons = self._reasons(items, values, top, raw, item_names)
@@ -532,7 +545,7 @@ class Recipe(abc.ABC):
             order = top_positions(popularity, len(chosen), None)
             reasons = [POPULAR_REASON] * len(chosen)
         else:
-            raw = self._history_scores(items, values)
+            raw = self._history_scores(items, values, self._user_span(user_id))
             probabilities = self._probabilities(raw)[chosen]
             probabilities = probabilities / probabilities.sum()
             order = top_positions(self._ranking_key(raw)[chosen], len(chosen), None)
@@ -606,16 +619,21 @@ class Recipe(abc.ABC):
     # ---- batch (evaluation) --------------------------------------------------------------------
 
     def recommend_batch(
-        self, histories: sp.csr_matrix, count: int, exclude: sp.csr_matrix | None = None
+        self,
+        histories: sp.csr_matrix,
+        count: int,
+        exclude: sp.csr_matrix | None = None,
+        spans: IntArray | None = None,
     ) -> IntArray:
         """Top ``count`` item positions per history row (``-1`` pads rows with fewer allowed
-        items); rows of ``exclude`` mark items to skip. Empty histories get popular items."""
+        items); rows of ``exclude`` mark items to skip; ``spans`` as in :meth:`score_histories`.
+        Empty histories get popular items."""
         histories = sp.csr_matrix(histories)
         n_rows, n_items = histories.shape
         result = np.full((n_rows, count), -1, dtype=np.int64)
         if n_rows == 0:
             return result
-        key = np.asarray(self.score_histories(histories), dtype=np.float64)
+        key = np.asarray(self.score_histories(histories, spans), dtype=np.float64)
         if self.fills_with_popular:
             key = np.where(key > 0, key, self.catalogue.fallback_key[np.newaxis, :])
         empty = np.diff(histories.indptr) == 0
@@ -694,8 +712,11 @@ class Recipe(abc.ABC):
         rows, n_items = stop - start, len(self.catalogue)
         raw = np.zeros((rows, n_items), dtype=np.float64)
         scored = np.flatnonzero(np.diff(histories.indptr[start : stop + 1]) > 0).tolist()
+        user_ids = histories.user_ids
         for offset in scored:
-            raw[offset] = self._history_scores(*histories.row_at(start + offset))
+            raw[offset] = self._history_scores(
+                *histories.row_at(start + offset), self._user_span(str(user_ids[start + offset]))
+            )
         top = best_first(np.where(mask, -np.inf, self._ranking_key(raw)), width)
         scores = np.take_along_axis(self._batch_probabilities(raw), top, axis=1)
         reasons = np.zeros((rows, width), dtype=np.int64)

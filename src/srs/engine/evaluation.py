@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from srs.engine.base import Recipe
+from srs.engine.item_signals import activity_spans
 from srs.engine.matrix import ITEM_ID, USER_ID
 from srs.engine.metrics import (
     MRR_CUTOFF,
@@ -76,6 +77,8 @@ class ScoringInput:
     relevant: sp.csr_matrix
     n_relevant: np.ndarray
     exclude: sp.csr_matrix | None
+    spans: np.ndarray
+    """Each user's first and last input interaction time (rows × 2), for recipes that use it."""
 
 
 def scoring_input(model: Recipe, task: EvaluationTask) -> ScoringInput:
@@ -101,8 +104,9 @@ def scoring_input(model: Recipe, task: EvaluationTask) -> ScoringInput:
     input_users, input_histories = model.history_matrix(task.input_frame)
     selection = _selection(users, input_users.tolist())
     histories = sp.csr_matrix(selection @ input_histories)
+    spans = np.stack(activity_spans(task.input_frame, np.asarray(users, dtype=str)), axis=1)
     return ScoringInput(
-        users, histories, relevant, n_relevant, histories if task.exclude_input else None
+        users, histories, relevant, n_relevant, histories if task.exclude_input else None, spans
     )
 
 
@@ -128,6 +132,7 @@ def evaluate_model(
                 None
                 if prepared.exclude is None
                 else prepared.exclude[start : start + SCORING_CHUNK_ROWS],
+                prepared.spans[start : start + SCORING_CHUNK_ROWS],
             )
             for start in range(0, len(prepared.users), SCORING_CHUNK_ROWS)
         ]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from srs.engine.base import POPULAR_REASON, Array, FloatArray, IntArray, Recipe
+from srs.engine.base import POPULAR_REASON, Array, FloatArray, IntArray, Recipe, Span
 from srs.engine.matrix import InteractionMatrix
 
 
@@ -28,7 +28,9 @@ class PopularityCount(Recipe):
     def hyperparameters(self) -> dict[str, Any]:
         return {}
 
-    def _fit_model(self, data: InteractionMatrix, frame: pd.DataFrame) -> None:
+    def _fit_model(
+        self, data: InteractionMatrix, frame: pd.DataFrame, items: pd.DataFrame | None
+    ) -> None:
         """Nothing beyond the catalogue's distinct-user counts, which every recipe keeps."""
 
     def _model_arrays(self) -> dict[str, Array]:
@@ -37,10 +39,12 @@ class PopularityCount(Recipe):
     def _restore_model(self, arrays: Mapping[str, Array], state: Mapping[str, Any]) -> None:
         """The catalogue holds everything this recipe needs."""
 
-    def _history_scores(self, items: IntArray, values: FloatArray) -> FloatArray:
+    def _history_scores(
+        self, items: IntArray, values: FloatArray, span: Span | None = None
+    ) -> FloatArray:
         return self.catalogue.popularity
 
-    def score_histories(self, histories: sp.csr_matrix) -> Array:
+    def score_histories(self, histories: sp.csr_matrix, spans: IntArray | None = None) -> Array:
         return np.broadcast_to(
             self.catalogue.popularity, (histories.shape[0], len(self.catalogue))
         ).copy()

@@ -25,6 +25,7 @@ from srs.engine.base import (
     FloatArray,
     IntArray,
     Recipe,
+    Span,
     contributor_reasons,
 )
 from srs.engine.errors import HyperparameterError
@@ -74,7 +75,9 @@ class SimilarItems(Recipe):
     def fills_with_popular(self) -> bool:
         return True
 
-    def _fit_model(self, data: InteractionMatrix, frame: pd.DataFrame) -> None:
+    def _fit_model(
+        self, data: InteractionMatrix, frame: pd.DataFrame, items: pd.DataFrame | None
+    ) -> None:
         who = data.matrix.copy()
         who.data = np.ones_like(who.data)
         self._similarity = top_k_similarity(
@@ -103,7 +106,9 @@ class SimilarItems(Recipe):
             shape=(n_items, n_items),
         )
 
-    def _history_scores(self, items: IntArray, values: FloatArray) -> FloatArray:
+    def _history_scores(
+        self, items: IntArray, values: FloatArray, span: Span | None = None
+    ) -> FloatArray:
         similarity = self._require()
         return row_sum(
             similarity.indptr,
@@ -114,7 +119,7 @@ class SimilarItems(Recipe):
             len(self.catalogue),
         )
 
-    def score_histories(self, histories: sp.csr_matrix) -> Array:
+    def score_histories(self, histories: sp.csr_matrix, spans: IntArray | None = None) -> Array:
         histories = sp.csr_matrix(histories, dtype=np.float32)
         return np.asarray((histories @ self._require()).toarray())
 

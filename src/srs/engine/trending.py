@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from srs.engine.base import POPULAR_REASON, Array, FloatArray, IntArray, Recipe
+from srs.engine.base import POPULAR_REASON, Array, FloatArray, IntArray, Recipe, Span
 from srs.engine.errors import HyperparameterError
 from srs.engine.matrix import InteractionMatrix, check_interactions
 from srs.engine.weights import SECONDS_PER_DAY, EventWeights
@@ -60,7 +60,9 @@ class TrendingNow(Recipe):
     def fills_with_popular(self) -> bool:
         return True
 
-    def _fit_model(self, data: InteractionMatrix, frame: pd.DataFrame) -> None:
+    def _fit_model(
+        self, data: InteractionMatrix, frame: pd.DataFrame, items: pd.DataFrame | None
+    ) -> None:
         rows = check_interactions(frame)
         positions = np.searchsorted(data.item_ids, rows.item_labels)[rows.item_codes]
         window = self.window_days * SECONDS_PER_DAY
@@ -79,10 +81,12 @@ class TrendingNow(Recipe):
         self.previous = arrays["previous"]
         self.growth = arrays["growth"]
 
-    def _history_scores(self, items: IntArray, values: FloatArray) -> FloatArray:
+    def _history_scores(
+        self, items: IntArray, values: FloatArray, span: Span | None = None
+    ) -> FloatArray:
         return np.asarray(self.growth - 1.0, dtype=np.float64)
 
-    def score_histories(self, histories: sp.csr_matrix) -> Array:
+    def score_histories(self, histories: sp.csr_matrix, spans: IntArray | None = None) -> Array:
         return np.broadcast_to(self.growth - 1.0, (histories.shape[0], len(self.growth))).copy()
 
     def _probabilities(self, raw: FloatArray) -> FloatArray:
