@@ -9,9 +9,14 @@ Hyperparameters of the default recipe, and its event weighting (binary, rating /
 compressed (2 + rating) / 5), are chosen by nDCG@10 on validation splits carved from
 the 75% training part only (the same stratified split applied to it, with seeds 42, 43 and 44;
 the mean over three splits makes the choice less of a coin toss between close candidates); the
-test part is used once, for the final figures. Training time is the ``fit`` of the chosen setting on
-the whole training part, BLAS capped at 2 threads; other engineers share the machine, so
-timings are noisy.
+test part is used once, for the final figures. The blend weights of user-personalization
+(item-item and factor scores, popularity, use during the user's active months, mean rating)
+are then learned on the same validation splits (``srs.engine.tuning.learn_blend``). The side
+information weights (each film's first-listed genre as its CATEGORY, read from ``u.item``
+beside ``u.data``, and the fortnights it was rated in) are fixed at values an earlier search
+chose on these validation splits. Training time is the ``fit`` of the chosen setting on the
+whole training part, BLAS capped at 2 threads; other engineers share the machine, so timings
+are noisy.
 
     python benchmarks/movielens100k.py [path/to/u.data]
 
@@ -38,6 +43,7 @@ from srs.engine import (
     grid_search,
     stratified_split,
 )
+from srs.engine.tuning import learn_blend
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path("../shared/data/movielens-100k/u.data")
@@ -71,6 +77,12 @@ GRID: dict[str, tuple[Any, ...]] = {
     "popularity_exponent": (-0.2, -0.1, 0.0),
 }
 VALIDATION_SEEDS = (42, 43, 44)
+SIDE_INFORMATION = {"category_weight": 0.1, "time_weight": 0.03}
+GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+    "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
 
 
 def read_ratings(path: Path) -> pd.DataFrame:
@@ -89,14 +101,37 @@ def read_ratings(path: Path) -> pd.DataFrame:
     )
 
 
-def tune(train: pd.DataFrame) -> tuple[dict[str, Any], EventWeights, float, int]:
-    """Best (hyperparameters, weights) by mean nDCG@10 over stratified splits of ``train``."""
-    tables = []
+def read_items(path: Path) -> pd.DataFrame | None:
+    """u.item (pipe-separated, Latin-1) as an items dataset: each film's first-listed genre is
+    its CATEGORY (SRS items carry one category); None when the file is absent."""
+    if not path.is_file():
+        return None
+    columns = ["item", "title", "release", "video", "url", *GENRES]
+    raw = pd.read_csv(path, sep="|", header=None, names=columns, encoding="latin-1")
+    flags = raw[list(GENRES)].to_numpy() > 0
+    return pd.DataFrame(
+        {
+            "ITEM_ID": raw["item"].astype(str),
+            "CATEGORY": [GENRES[int(np.argmax(row))] if row.any() else "" for row in flags],
+        }
+    )
+
+
+def validation_tasks(train: pd.DataFrame) -> list[EvaluationTask]:
+    """The stratified protocol applied to ``train`` itself, once per validation seed."""
+    tasks = []
     for seed in VALIDATION_SEEDS:
         fit_part, truth = stratified_split(
             train, ratio=RATIO, min_rating=1, filter_by="item", seed=seed
         )
-        task = EvaluationTask(fit_part, fit_part, truth)
+        tasks.append(EvaluationTask(fit_part, fit_part, truth))
+    return tasks
+
+
+def tune(tasks: list[EvaluationTask]) -> tuple[dict[str, Any], EventWeights, float, int]:
+    """Best (hyperparameters, weights) by mean nDCG@10 over the validation ``tasks``."""
+    tables = []
+    for seed, task in zip(VALIDATION_SEEDS, tasks, strict=True):
         for weights in WEIGHT_CANDIDATES.values():
             table = grid_search(
                 "user-personalization", GRID, task, metric="ndcg_at_10", weights=weights
@@ -113,11 +148,15 @@ def tune(train: pd.DataFrame) -> tuple[dict[str, Any], EventWeights, float, int]
 
 
 def measure(
-    name: str, params: dict[str, Any], weights: EventWeights | None, task: EvaluationTask
+    name: str,
+    params: dict[str, Any],
+    weights: EventWeights | None,
+    task: EvaluationTask,
+    items: pd.DataFrame | None,
 ) -> tuple[dict[str, float], float]:
     model = create_recipe(name, weights, **params)
     started = time.perf_counter()
-    model.fit(task.fit_frame, threads=THREADS)
+    model.fit(task.fit_frame, items, threads=THREADS)
     seconds = time.perf_counter() - started
     return evaluate_model(model, task), seconds
 
@@ -134,20 +173,33 @@ def main(argv: list[str] | None = None) -> int:
     train, test = stratified_split(frame, ratio=RATIO, min_rating=1, filter_by="item", seed=SEED)
     print(f"MovieLens-100K from {path}: {len(frame)} ratings; train {len(train)}, test {len(test)}")
 
+    items = read_items(path.parent / "u.item")
+    tasks = validation_tasks(train)
     started = time.perf_counter()
-    params, weights, validation_ndcg, candidates = tune(train)
+    params, weights, validation_ndcg, candidates = tune(tasks)
     print(
         f"validation search: {candidates} fits in {time.perf_counter() - started:.1f} s; "
         f"chosen {params}, weights {WEIGHT_LABELS[id(weights)]}, "
         f"mean validation nDCG@10 {validation_ndcg:.4f}"
     )
+    started = time.perf_counter()
+    side = SIDE_INFORMATION if items is not None else {}
+    blend = learn_blend(tasks, {**params, **side}, weights=weights, items=items)
+    print(
+        f"blend learned on the same validation splits in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{name} {value:+.3f}" for name, value in blend.weights.items())
+        + f" (l2 {blend.l2}); validation nDCG@10 of the re-ranked lists {blend.cv_ndcg:.4f}"
+        f" (cross-validated), {blend.item_item_ndcg:.4f} in the item-item order"
+    )
+    tuned = {**params, **side, "blend": blend.weights}
 
     task = EvaluationTask(train, train, test)
     rows: list[tuple[str, tuple[float, ...], str]] = [
         (name, values, "published") for name, values in PUBLISHED.items()
     ]
     ours = [
-        ("SRS user-personalization (tuned)", "user-personalization", params, weights),
+        ("SRS user-personalization (tuned)", "user-personalization", tuned, weights),
+        ("SRS EASE alone (tuned, no blend)", "user-personalization", params, weights),
         ("SRS EASE, defaults (untuned)", "user-personalization", {}, None),
         (
             "SRS item-kNN (sparse alternative)",
@@ -160,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     default_metrics: dict[str, float] = {}
     for label, name, recipe_params, recipe_weights in ours:
-        metrics, seconds = measure(name, recipe_params, recipe_weights, task)
+        metrics, seconds = measure(name, recipe_params, recipe_weights, task, items)
         if not default_metrics:
             default_metrics = metrics
         values = tuple(metrics[key] for key in METRICS)
