@@ -15,6 +15,8 @@ from srs.engine import (
     build_matrix,
     create_recipe,
 )
+from srs.engine.blending import zscore_unseen
+from srs.engine.personalization import zscore_row
 from srs.events import Event
 
 SERVERLESS_PARTIAL = "serverless_00"  # uses s3 and lambda, not dynamo
@@ -362,3 +364,15 @@ def test_bad_blends_are_refused(blend: dict[str, object], message: str) -> None:
 def test_an_all_zero_blend_is_no_blend() -> None:
     model = UserPersonalization(blend={"window": 0.0})
     assert model.hyperparameters()["blend"] is None
+
+
+def test_the_requests_z_score_is_the_blend_learners() -> None:
+    rng = np.random.default_rng(4)
+    scores = rng.standard_normal(30)
+    seen = rng.random(30) < 0.3
+    np.testing.assert_allclose(zscore_row(scores, seen), zscore_unseen(scores, seen), atol=1e-12)
+    flat = np.full(30, 0.1)
+    assert not zscore_row(flat, seen).any() and not zscore_unseen(flat, seen).any()
+    lonely = np.ones(30, dtype=bool)
+    lonely[3] = False
+    assert not zscore_row(scores, lonely).any()

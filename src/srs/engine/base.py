@@ -123,6 +123,10 @@ class Catalogue:
         return {item: position for position, item in enumerate(self.item_ids.tolist())}
 
     @cached_property
+    def log_popularity(self) -> FloatArray:
+        return np.log1p(self.popularity)
+
+    @cached_property
     def id_list(self) -> list[str]:
         """Ids as Python strings: indexing these is far cheaper than indexing the array."""
         return [str(item) for item in self.item_ids.tolist()]

@@ -124,10 +124,10 @@ class UsageCounts:
     def within(self, first: int, last: int) -> FloatArray:
         """Uses of every item from ``WINDOW_MARGIN_DAYS`` before ``first`` to as long after
         ``last`` (whole bins)."""
-        low, high = self._edges(np.asarray([first]), np.asarray([last]))
-        return np.asarray(
-            self.cumulative[:, high[0]] - self.cumulative[:, low[0]], dtype=np.float64
-        )
+        margin, edges = WINDOW_MARGIN_DAYS * DAY_SECONDS, self.cumulative.shape[1] - 1
+        low = min(max((first - margin - self.start) // self.bin_seconds, 0), edges)
+        high = min(max((last + margin - self.start) // self.bin_seconds + 1, 0), edges)
+        return np.subtract(self.cumulative[:, high], self.cumulative[:, low], dtype=np.float64)
 
     def within_spans(self, spans: npt.NDArray[np.int64]) -> FloatArray:
         """:meth:`within` for each row of ``spans`` (rows × 2); empty spans (first > last)

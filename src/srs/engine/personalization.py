@@ -49,7 +49,7 @@ from srs.engine.base import (
     Span,
     contributor_reasons,
 )
-from srs.engine.blending import zscore_unseen
+from srs.engine.blending import FLAT_TOLERANCE, zscore_unseen
 from srs.engine.calibration import (
     DEFAULT_SAMPLE_USERS,
     calibration_sample,
@@ -362,11 +362,11 @@ class UserPersonalization(Recipe):
         features: dict[str, FloatArray] = {}
         for name in wanted:
             if name == "item_item":
-                features[name] = zscore_unseen(base, seen)
+                features[name] = zscore_row(base, seen)
             elif name == "factors":
-                features[name] = zscore_unseen(self._require_factors().scores(items, values), seen)
+                features[name] = zscore_row(self._require_factors().scores(items, values), seen)
             elif name == "popularity":
-                features[name] = np.log1p(self.catalogue.popularity)
+                features[name] = self.catalogue.log_popularity
             elif name == "window":
                 features[name] = self._window_feature(span)
             else:
@@ -402,9 +402,7 @@ class UserPersonalization(Recipe):
         features = {"item_item": zscore_unseen(base, seen)}
         if self._factors is not None:
             features["factors"] = zscore_unseen(self._factors.score_histories(histories), seen)
-        features["popularity"] = np.broadcast_to(
-            np.log1p(self.catalogue.popularity), (n_rows, n_items)
-        )
+        features["popularity"] = np.broadcast_to(self.catalogue.log_popularity, (n_rows, n_items))
         usage = self._require_blend_part(self._usage)
         features["window"] = (
             np.log1p(usage.within_spans(spans))
@@ -522,6 +520,20 @@ class PersonalizedRanking(UserPersonalization):
     """Personalize's personalized-ranking: the same model, used through ``rank``."""
 
     name: ClassVar[str] = "personalized-ranking"
+
+
+def zscore_row(scores: FloatArray, seen: npt.NDArray[np.bool_]) -> FloatArray:
+    """:func:`blending.zscore_unseen` for one request's finite row, without its checks and
+    matrix bookkeeping (a request pays a few microseconds, not forty)."""
+    unseen = scores[~seen]
+    if len(unseen) < 2:
+        return np.zeros(len(scores))
+    mean = float(unseen.sum()) / len(unseen)
+    centred = unseen - mean
+    spread = math.sqrt(float(centred @ centred) / len(unseen))
+    if spread <= FLAT_TOLERANCE * max(abs(float(unseen.max())), abs(float(unseen.min()))):
+        return np.zeros(len(scores))
+    return (scores - mean) / spread
 
 
 def check_blend(blend: Mapping[str, float] | None) -> dict[str, float]:
