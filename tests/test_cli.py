@@ -164,3 +164,10 @@ def test_an_unwritable_output_is_one_line_not_a_traceback(
     assert result.exit_code == USER_ERROR_EXIT
     assert result.stderr.startswith("error: ") and "not-a-directory" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_with_a_blend_says_whether_it_was_kept(runner: CliRunner, data_dir: Path) -> None:
+    trained = invoke(runner, "--data-dir", str(data_dir), "train", "--no-tune", "--blend")
+    assert trained.exit_code == 0, trained.stderr
+    verdict = next(line for line in trained.stdout.splitlines() if line.startswith("blend "))
+    assert verdict.startswith(("blend kept: validation nDCG@10", "blend not kept: validation"))

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from srs.config import Settings, load_settings
 from srs.data.store import LocalStore, S3Store
 from srs.engine.errors import ModelFormatError
+from srs.engine.evaluation import personalize_task
 from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import ACTIVE_KEY, ModelStore, NoActiveModelError
 from srs.events import Event, EventStore
-from srs.training import train_and_activate
+from srs.training import blend_decision, train_and_activate
 
 
 def settings_for(data_dir: Path, **overrides: object) -> Settings:
@@ -106,3 +108,36 @@ def test_models_live_in_s3_and_load_from_a_local_cache(
     theirs = trained.recipe.recommend("user_000002", num_results=5)
     assert [i.item_id for i in ours] == [i.item_id for i in theirs]
     assert np.allclose([i.score or 0 for i in ours], [i.score or 0 for i in theirs])
+
+
+def test_a_blend_is_learned_on_validation_and_kept_only_if_it_wins(data_dir: Path) -> None:
+    loaded = train_and_activate(settings_for(data_dir), tune=False, evaluate=False, blend=True)
+    decision = loaded.training["blend"]
+    assert decision["validation_ndcg_at_10"] > 0 and decision["item_item_ndcg_at_10"] > 0
+    wins = decision["validation_ndcg_at_10"] > decision["item_item_ndcg_at_10"]
+    assert decision["adopted"] == wins
+    kept = loaded.recipe.hyperparameters()["blend"]
+    assert (kept == decision["weights"]) if wins else kept is None
+
+
+def test_a_blend_decision_on_two_eras_keeps_the_blend_and_says_why_not_on_too_little_data() -> None:
+    rows = []
+    rng = np.random.default_rng(0)
+    for era in range(2):
+        for user in range(60):
+            start = 1_700_000_000 + era * 365 * 86_400 + int(rng.integers(0, 30)) * 86_400
+            shared = rng.choice(4, 3, replace=False)
+            own = rng.choice(6, 3, replace=False)
+            items = [f"shared_{k}" for k in shared] + [f"era{era}_{k}" for k in own]
+            for step, item in enumerate(items):
+                rows.append((f"e{era}_{user:02d}", item, "launched", 4.0, start + step))
+    frame = pd.DataFrame(
+        rows, columns=["USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"]
+    )
+    decision = blend_decision(personalize_task(frame, seed=1, holdout_users=0.5), {"l2": 1.0}, None)
+    assert decision["adopted"] is True
+    assert decision["weights"]["window"] > 0
+
+    tiny = frame[frame["USER_ID"].isin(["e0_00", "e1_00"])]
+    refused = blend_decision(personalize_task(tiny, seed=1, holdout_users=0.5), {}, None)
+    assert refused["adopted"] is False and refused["reason"]

@@ -4,6 +4,10 @@ Hyperparameters are tuned on a validation split carved from the training part
 of Personalize's split, the metrics are measured on its held-out users (as
 GetSolutionMetrics reports them), and the model that serves is then refitted on
 everything, events included, so feedback recorded since the last training counts.
+
+With ``blend``, user-personalization's blend weights are learned on the same validation split
+and adopted only if the blended lists beat the item-item model's own order there: the blend
+costs several times the training and request time, so it has to earn its place on the data.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ import pandas as pd
 from srs.config import DATASET_PREFIX, Settings
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
-from srs.engine.evaluation import evaluate_model, personalize_task
+from srs.engine.errors import HyperparameterError
+from srs.engine.evaluation import EvaluationTask, evaluate_model, personalize_task
 from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import TRAINING_FILE, LoadedModel, ModelStore
 from srs.engine.registry import DEFAULT_RECIPE, create_recipe
-from srs.engine.tuning import DEFAULT_GRIDS, tune_recipe
+from srs.engine.tuning import DEFAULT_GRIDS, learn_blend, tune_recipe
 from srs.events import EventStore
 
 INTERACTION_DTYPES = {
@@ -78,6 +83,7 @@ def train_and_activate(
     *,
     tune: bool = True,
     evaluate: bool = True,
+    blend: bool = False,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> LoadedModel:
@@ -91,10 +97,20 @@ def train_and_activate(
 
     parameters: dict[str, Any] = {}
     metrics: dict[str, float] = {}
-    task = personalize_task(data.interactions, seed=seed) if (tune or evaluate) else None
+    blending = blend and recipe in BLENDABLE_RECIPES
+    task = (
+        personalize_task(data.interactions, seed=seed) if (tune or evaluate or blending) else None
+    )
     if tune and task is not None and DEFAULT_GRIDS.get(recipe):
         say("tuning on a validation split of the training part")
         parameters = tune_recipe(recipe, task.fit_frame, seed=seed + 1, items=data.items).best
+    blend_report: dict[str, Any] = {}
+    if blending and task is not None:
+        say("learning the blend on the validation split")
+        validation = personalize_task(task.fit_frame, seed=seed + 1)
+        blend_report = blend_decision(validation, parameters, data.items)
+        if blend_report["adopted"]:
+            parameters = {**parameters, "blend": blend_report["weights"]}
     if evaluate and task is not None:
         say("measuring on held-out users")
         held_out = create_recipe(recipe, **parameters).fit(task.fit_frame, data.items)
@@ -114,6 +130,7 @@ def train_and_activate(
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "training_seconds": round(time.perf_counter() - started, 3),
         "fit_seconds": model.stats.get("training_seconds"),
+        "blend": blend_report or None,
     }
     version = version_name(dt.datetime.now(dt.UTC), fingerprint)
     models = ModelStore(store, settings.model_cache_dir)
@@ -126,3 +143,23 @@ def train_and_activate(
         models.publish(directory, version)
     say("verifying and activating")
     return models.activate(version)
+
+
+BLENDABLE_RECIPES = frozenset({"user-personalization", "personalized-ranking"})
+
+
+def blend_decision(
+    validation: EvaluationTask, parameters: dict[str, Any], items: pd.DataFrame | None
+) -> dict[str, Any]:
+    """Learned blend weights, their validation nDCG@10 beside the item-item order's, and
+    whether they win; too little validation data to learn from is a "not adopted" with why."""
+    try:
+        learned = learn_blend([validation], parameters, items=items)
+    except HyperparameterError as exc:
+        return {"adopted": False, "reason": str(exc)}
+    return {
+        "adopted": learned.cv_ndcg > learned.item_item_ndcg,
+        "weights": learned.weights,
+        "validation_ndcg_at_10": round(learned.cv_ndcg, 4),
+        "item_item_ndcg_at_10": round(learned.item_item_ndcg, 4),
+    }

@@ -27,8 +27,14 @@ from srs.errors import SRSError
 @click.option(
     "--evaluate/--no-evaluate", default=True, show_default=True, help="Measure held-out metrics."
 )
+@click.option(
+    "--blend/--no-blend",
+    default=False,
+    show_default=True,
+    help="Learn user-personalization's blend on validation; keep it only if it wins there.",
+)
 @click.pass_context
-def train(ctx: click.Context, recipe: str, tune: bool, evaluate: bool) -> None:
+def train(ctx: click.Context, recipe: str, tune: bool, evaluate: bool, blend: bool) -> None:
     """Train on the prepared data and recorded events, then activate the new version."""
     from srs.training import train_and_activate
 
@@ -39,6 +45,7 @@ def train(ctx: click.Context, recipe: str, tune: bool, evaluate: bool) -> None:
             recipe,
             tune=tune,
             evaluate=evaluate,
+            blend=blend,
             progress=lambda step: status.update(step),
         )
     training = loaded.training
@@ -46,6 +53,14 @@ def train(ctx: click.Context, recipe: str, tune: bool, evaluate: bool) -> None:
         f"activated {loaded.version}: {recipe}, {training['interactions']:,} interactions "
         f"({training['events']:,} from events), {training['training_seconds']:.2f} s"
     )
+    decision = training.get("blend")
+    if decision:
+        verdict = "kept" if decision["adopted"] else "not kept"
+        detail = decision.get("reason") or (
+            f"validation nDCG@10 {decision['validation_ndcg_at_10']:.4f} blended, "
+            f"{decision['item_item_ndcg_at_10']:.4f} without"
+        )
+        click.echo(f"blend {verdict}: {detail}")
     if training["parameters"]:
         click.echo(
             "parameters: " + ", ".join(f"{k}={v}" for k, v in training["parameters"].items())
