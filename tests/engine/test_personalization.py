@@ -361,9 +361,13 @@ def test_bad_blends_are_refused(blend: dict[str, object], message: str) -> None:
         UserPersonalization(blend=blend)  # type: ignore[arg-type]
 
 
-def test_an_all_zero_blend_is_no_blend() -> None:
-    model = UserPersonalization(blend={"window": 0.0})
-    assert model.hyperparameters()["blend"] is None
+def test_an_all_zero_blend_is_no_blend_and_zero_weights_are_left_out() -> None:
+    assert UserPersonalization(blend={"window": 0.0}).hyperparameters()["blend"] is None
+    model = UserPersonalization(algorithm="ease", blend={"factors": 0.0, "window": 1.0})
+    assert model.hyperparameters()["blend"] == {"window": 1.0}
+    model.fit(two_eras())
+    histories = model.history_matrix(two_eras())[1]
+    assert model.score_histories(histories).shape == (histories.shape[0], len(model.item_ids))
 
 
 def test_the_requests_z_score_is_the_blend_learners() -> None:

@@ -537,8 +537,8 @@ def zscore_row(scores: FloatArray, seen: npt.NDArray[np.bool_]) -> FloatArray:
 
 
 def check_blend(blend: Mapping[str, float] | None) -> dict[str, float]:
-    """Blend weights by feature name (empty: no blend); unknown names and non-finite weights
-    are refused, since a typo would otherwise silently drop a feature."""
+    """Blend weights by feature name, zero weights left out (empty: no blend); unknown names
+    and non-finite weights are refused, since a typo would otherwise silently drop a feature."""
     if not blend:
         return {}
     unknown = sorted(set(blend) - set(BLEND_FEATURES))
@@ -554,9 +554,8 @@ def check_blend(blend: Mapping[str, float] | None) -> dict[str, float]:
                 raise HyperparameterError(f"blend[{name!r}] must be a number, got {value!r}")
             if not math.isfinite(value):
                 raise HyperparameterError(f"blend[{name!r}] must be finite, got {value!r}")
-            weights[name] = float(value)
-    if not any(weights.values()):
-        return {}
+            if value:
+                weights[name] = float(value)
     return weights
 
 
