@@ -270,3 +270,34 @@ def test_a_default_filter_with_parameters_is_evaluated_per_request(service_dir: 
     assert not service.answers_precomputed()
     answer = service.recommend("user_000001", num_results=5).item_list
     assert answer and {item.category for item in answer} == {"Storage"}
+
+
+def test_a_blended_model_serves_live_at_once_and_its_table_follows(
+    service_dir: Path, tmp_path: Path
+) -> None:
+    from srs.data.store import LocalStore
+    from srs.engine import create_recipe
+    from srs.engine.model_store import ModelStore
+    from srs.training import load_training_data
+
+    settings = load_settings(environ={}, overrides={"data_dir": service_dir})
+    data = load_training_data(LocalStore(service_dir), None)
+    blend = {"item_item": 0.5, "factors": 0.3, "popularity": -0.1, "window": 0.2, "value": 0.1}
+    model = create_recipe("user-personalization", blend=blend).fit(data.interactions, data.items)
+    assert not model.answers_quickly
+    model.save(tmp_path / "blended")
+    models = ModelStore(LocalStore(service_dir), settings.model_cache_dir)
+    models.publish(tmp_path / "blended", "20990101T000000Z-blended")
+    models.activate("20990101T000000Z-blended")
+
+    service = open_service(service_dir)
+    assert service.model_info().version == "20990101T000000Z-blended"
+    first = service.recommend("user_000003").item_list  # answered, table ready or not
+    deadline = time.monotonic() + 60
+    while not service.answers_precomputed() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service.answers_precomputed()
+    live = open_service(service_dir, answer_tables=False)
+    assert first == live.recommend("user_000003").item_list
+    for user in ("user_000003", "user_000011", "user_000042"):
+        assert service.recommend(user).item_list == live.recommend(user).item_list

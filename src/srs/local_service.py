@@ -176,7 +176,7 @@ class LocalRecommendationService:
             self._default_view_for(loaded, indexed),
             infos,
         )
-        if current is None:
+        if current is None and loaded.recipe.answers_quickly:
             self._serving = replace(serving, answers=self._answer_table(serving))
         else:
             with self._swapping:

@@ -362,6 +362,12 @@ class Recipe(abc.ABC):
         score (sparse models, where most items score exactly 0) rather than by raw score."""
         return False
 
+    @property
+    def answers_quickly(self) -> bool:
+        """Whether a request costs a fraction of a millisecond, so that every training user's
+        answer (an answer table) can be worked out before serving starts."""
+        return True
+
     # ---- state -------------------------------------------------------------------------------
 
     @property

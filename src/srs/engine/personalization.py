@@ -169,6 +169,12 @@ class UserPersonalization(Recipe):
     def fills_with_popular(self) -> bool:
         return self.fitted_algorithm == "item-knn" and not self.blend
 
+    @property
+    def answers_quickly(self) -> bool:
+        """A blended request folds the user into the factor model (a small solve) and scores
+        five features: about 0.3 ms, half a minute per worker for 100k users' answer table."""
+        return not self.blend
+
     # ---- fitting -----------------------------------------------------------------------------
 
     def _fit_model(
