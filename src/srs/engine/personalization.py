@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Final, Literal, TypeVar
 
 import numpy as np
@@ -52,6 +53,7 @@ from srs.engine.base import (
 from srs.engine.blending import FLAT_TOLERANCE, zscore_unseen
 from srs.engine.calibration import (
     DEFAULT_SAMPLE_USERS,
+    MIN_SAMPLE_USERS,
     calibration_sample,
     fit_temperature,
     softmax,
@@ -85,6 +87,12 @@ DEFAULT_NEIGHBORS: Final = 100
 DEFAULT_DENSE_MAX_ITEMS: Final = 20_000
 BLEND_FEATURES: Final = ("item_item", "factors", "popularity", "window", "value")
 """The blend's features, in the order ``blend_features`` returns them."""
+ITEM_FEATURES: Final = frozenset({"popularity", "value"})
+"""Blend features of the item alone (the same for every user)."""
+BLEND_SCORING_COST: Final = 2
+"""About how many times a plain score a blended one costs in a batch (a factor solve per
+user, two z-scores): the temperature is calibrated on that many times fewer users, so that
+calibration keeps its time budget (the temperature never changes a ranking)."""
 
 
 class UserPersonalization(Recipe):
@@ -190,10 +198,16 @@ class UserPersonalization(Recipe):
         positions, stamps, values = (
             frame_columns(frame, data.item_ids) if uses_time else _NO_COLUMNS
         )
-        self._fit_item_item(data, items, positions, stamps, use_dense, column_scale)
-        self._factors = self._fit_factors(data) if self.blend.get("factors") else None
-        self._fit_blend(data, frame, positions, stamps, values)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The factor model trains beside the item-item solve: numpy and LAPACK release
+            # the GIL, so with one BLAS thread the two use both cores of a small machine.
+            factors = pool.submit(self._fit_factors, data) if self.blend.get("factors") else None
+            self._fit_item_item(data, items, positions, stamps, use_dense, column_scale)
+            self._fit_blend(data, frame, positions, stamps, values)
+            self._factors = factors.result() if factors is not None else None
         sample = min(self.calibration_users, calibration_sample(n_items))
+        if self.blend:
+            sample = max(MIN_SAMPLE_USERS, sample // BLEND_SCORING_COST)
         self.temperature = fit_temperature(self.score_histories, data.matrix, sample, self.seed)
 
     def _fit_item_item(
@@ -424,10 +438,17 @@ class UserPersonalization(Recipe):
         histories = sp.csr_matrix(histories, dtype=np.float32)
         if not self.blend:
             return self._item_item_batch(histories)
-        _, features = self.blend_features(histories, spans)
         total = np.zeros((histories.shape[0], len(self.catalogue)))
+        if len(total) == 0:
+            return total
+        _, features = self.blend_features(histories, spans)
+        per_item = np.zeros(len(self.catalogue))
         for name, weight in self.blend.items():
-            total += weight * features[name]
+            if name in ITEM_FEATURES:
+                per_item += weight * features[name][0]  # every row holds the same values
+            else:
+                total += weight * features[name]
+        total += per_item
         return total
 
     def _item_item_batch(self, histories: sp.csr_matrix) -> Array:
