@@ -380,3 +380,15 @@ def test_the_requests_z_score_is_the_blend_learners() -> None:
     lonely = np.ones(30, dtype=bool)
     lonely[3] = False
     assert not zscore_row(scores, lonely).any()
+
+
+def test_a_blended_fit_on_one_blas_thread_trains_the_factors_aside_to_the_same_model() -> None:
+    data = two_eras()
+    aside = UserPersonalization(algorithm="ease", blend=EVERY_FEATURE).fit(data, threads=1)
+    inline = UserPersonalization(algorithm="ease", blend=EVERY_FEATURE).fit(data, threads=2)
+    assert aside._factors is not None and inline._factors is not None
+    np.testing.assert_allclose(aside._factors.factors, inline._factors.factors, atol=1e-5)
+    for user in ("era0_03", "era1_07"):
+        assert [i.item_id for i in aside.recommend(user)] == [
+            i.item_id for i in inline.recommend(user)
+        ]

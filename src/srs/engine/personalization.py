@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_info
 
 from srs.engine.base import (
     NOT_A_CONTRIBUTOR,
@@ -198,13 +199,18 @@ class UserPersonalization(Recipe):
         positions, stamps, values = (
             frame_columns(frame, data.item_ids) if uses_time else _NO_COLUMNS
         )
+        fit_factors = bool(self.blend.get("factors"))
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # The factor model trains beside the item-item solve: numpy and LAPACK release
-            # the GIL, so with one BLAS thread the two use both cores of a small machine.
-            factors = pool.submit(self._fit_factors, data) if self.blend.get("factors") else None
+            # With BLAS on one thread, the factor model trains beside the item-item solve
+            # (numpy and LAPACK release the GIL); with more, the two would only contend.
+            aside = fit_factors and blas_single_threaded()
+            factors = pool.submit(self._fit_factors, data) if aside else None
             self._fit_item_item(data, items, positions, stamps, use_dense, column_scale)
             self._fit_blend(data, frame, positions, stamps, values)
-            self._factors = factors.result() if factors is not None else None
+            if factors is not None:
+                self._factors = factors.result()
+            else:
+                self._factors = self._fit_factors(data) if fit_factors else None
         sample = min(self.calibration_users, calibration_sample(n_items))
         if self.blend:
             sample = max(MIN_SAMPLE_USERS, sample // BLEND_SCORING_COST)
@@ -547,6 +553,12 @@ class PersonalizedRanking(UserPersonalization):
     """Personalize's personalized-ranking: the same model, used through ``rank``."""
 
     name: ClassVar[str] = "personalized-ranking"
+
+
+def blas_single_threaded() -> bool:
+    """Whether every loaded BLAS runs on one thread (as ``fit(..., threads=1)`` sets it)."""
+    counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    return bool(counts) and max(counts) == 1
 
 
 def zscore_row(scores: FloatArray, seen: npt.NDArray[np.bool_]) -> FloatArray:
