@@ -47,6 +47,7 @@ from srs.service import (
     MAX_RANKING_INPUTS,
     HistoryEntry,
     HistoryPage,
+    ItemColumns,
     ItemInfo,
     ModelInfo,
     NotFoundError,
@@ -369,12 +370,13 @@ class LocalRecommendationService:
         count = check_num_results(num_results)
         serving = self._active()
         events = self._events.recent(user_id, RECENT_EVENTS)
-        if not events and not filter and serving.answers is not None:
-            known = serving.answers.row(user_id, count)
+        answers = serving.answers
+        if not events and not filter and answers is not None:
+            known = answers.cells(user_id, count)
             if known is not None:
-                positions, scores, reasons = known
-                items = serving.items
-                return _records([items[position] for position in positions], scores, reasons)
+                return Recommendations(
+                    recommendation_id(), ItemColumns(serving.items, *known, answers.reason_texts)
+                )
         exclude = self._exclusions(serving, user_id, events, filter, filter_values)
         try:
             scored = serving.model.recipe.recommend_ranked(

@@ -3,14 +3,18 @@
 Two backends keep the same shapes (``../shared/DESIGN.md``): ``local`` runs the
 embedded engine in process; ``personalize`` calls personalize-runtime and
 personalize-events. Callers never know which one answers, so everything here is
-plain data: no engine arrays, no boto3 responses.
+plain data: no boto3 responses, and engine arrays only inside :class:`ItemColumns`,
+which reads as an ordinary sequence of :class:`RecommendedItem`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from srs.errors import SRSError
 from srs.events import Event
@@ -47,10 +51,80 @@ class RecommendedItem(NamedTuple):
     reason: str
 
 
+class ItemColumns(Sequence[RecommendedItem]):
+    """A recommendation list still in the columns it was read from: catalogue positions,
+    scores and reason codes, as an answer table holds them.
+
+    Why: building 25 records, then 25 dicts to encode, costs more than the rest of a
+    request served from the table. The REST API writes its JSON from these columns
+    directly (``srs.web.encoding``); every other caller sees plain ``RecommendedItem``s.
+    """
+
+    __slots__ = ("catalogue", "positions", "reason_texts", "reasons", "scores")
+
+    def __init__(
+        self,
+        catalogue: Sequence[ItemInfo],
+        positions: npt.NDArray[np.int32],
+        scores: npt.NDArray[np.float64],
+        reasons: npt.NDArray[np.int32],
+        reason_texts: Sequence[str],
+    ) -> None:
+        if not len(positions) == len(scores) == len(reasons):
+            raise ValueError(
+                f"columns differ in length: {len(positions)}, {len(scores)}, {len(reasons)}"
+            )
+        self.catalogue = catalogue
+        self.positions = positions
+        self.scores = scores
+        self.reasons = reasons
+        self.reason_texts = reason_texts
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def _item(self, position: int, score: float, reason: int) -> RecommendedItem:
+        item = self.catalogue[position]
+        return RecommendedItem(
+            item.item_id,
+            item.service_name,
+            item.category,
+            item.description,
+            score,
+            self.reason_texts[reason],
+        )
+
+    def __iter__(self) -> Iterator[RecommendedItem]:
+        return map(self._item, self.positions.tolist(), self.scores.tolist(), self.reasons.tolist())
+
+    @overload
+    def __getitem__(self, index: int) -> RecommendedItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RecommendedItem]: ...
+
+    def __getitem__(self, index: int | slice) -> RecommendedItem | list[RecommendedItem]:
+        if isinstance(index, slice):
+            return [self[at] for at in range(*index.indices(len(self)))]
+        return self._item(
+            int(self.positions[index]), float(self.scores[index]), int(self.reasons[index])
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ItemColumns({list(self)!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Recommendations:
     recommendation_id: str
-    item_list: list[RecommendedItem]
+    item_list: Sequence[RecommendedItem]
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,21 +79,31 @@ class AnswerTable:
             self.positions.nbytes + self.lengths.nbytes + self.scores.nbytes + self.reasons.nbytes
         )
 
-    def row(self, user_id: str, count: int) -> tuple[list[int], list[float], list[str]] | None:
-        """The user's top ``count`` as catalogue positions, scores and reasons, or None when
-        the table cannot say (unknown user, or more items asked than it holds of a larger
-        catalogue): the caller then scores live."""
+    def cells(
+        self, user_id: str, count: int
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.int32]] | None:
+        """The user's top ``count`` as views of the table's positions, scores and reason
+        codes, or None when the table cannot say (unknown user, or more items asked than it
+        holds of a larger catalogue): the caller then scores live."""
         row = self.user_index.get(user_id)
         width = self.positions.shape[1]
         if row is None or (count > width and width < len(self.item_ids)):
             return None
         length = min(count, int(self.lengths[row]))
-        texts = self.reason_texts
         return (
-            self.positions[row, :length].tolist(),
-            self.scores[row, :length].tolist(),
-            [texts[code] for code in self.reasons[row, :length].tolist()],
+            self.positions[row, :length],
+            self.scores[row, :length],
+            self.reasons[row, :length],
         )
+
+    def row(self, user_id: str, count: int) -> tuple[list[int], list[float], list[str]] | None:
+        """:meth:`cells` as Python lists, with the reason texts."""
+        found = self.cells(user_id, count)
+        if found is None:
+            return None
+        positions, scores, reasons = found
+        texts = self.reason_texts
+        return positions.tolist(), scores.tolist(), [texts[code] for code in reasons.tolist()]
 
     def ranked(self, user_id: str, count: int) -> Ranked | None:
         """:meth:`row` with item ids, in a recipe's answer shape."""

@@ -1,4 +1,5 @@
-"""What the request handlers share: the service, the metrics and the admin hooks.
+"""What the request handlers share: the service, the metrics, the admin hooks and the
+item list encoder (whose fragment caches belong to one app).
 
 They hang off ``app.extensions`` rather than module globals, so each app made by the
 factory (one per test, one per server worker) carries its own.
@@ -7,12 +8,13 @@ factory (one per test, one per server worker) carries its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from flask import Flask, current_app
 
 from srs.service import ModelInfo, RecommendationService
+from srs.web.encoding import ItemListEncoder
 from srs.web.metrics import WebMetrics
 
 EXTENSION_KEY = "srs"
@@ -24,6 +26,7 @@ class WebContext:
     metrics: WebMetrics
     retrain: Callable[[], ModelInfo] | None
     admin_token: str
+    encoder: ItemListEncoder = field(default_factory=ItemListEncoder)
 
 
 def attach_context(app: Flask, context: WebContext) -> None:

@@ -1,0 +1,103 @@
+"""JSON for item lists, the bulk of every recommendation answer.
+
+A default answer arrives as an answer table's row (:class:`~srs.service.ItemColumns`).
+Rather than build a record and a dict per item only to encode them, the encoder pastes
+fragments encoded once per catalogue and per reason table (each item's
+``{"itemId":…,"serviceName":…,"score":`` and each reason's ``,"reason":…}``) around the
+scores, which orjson formats from the row in one call. On a 25-item answer that is about
+a third of the generic path's cost, and the bytes are the same (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from srs.service import ItemColumns, ItemInfo, RecommendedItem
+
+_SCORE_KEY = b',"score":'
+_REASON_KEY = b',"reason":'
+
+
+def item_json(item: RecommendedItem) -> dict[str, Any]:
+    """One item as the API shows it (DESIGN.md: itemId, serviceName, score, reason)."""
+    return {
+        "itemId": item.item_id,
+        "serviceName": item.service_name,
+        "score": item.score,
+        "reason": item.reason,
+    }
+
+
+def item_prefix(item: ItemInfo) -> bytes:
+    """An item's JSON object up to its score's value."""
+    head = orjson.dumps({"itemId": item.item_id, "serviceName": item.service_name})
+    return head[:-1] + _SCORE_KEY
+
+
+def reason_suffix(reason: str) -> bytes:
+    """An item's JSON object from after its score's value."""
+    return _REASON_KEY + orjson.dumps(reason) + b"}"
+
+
+class ItemListEncoder:
+    """Encodes item lists, keeping the fragments of the latest catalogue and reason table.
+
+    Fragments are rebuilt when an answer comes from another catalogue or reason table
+    object (a newly adopted model); each pair is swapped in as one attribute, so a
+    concurrent request sees the old pair or the new one, never a mix.
+    """
+
+    def __init__(self) -> None:
+        self._catalogue: tuple[Sequence[ItemInfo] | None, list[bytes]] = (None, [])
+        self._reasons: tuple[Sequence[str] | None, list[bytes]] = (None, [])
+
+    def _prefixes(self, catalogue: Sequence[ItemInfo]) -> list[bytes]:
+        known, prefixes = self._catalogue
+        if known is not catalogue:
+            prefixes = [item_prefix(item) for item in catalogue]
+            self._catalogue = (catalogue, prefixes)
+        return prefixes
+
+    def _suffixes(self, reason_texts: Sequence[str]) -> list[bytes]:
+        known, suffixes = self._reasons
+        if known is not reason_texts:
+            suffixes = [reason_suffix(text) for text in reason_texts]
+            self._reasons = (reason_texts, suffixes)
+        return suffixes
+
+    def items(self, items: Sequence[RecommendedItem]) -> bytes:
+        """The JSON array of ``items``."""
+        if not isinstance(items, ItemColumns):
+            return orjson.dumps([item_json(item) for item in items])
+        if not len(items):
+            return b"[]"
+        prefixes = self._prefixes(items.catalogue)
+        suffixes = self._suffixes(items.reason_texts)
+        # float64 and contiguous, as orjson requires; formatted like Python floats.
+        row = np.ascontiguousarray(items.scores, dtype=np.float64)
+        scores = orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+        return (
+            b"["
+            + b",".join(
+                [
+                    prefixes[position] + score + suffixes[reason]
+                    for position, score, reason in zip(
+                        items.positions.tolist(), scores, items.reasons.tolist(), strict=True
+                    )
+                ]
+            )
+            + b"]"
+        )
+
+    def answer(
+        self, list_key: str, items: Sequence[RecommendedItem], recommendation_id: str | None
+    ) -> bytes:
+        """``{"recommendationId":…,"<list_key>":[…]}``, or without the ID when it is None."""
+        head = b"{"
+        if recommendation_id is not None:
+            head += b'"recommendationId":' + orjson.dumps(recommendation_id) + b","
+        return head + orjson.dumps(list_key) + b":" + self.items(items) + b"}"
