@@ -163,6 +163,30 @@ def test_recommendations_refuse_bad_queries(
     assert error["code"] == ("bad_request" if status == 400 else "invalid_value")
 
 
+def test_a_query_that_is_not_utf8_is_a_clear_400(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    """A raw byte 0xFF in the query (werkzeug's own ``request.args`` fails on it with a 500)
+    stays percent-encoded and is refused as the value it is."""
+    response = client.get(
+        f"/api/v1/users/{a_user(service)}/recommendations",
+        environ_overrides={"QUERY_STRING": "numResults=\xff"},
+    )
+    assert response.status_code == 400
+    assert error_of(response, RECS)["message"] == (
+        "query parameter numResults must be an integer, got '%FF'"
+    )
+
+
+def test_a_repeated_query_parameter_takes_its_first_value(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    response = client.get(
+        f"/api/v1/users/{a_user(service)}/recommendations?numResults=3&numResults=9"
+    )
+    assert len(check_against_document(response, RECS)["itemList"]) == 3
+
+
 def test_recommendations_accept_500_results(
     client: FlaskClient, service: RecommendationService
 ) -> None:
