@@ -3,14 +3,16 @@
 A default answer arrives as an answer table's row (:class:`~srs.service.ItemColumns`).
 Rather than build a record and a dict per item only to encode them, the encoder pastes
 fragments encoded once per catalogue and per reason table (each item's
-``{"itemId":…,"serviceName":…,"score":`` and each reason's ``,"reason":…}``) around the
-scores, which orjson formats from the row in one call. On a 25-item answer that is about
-a third of the generic path's cost, and the bytes are the same (tested).
+``,{"itemId":…,"serviceName":…,"score":`` and each reason's ``,"reason":…}``) around the
+scores, which orjson formats from the row in one call, and joins the whole answer once. On
+a 25-item answer that is about a third of the generic path's cost, and the bytes are the
+same (tested).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -33,9 +35,10 @@ def item_json(item: RecommendedItem) -> dict[str, Any]:
 
 
 def item_prefix(item: ItemInfo) -> bytes:
-    """An item's JSON object up to its score's value."""
+    """An item's JSON object up to its score's value, after the comma that separates it from
+    the item before."""
     head = orjson.dumps({"itemId": item.item_id, "serviceName": item.service_name})
-    return head[:-1] + _SCORE_KEY
+    return b"," + head[:-1] + _SCORE_KEY
 
 
 def reason_suffix(reason: str) -> bytes:
@@ -71,33 +74,41 @@ class ItemListEncoder:
 
     def items(self, items: Sequence[RecommendedItem]) -> bytes:
         """The JSON array of ``items``."""
-        if not isinstance(items, ItemColumns):
-            return orjson.dumps([item_json(item) for item in items])
-        if not len(items):
-            return b"[]"
-        prefixes = self._prefixes(items.catalogue)
-        suffixes = self._suffixes(items.reason_texts)
-        # float64 and contiguous, as orjson requires; formatted like Python floats.
-        row = np.ascontiguousarray(items.scores, dtype=np.float64)
-        scores = orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
-        return (
-            b"["
-            + b",".join(
-                [
-                    prefixes[position] + score + suffixes[reason]
-                    for position, score, reason in zip(
-                        items.positions.tolist(), scores, items.reasons.tolist(), strict=True
-                    )
-                ]
-            )
-            + b"]"
-        )
+        return b"".join(self._array(items))
 
     def answer(
         self, list_key: str, items: Sequence[RecommendedItem], recommendation_id: str | None
     ) -> bytes:
         """``{"recommendationId":…,"<list_key>":[…]}``, or without the ID when it is None."""
-        head = b"{"
+        head = [b"{"]
         if recommendation_id is not None:
-            head += b'"recommendationId":' + orjson.dumps(recommendation_id) + b","
-        return head + orjson.dumps(list_key) + b":" + self.items(items) + b"}"
+            head += [b'"recommendationId":', orjson.dumps(recommendation_id), b","]
+        head += [orjson.dumps(list_key), b":"]
+        return b"".join([*head, *self._array(items), b"}"])
+
+    def _array(self, items: Sequence[RecommendedItem]) -> list[bytes]:
+        """The JSON array of ``items`` as fragments, joined once by the caller: pasting each
+        item together first would copy every byte twice more."""
+        if not isinstance(items, ItemColumns):
+            return [orjson.dumps([item_json(item) for item in items])]
+        count = len(items)
+        if not count:
+            return [b"[]"]
+        prefixes = self._prefixes(items.catalogue)
+        suffixes = self._suffixes(items.reason_texts)
+        # float64 and contiguous, as orjson requires; formatted like Python floats.
+        row = np.ascontiguousarray(items.scores, dtype=np.float64)
+        parts = [b""] * (3 * count)
+        parts[0::3] = _pick(prefixes, items.positions.tolist())
+        parts[1::3] = orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+        parts[2::3] = _pick(suffixes, items.reasons.tolist())
+        parts[0] = b"[" + parts[0][1:]  # the first item has no comma before it
+        parts[-1] += b"]"
+        return parts
+
+
+def _pick(fragments: list[bytes], indices: list[int]) -> Sequence[bytes]:
+    """``[fragments[i] for i in indices]``, looked up in C for the usual many indices."""
+    if len(indices) == 1:
+        return [fragments[indices[0]]]
+    return itemgetter(*indices)(fragments)  # type: ignore[no-any-return]
