@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from srs.config import load_settings
 from srs.events import Event
-from srs.local_service import MODEL_CHECK_SECONDS, LocalRecommendationService
+from srs.local_service import MODEL_CHECK_SECONDS, LocalRecommendationService, recommendation_id
 from srs.service import NotFoundError, NotReadyError, RequestError
 from srs.training import train_and_activate
 
@@ -301,3 +302,26 @@ def test_a_blended_model_serves_live_at_once_and_its_table_follows(
     assert first == live.recommend("user_000003").item_list
     for user in ("user_000003", "user_000011", "user_000042"):
         assert service.recommend(user).item_list == live.recommend(user).item_list
+
+
+def test_recommendation_ids_are_distinct_version_4_uuids() -> None:
+    ids = [recommendation_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:500]:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+
+def test_forked_workers_draw_different_recommendation_ids() -> None:
+    """Server workers are forked: a child must not repeat its parent's sequence of IDs."""
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(writer, recommendation_id().encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader, "rb") as pipe:
+        from_child = pipe.read().decode()
+    assert uuid.UUID(from_child).version == 4
+    assert from_child != recommendation_id()

@@ -86,10 +86,14 @@ class AnswerTable:
         codes, or None when the table cannot say (unknown user, or more items asked than it
         holds of a larger catalogue): the caller then scores live."""
         row = self.user_index.get(user_id)
-        width = self.positions.shape[1]
-        if row is None or (count > width and width < len(self.item_ids)):
+        if row is None:
             return None
-        length = min(count, int(self.lengths[row]))
+        width = self.positions.shape[1]
+        if count > width and width < len(self.item_ids):
+            return None
+        length = self.lengths.item(row)
+        if count < length:
+            length = count
         return (
             self.positions[row, :length],
             self.scores[row, :length],
