@@ -1,12 +1,16 @@
-"""serve.py's pure parts: settings hand-over to workers, the server command, worker count."""
+"""serve.py: settings hand-over to workers, the server command, worker count, worker start-up."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from srs.config import load_settings
+from srs.config import Settings, load_settings
 from srs.web.serve import (
     APP_FACTORY,
     DEFAULT_THREADS,
@@ -64,3 +68,25 @@ def test_server_command_refuses_an_empty_pool() -> None:
 @pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 2), (8, 8)])
 def test_default_workers_fit_the_cores(cores: int, workers: int) -> None:
     assert default_workers(cores) == workers
+
+
+def test_a_worker_freezes_its_start_up_objects_out_of_the_collector(
+    data_settings: Settings,
+) -> None:
+    """In a fresh interpreter, as a server worker runs: the app answers, and what it loaded
+    sits in the permanent generation, out of every full collection's walk."""
+    probe = (
+        "import gc, json\n"
+        "from srs.web.serve import application\n"
+        "app = application()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "status = app.test_client().get('/readyz').status_code\n"
+        "print(json.dumps({'frozen': frozen, 'status': status}))\n"
+    )
+    environ = {**os.environ, "SRS_DATA_DIR": str(data_settings.data_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=environ, capture_output=True, text=True, check=True
+    )
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["status"] == 200
+    assert found["frozen"] > 10_000
