@@ -12,13 +12,14 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
-from web_support import ADMIN_TOKEN, BODY_LIMIT, EVIL_SERVICE, build_app
+from web_support import ADMIN_TOKEN, BODY_LIMIT, EVIL_SERVICE, EVIL_USER, build_app
 from werkzeug.test import TestResponse
 
 from srs.config import Settings
@@ -491,7 +492,7 @@ def test_metrics_count_requests_per_route_and_events(
     assert response.status_code == 200
     check_against_document(response, "/metrics")
     text = response.get_data(as_text=True)
-    route = "/api/v1/users/<userId>/recommendations"
+    route = "/api/v1/users/<id:userId>/recommendations"
     assert f'srs_http_requests_total{{method="GET",route="{route}",status="200"}} 3.0' in text
     assert f'srs_http_request_duration_seconds_count{{method="GET",route="{route}"}} 3.0' in text
     assert 'route="<unmatched>",status="404"' in text
@@ -589,3 +590,42 @@ def test_admin_retrain_without_a_trainer_is_501(client: FlaskClient) -> None:
     response = client.post("/admin/retrain", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert response.status_code == 501
     error_of(response, "/admin/retrain", "post")
+
+
+# --- IDs with "/" in the path -------------------------------------------------------------
+
+
+def test_a_user_id_with_slashes_is_reachable_through_the_path(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    """``</script>`` holds a "/": sent as %2F, decoded by the server before routing."""
+    path = f"/api/v1/users/{quote(EVIL_USER, safe='')}"
+    recommendations = check_against_document(client.get(f"{path}/recommendations"), RECS)
+    assert recommendations is not None
+    expected = service.recommend(EVIL_USER, 25).item_list
+    assert [item["itemId"] for item in recommendations["itemList"]] == [
+        item.item_id for item in expected
+    ]
+    history = client.get(f"{path}/history")
+    assert history.status_code == 200
+    assert history.get_json()["total"] == service.history(EVIL_USER).total > 0
+
+
+@pytest.mark.parametrize("user", ["/leading", "x/history", "a//b", "trailing/"])
+def test_awkward_slashed_user_ids_reach_exactly_their_own_events(
+    client: FlaskClient, user: str
+) -> None:
+    """Each ID's event is found under that ID and no other: no slash merging, no redirect,
+    and a tail that looks like a route stays part of the ID."""
+    sent = post_json(
+        client,
+        "/api/v1/events",
+        {"userId": user, "sessionId": "s", "eventList": [valid_event()]},
+    )
+    assert sent.status_code == 204
+    response = client.get(f"/api/v1/users/{quote(user, safe='')}/history")
+    assert response.status_code == 200, response.data
+    assert response.get_json()["total"] == 1
+    recommendations = client.get(f"/api/v1/users/{quote(user, safe='')}/recommendations")
+    assert recommendations.status_code == 200
+    assert "svc-0001" not in [item["itemId"] for item in recommendations.get_json()["itemList"]]

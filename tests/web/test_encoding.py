@@ -103,8 +103,8 @@ def test_table_answers_reach_the_api_as_the_generic_encoding(
     """For users answered from the answer table, the API's bytes equal the generic encoding of
     the same items, and the items equal a live answer."""
     assert isinstance(service, LocalRecommendationService) and service.answers_precomputed()
-    # A "/" cannot travel in a path segment (WSGI servers decode %2F before routing).
-    users = [user for user in service.search_users("", 40) if "/" not in user]
+    users = service.search_users("", 40)
+    assert any("/" in user for user in users)
     assert len(users) > 10
     for user in users:
         answer = service.recommend(user, 10)

@@ -25,7 +25,7 @@ from flask import Flask
 
 from srs.config import Settings
 from srs.service import ModelInfo, RecommendationService
-from srs.web.api import api, ops
+from srs.web.api import ID_CONVERTER, IdConverter, api, ops
 from srs.web.context import WebContext, attach_context
 from srs.web.errors import register_error_handlers
 from srs.web.metrics import create_metrics
@@ -110,6 +110,7 @@ def create_app(
         SecurityHeaders(RequestMetrics(app.wsgi_app, metrics))
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.url_map.converters[ID_CONVERTER] = IdConverter
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(ops)

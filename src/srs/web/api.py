@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 from flask import Blueprint, Response, request
+from werkzeug.routing import PathConverter
 
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event
 from srs.service import (
@@ -47,6 +48,23 @@ EVENT_FIELDS = frozenset({"eventType", "itemId", "eventValue", "sentAt"})
 IGNORED_EVENT_FIELDS = frozenset({"eventId", "recommendationId", "impression", "properties"})
 _ECHO_LIMIT = 40
 
+
+class IdConverter(PathConverter):
+    """A user or item ID as a path parameter, "/" included.
+
+    A client sends ``a/b`` as ``a%2Fb``, but WSGI servers decode the path before routing, so
+    the ID arrives as two segments; a one-segment converter made such IDs unreachable (404).
+    This one takes any text up to the route's fixed tail, which the rules keep unambiguous:
+    ``/users/x/history/recommendations`` asks for user ``x/history``'s recommendations.
+    Werkzeug's own ``path`` converter refuses a leading "/", and its slash merging would then
+    redirect ``/x`` to user ``x``.
+    """
+
+    regex = ".+?"
+    part_isolating = False
+
+
+ID_CONVERTER = "id"
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 ops = Blueprint("ops", __name__)
 
@@ -242,7 +260,7 @@ def model_json(info: ModelInfo) -> dict[str, Any]:
     }
 
 
-@api.get("/users/<userId>/recommendations")
+@api.get("/users/<id:userId>/recommendations")
 def recommendations(userId: str) -> Response:
     user_id = check_id("userId", userId)
     params = query_params()
@@ -279,7 +297,7 @@ def rankings() -> Response:
     return answer_response(context, "personalizedRanking", result)
 
 
-@api.get("/items/<itemId>/similar")
+@api.get("/items/<id:itemId>/similar")
 def similar(itemId: str) -> Response:
     item_id = check_id("itemId", itemId)
     num_results = query_int(query_params(), "numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
@@ -310,7 +328,7 @@ def events() -> Response:
     return Response(status=204)
 
 
-@api.get("/users/<userId>/history")
+@api.get("/users/<id:userId>/history")
 def history(userId: str) -> Response:
     user_id = check_id("userId", userId)
     params = query_params()

@@ -79,7 +79,7 @@ class WebMetrics:
 def create_metrics(multiprocess_dir: str | None = None) -> WebMetrics:
     """Fresh metric objects; in multiprocess mode they stay out of any registry.
 
-    Route labels are URL rules (``/api/v1/users/<userId>/recommendations``), never raw
+    Route labels are URL rules (``/api/v1/users/<id:userId>/recommendations``), never raw
     paths, so a scan of random URLs cannot blow up the number of series.
     """
     registry = None if multiprocess_dir else CollectorRegistry()
