@@ -45,7 +45,7 @@ def _path_id(name: str, description: str) -> dict[str, Any]:
         "name": name,
         "in": "path",
         "required": True,
-        "description": description + " Percent-encode it; a \"/\" in it is sent as %2F.",
+        "description": description + ' Percent-encode it; a "/" in it is sent as %2F.',
         "schema": _ID,
     }
 
