@@ -8,9 +8,10 @@ Three routes of the same server, with the same connection count:
 
 The hello world and the recommendations are loaded in alternating rounds (hello first in
 odd rounds, recommendations first in even ones), and each route's rate is its requests over
-its seconds in all rounds. On a shared 2-core VM another tenant's burst can take a quarter of
-the machine for seconds; one long run per route puts that burst wholly on one side of the
-ratio, alternating short runs spreads it over both. Every round's share is printed.
+its seconds in all rounds. On the shared 2-core VM this was written on, one route's rate
+moves by 15-25% between 5 s windows at the same server CPU; one long run per route puts such a
+swing wholly on one side of the ratio, alternating short runs spread it over both. Every
+round's share is printed.
 
 Targets (issue 4, one 2-core machine shared by wrk, the server and the OS): recommendations
 >= 2,500 requests/s with p99 <= 10 ms and >= 75% of the hello-world rate; events >= 1,000
@@ -700,7 +701,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=None, help="default: srs serve's")
     parser.add_argument("--threads", type=int, default=None, help="default: srs serve's")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.duration < 1:
+        parser.error("--rounds and --duration must be at least 1")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
