@@ -12,7 +12,6 @@ import json
 import math
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 from flask import Blueprint, Response, request
@@ -98,20 +97,9 @@ def _echo(raw: str) -> str:
     return repr(raw if len(raw) <= _ECHO_LIMIT else raw[:_ECHO_LIMIT] + "…")
 
 
-def query_params() -> dict[str, str]:
-    """The request's query string as a plain dict, the first value of a repeated name winning
-    as with ``request.args``, and parsed as werkzeug parses it (invalid bytes stay
-    percent-encoded). The API reads each parameter once, so werkzeug's ``MultiDict`` and its
-    per-lookup proxies would cost a recommendation request more than its score lookup does."""
-    raw = request.query_string
-    if not raw:
-        return {}
-    params: dict[str, str] = {}
-    for name, value in parse_qsl(
-        raw.decode(errors="werkzeug.url_quote"), keep_blank_values=True, errors="werkzeug.url_quote"
-    ):
-        params.setdefault(name, value)
-    return params
+def query_params(context: WebContext) -> Mapping[str, str]:
+    """The request's query parameters, read-only (see :mod:`srs.web.query`)."""
+    return context.queries(request.query_string)
 
 
 def query_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -263,13 +251,13 @@ def model_json(info: ModelInfo) -> dict[str, Any]:
 @api.get("/users/<id:userId>/recommendations")
 def recommendations(userId: str) -> Response:
     user_id = check_id("userId", userId)
-    params = query_params()
+    context = web_context()
+    params = query_params(context)
     num_results = query_int(params, "numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
     filter_expression = params.get("filter") or None
     if filter_expression is not None and len(filter_expression) > MAX_FILTER_LENGTH:
         raise ApiError(422, f"filter is longer than {MAX_FILTER_LENGTH} characters")
     filter_values = parse_filter_values(params.get("filterValues"))
-    context = web_context()
     result = context.service.recommend(
         user_id, num_results, filter=filter_expression, filter_values=filter_values
     )
@@ -300,8 +288,8 @@ def rankings() -> Response:
 @api.get("/items/<id:itemId>/similar")
 def similar(itemId: str) -> Response:
     item_id = check_id("itemId", itemId)
-    num_results = query_int(query_params(), "numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
     context = web_context()
+    num_results = query_int(query_params(context), "numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
     return answer_response(
         context, "itemList", context.service.similar(item_id, num_results), with_id=False
     )
@@ -331,10 +319,11 @@ def events() -> Response:
 @api.get("/users/<id:userId>/history")
 def history(userId: str) -> Response:
     user_id = check_id("userId", userId)
-    params = query_params()
+    context = web_context()
+    params = query_params(context)
     limit = query_int(params, "limit", DEFAULT_HISTORY_LIMIT, 1, MAX_HISTORY_LIMIT)
     offset = query_int(params, "offset", 0, 0, MAX_OFFSET)
-    page = web_context().service.history(user_id, limit=limit, offset=offset)
+    page = context.service.history(user_id, limit=limit, offset=offset)
     return json_response(
         {"interactions": [history_json(entry) for entry in page.interactions], "total": page.total}
     )

@@ -1,5 +1,5 @@
-"""What the request handlers share: the service, the metrics, the admin hooks and the
-item list encoder (whose fragment caches belong to one app).
+"""What the request handlers share: the service, the metrics, the admin hooks, the item list
+encoder and the query parser (whose caches belong to one app).
 
 They hang off ``app.extensions`` rather than module globals, so each app made by the
 factory (one per test, one per server worker) carries its own.
@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from srs.service import ModelInfo, RecommendationService
 from srs.web.encoding import ItemListEncoder
 from srs.web.metrics import WebMetrics
+from srs.web.query import QueryParser
 
 EXTENSION_KEY = "srs"
 
@@ -27,6 +28,7 @@ class WebContext:
     retrain: Callable[[], ModelInfo] | None
     admin_token: str
     encoder: ItemListEncoder = field(default_factory=ItemListEncoder)
+    queries: QueryParser = field(default_factory=QueryParser)
 
 
 def attach_context(app: Flask, context: WebContext) -> None:
