@@ -78,9 +78,15 @@ COMPARED = (("GET /healthz", "healthz"), ("GET recommendations", "recommendation
 
 console = Console(highlight=False, width=max(120, shutil.get_terminal_size().columns))
 
-# One script for every route, so wrk does the same work per request whatever the route:
-# ``request`` builds each request (random user, random catalogue item), ``done`` prints the
-# totals and exact latency percentiles as one JSON line.
+# One script for every route. The two GET routes whose rates are compared get the same
+# client: ``init`` builds every request beforehand (the hello world's one, or one per user
+# in a random order, so each user is asked once per cycle through all of them) and
+# ``request`` hands the next one out. Building each recommendations request on the fly
+# (random draw, concatenation, wrk.format) while the hello world's was built once biased the
+# share: on one server, in 5 alternating rounds, prebuilt requests raised the recommendations
+# rate from about 4,450 to 4,700-5,250 req/s and cut the server's CPU per request by 40-70 µs
+# (it waits less often, idle, for the next request), while wrk's own CPU per request moved by
+# 1-4 µs. ``done`` prints the totals and exact latency percentiles as one JSON line.
 WRK_SCRIPT = r"""
 local mode, users_file, items_file = nil, nil, nil
 local threads, counter = {}, 0
@@ -99,6 +105,14 @@ local function read_lines(path)
   return lines
 end
 
+local function shuffled(values)
+  for i = #values, 2, -1 do
+    local j = math.random(i)
+    values[i], values[j] = values[j], values[i]
+  end
+  return values
+end
+
 function init(args)
   mode, users_file, items_file = args[1], args[2], args[3]
   users = read_lines(users_file)
@@ -106,21 +120,26 @@ function init(args)
   sent = 0
   math.randomseed(os.time() * 1000 + id)
   json_headers = {["Content-Type"] = "application/json"}
-  healthz = wrk.format("GET", "/healthz")
+  prebuilt, position = {}, 0
+  if mode == "healthz" then
+    prebuilt[1] = wrk.format("GET", "/healthz")
+  elseif mode == "recommendations" then
+    for index, user in ipairs(shuffled(users)) do
+      prebuilt[index] = wrk.format(
+        "GET", "/api/v1/users/" .. user .. "/recommendations?numResults=__N__")
+    end
+  end
 end
 
 function request()
-  if mode == "healthz" then
-    return healthz
-  end
-  local user = users[math.random(#users)]
-  if mode == "recommendations" then
-    return wrk.format("GET", "/api/v1/users/" .. user .. "/recommendations?numResults=__N__")
+  if #prebuilt > 0 then
+    position = position % #prebuilt + 1
+    return prebuilt[position]
   end
   sent = sent + 1
-  local body = '{"userId":"' .. user .. '","sessionId":"bench-' .. id .. '-' .. sent ..
-    '","eventList":[{"eventType":"clicked","itemId":"' .. items[math.random(#items)] ..
-    '","sentAt":' .. os.time() .. '}]}'
+  local body = '{"userId":"' .. users[math.random(#users)] .. '","sessionId":"bench-' .. id ..
+    '-' .. sent .. '","eventList":[{"eventType":"clicked","itemId":"' ..
+    items[math.random(#items)] .. '","sentAt":' .. os.time() .. '}]}'
   return wrk.format("POST", "/api/v1/events", json_headers, body)
 end
 
