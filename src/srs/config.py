@@ -89,6 +89,15 @@ class Settings:
         default=4 << 20,
         metadata={"help": "Bytes of source CSV read per block by prepare; bounds its memory."},
     )
+    event_types: Mapping[str, str] = field(
+        default_factory=dict,
+        hash=False,
+        metadata={
+            "help": "A team's own interaction types mapped onto SRS's (viewed, clicked, "
+            "launched, configured, rated, liked, not_interested), e.g. "
+            "deploy=launched,open=viewed; in the TOML file an [event_types] table."
+        },
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -123,10 +132,42 @@ class Settings:
         return self.data_dir / DATASET_PREFIX.rstrip("/")
 
 
+def _coerce_mapping(name: str, raw: Any) -> dict[str, str]:
+    """A TOML table, or ``NAME=VALUE,NAME=VALUE`` text from the environment."""
+    if isinstance(raw, str):
+        pairs: list[tuple[str, Any]] = []
+        for entry in (part.strip() for part in raw.split(",")):
+            if not entry:
+                continue
+            key, equals, value = entry.partition("=")
+            if not equals:
+                raise ConfigError(
+                    f"setting {name!r}: {entry!r} is not NAME=VALUE "
+                    "(expected e.g. deploy=launched,open=viewed)"
+                )
+            pairs.append((key, value))
+    elif isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        raise ConfigError(f"setting {name!r}: {raw!r} is not a table of NAME = VALUE")
+    mapping: dict[str, str] = {}
+    for key, value in pairs:
+        if not isinstance(value, str):
+            raise ConfigError(f"setting {name!r}: value of {key!r} is {value!r}, not text")
+        if not key.strip() or not value.strip():
+            raise ConfigError(f"setting {name!r}: {key!r} = {value!r} has a blank side")
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
 def _coerce(name: str, raw: Any, target: Any) -> Any:
     """Turn a TOML or environment value into the type of the field's default."""
     kind = type(target)
+    if isinstance(target, Mapping):
+        return _coerce_mapping(name, raw)
     try:
+        if isinstance(raw, Mapping | list):
+            raise ValueError(raw)
         if kind is bool:
             if isinstance(raw, bool):
                 return raw
@@ -145,6 +186,18 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
         return str(raw)
     except ValueError:
         raise ConfigError(f"setting {name!r}: {raw!r} is not a valid {kind.__name__}") from None
+
+
+def _check_event_types(event_types: Mapping[str, str]) -> None:
+    """Refuse a mapping onto a type SRS does not know now, not halfway through prepare."""
+    if not event_types:
+        return
+    from srs.data.vocabulary import EventVocabulary, EventVocabularyError
+
+    try:
+        EventVocabulary(event_types)
+    except EventVocabularyError as exc:
+        raise ConfigError(f"setting 'event_types': {exc}") from None
 
 
 def load_settings(
@@ -201,15 +254,23 @@ def load_settings(
         raise ConfigError(f"setting 'store': {settings.store!r} is not 'local' or 's3'")
     if settings.store == "s3" and not settings.s3_bucket:
         raise ConfigError("setting 's3_bucket' is required when store = 's3'")
+    _check_event_types(settings.event_types)
     return settings
+
+
+def _shown_default(value: Any) -> str:
+    if isinstance(value, Mapping):
+        value = ",".join(f"{key}={target}" for key, target in value.items())
+    return str(value) if value != "" else "(empty)"
 
 
 def settings_table() -> list[tuple[str, str, str]]:
     """(environment variable, default, help) for every setting, for the README and --help."""
+    defaults = Settings()
     return [
         (
             ENV_PREFIX + f.name.upper(),
-            str(f.default) if f.default != "" else "(empty)",
+            _shown_default(getattr(defaults, f.name)),
             str(f.metadata.get("help", "")),
         )
         for f in fields(Settings)
