@@ -224,3 +224,62 @@ def test_processes_and_threads_writing_at_once_lose_nothing(store: EventStore) -
     assert [writer.exitcode for writer in writers] == [0, 0, 0]
     assert store.count() == 1 + 3 * 4 * 20 * 2
     assert {store.count(f"p{p}-t{t}") for p in range(3) for t in range(4)} == {40}
+
+
+# --- undo: deleting one event ----------------------------------------------------------------
+
+
+def test_delete_removes_one_event_of_that_user_only(store: EventStore) -> None:
+    store.put_events("u1", "s1", clicks("svc-1", "svc-2"))
+    store.put_events("u2", "s2", clicks("svc-3"))
+    newest, older = store.recent("u1")
+    theirs = store.recent("u2")[0]
+    assert store.delete_event("u1", theirs.id) is None  # another user's event: untouched
+    assert store.delete_event("u1", 10_000) is None
+    assert store.delete_event("u1", newest.id) == newest
+    assert store.recent("u1") == [older]
+    assert store.recent("u2") == [theirs]
+    assert (store.count(), store.count("u1")) == (2, 1)
+    assert store.delete_event("u1", newest.id) is None  # already gone
+
+
+def test_a_delete_is_seen_by_a_store_that_answered_from_memory(store: EventStore) -> None:
+    """Another store on the file keeps its own index of users, as another process does."""
+    other = EventStore(store.path)
+    store.put_events("u1", "s1", clicks("svc-1"))
+    event = other.recent("u1")[0]
+    assert store.delete_event("u1", event.id) == event
+    assert other.recent("u1") == [] and other.count("u1") == 0
+
+
+def test_the_deleted_newest_id_is_never_given_again(store: EventStore) -> None:
+    """Readers fetch the rows above the last ID they saw: a reused ID would hide a new row."""
+    other = EventStore(store.path)
+    store.put_events("u1", "s1", clicks("svc-1"))
+    deleted = other.recent("u1")[0]  # ``other`` has now seen every ID up to this one
+    store.delete_event("u1", deleted.id)
+    store.put_events("u2", "s2", clicks("svc-2"))
+    fresh = other.recent("u2")
+    assert [event.item_id for event in fresh] == ["svc-2"]
+    assert fresh[0].id > deleted.id
+
+
+def test_a_table_made_before_deletes_is_rebuilt_keeping_its_ids(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL,"
+            " session_id TEXT NOT NULL, event_type TEXT NOT NULL, item_id TEXT NOT NULL,"
+            " event_value REAL NOT NULL, sent_at INTEGER NOT NULL, received_at REAL NOT NULL);"
+            "INSERT INTO events VALUES (5, 'u1', 's', 'clicked', 'svc-1', 3.0, 1, 0.0);"
+            "INSERT INTO events VALUES (9, 'u1', 's', 'liked', 'svc-2', 3.0, 2, 0.0);"
+        )
+    connection.close()
+    store = EventStore(path)
+    assert [(event.id, event.item_id) for event in store.recent("u1")] == [
+        (9, "svc-2"),
+        (5, "svc-1"),
+    ]
+    store.delete_event("u1", 9)
+    store.put_events("u1", "s", clicks("svc-3"))
+    assert store.recent("u1")[0].id == 10

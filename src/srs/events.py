@@ -22,7 +22,8 @@ has not moved, nothing has been committed since, and the set answers "no events"
 memory; once it moves, the next read first fetches the rows added since, so an event is
 still seen by every process as soon as ``put_events`` returns. It follows that events must
 be written through :class:`EventStore`: a row inserted by any other program does not move
-the counter, so processes that have already looked would not notice it.
+the counter, so processes that have already looked would not notice it. An undo deletes its
+event the same way, through :meth:`EventStore.delete_event`.
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ MAX_ID_LENGTH = 256
 # an event sent without one gets the neutral midpoint of the 1–5 rating scale.
 NEUTRAL_EVENT_VALUE = 3.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id          INTEGER PRIMARY KEY,
+# AUTOINCREMENT: an ID is never given again, even after its row is deleted (an undo). Readers
+# learn of new rows as those above the last ID they saw; a reused ID would hide a new row.
+_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id     TEXT NOT NULL,
     session_id  TEXT NOT NULL,
     event_type  TEXT NOT NULL,
@@ -67,9 +70,13 @@ CREATE TABLE IF NOT EXISTS events (
     event_value REAL NOT NULL,
     sent_at     INTEGER NOT NULL,
     received_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_user ON events (user_id, id);
+)
 """
+_SCHEMA = (
+    _TABLE.format(name="events")
+    + ";\nCREATE INDEX IF NOT EXISTS events_by_user ON events (user_id, id);\n"
+)
+_COLUMNS = "id, user_id, session_id, event_type, item_id, event_value, sent_at, received_at"
 
 # Users with rows after an ID, from one snapshot. NOT INDEXED keeps SQLite on the rowid range:
 # left to itself it groups along events_by_user and so reads the whole table on every call.
@@ -96,7 +103,8 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An event as stored, with who sent it; ``id`` orders events globally."""
+    """An event as stored, with who sent it; ``id`` orders events globally and names one to
+    undo (:meth:`EventStore.delete_event`)."""
 
     id: int
     user_id: str
@@ -300,6 +308,32 @@ class _UsersWithEvents:
         self.seen: int | None = None
 
 
+def _never_reuse_ids(connection: sqlite3.Connection) -> None:
+    """Rebuild an events table made before deletes existed as AUTOINCREMENT, keeping its IDs.
+
+    Call holding the writer lock. Without AUTOINCREMENT SQLite gives a new row the largest ID
+    plus one, so deleting the newest event would hand its ID to the next one.
+    """
+    found = connection.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+    ).fetchone()
+    if found is None or "AUTOINCREMENT" in str(found[0]).upper():
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(_TABLE.format(name="events_rebuilt"))
+        connection.execute(
+            f"INSERT INTO events_rebuilt ({_COLUMNS}) SELECT {_COLUMNS} FROM events ORDER BY id"
+        )
+        connection.execute("DROP TABLE events")
+        connection.execute("ALTER TABLE events_rebuilt RENAME TO events")
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
 class EventStore:
     """One SQLite file shared by every process; one connection per thread."""
 
@@ -311,8 +345,13 @@ class EventStore:
         self._changes = ChangeCounter(path.with_name(path.name + CHANGES_SUFFIX))
         self._users_with_events = _UsersWithEvents()
         self._commits = GroupCommit(self._write)
+        # The writer lock's flock is held per process, so it does not keep this process's
+        # threads apart; this does, for the group commit's leader and for deletes.
+        self._writing = threading.Lock()
         with self._writer_lock:
-            self._connect().executescript(_SCHEMA)
+            connection = self._connect()
+            _never_reuse_ids(connection)
+            connection.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         """This thread's connection; a forked child opens its own rather than share one."""
@@ -351,7 +390,7 @@ class EventStore:
     def _write(self, rows: list[Row]) -> None:
         """One transaction for a batch of calls: all of them are stored, or none."""
         connection = self._connect()
-        with self._writer_lock:
+        with self._writing, self._writer_lock:
             self._changes.begin()
             try:
                 connection.execute("BEGIN IMMEDIATE")
@@ -369,14 +408,46 @@ class EventStore:
             finally:
                 self._changes.end()
 
+    def delete_event(self, user_id: str, event_id: int) -> StoredEvent | None:
+        """Remove one of ``user_id``'s events (an undo); returns it, or None if there is none.
+
+        The user is part of the key so that a form naming another user's event ID removes
+        nothing. A delete is a write like any other: under the writer lock, inside the change
+        counter, so every process re-reads before it answers from memory again. Its set of
+        users with events keeps the user, which is safe: it only means "ask SQLite".
+        """
+        connection = self._connect()
+        with self._writing, self._writer_lock:
+            self._changes.begin()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    row = connection.execute(
+                        "SELECT id, user_id, session_id, event_type, item_id, event_value,"
+                        " sent_at FROM events WHERE id = ? AND user_id = ?",
+                        (event_id, user_id),
+                    ).fetchone()
+                    if row is not None:
+                        connection.execute("DELETE FROM events WHERE id = ?", (event_id,))
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+            finally:
+                self._changes.end()
+        return None if row is None else StoredEvent(*row)
+
     def _may_have_events(self, user_id: str) -> bool:
         """False only when this process can prove the user has no event, without asking SQLite.
 
         The counter is read before the table: a commit that ends after that read moves the
         counter past the value recorded here, so the next call fetches its rows. Row IDs only
-        grow (no deletes, commits serialised), so the rows after the last ID seen are all the
-        news, and one statement reads them from one snapshot. ``users`` is filled before
-        ``seen`` is set, so the unlocked check never pairs a new value with an old set.
+        grow (commits are serialised, and AUTOINCREMENT never hands out a deleted row's ID
+        again), so the rows after the last ID seen are all the news, and one statement reads
+        them from one snapshot. A delete leaves its user in the set, which only costs a query.
+        ``users`` is filled before ``seen`` is set, so the unlocked check never pairs a new
+        value with an old set.
         """
         changes = self._changes.value()
         index = self._users_with_events
