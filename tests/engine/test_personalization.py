@@ -86,7 +86,7 @@ def test_an_unknown_user_is_scored_from_their_events_alone(model: UserPersonaliz
 def test_an_unknown_user_without_events_gets_popular_items(model: UserPersonalization) -> None:
     answer = model.recommend("nobody", num_results=3)
     assert answer[0].item_id == "console"
-    assert {item.reason for item in answer} == {"popular"}
+    assert {item.reason for item in answer} == {"new user: popular services"}
     data = planted()
     pairs = len(data[["USER_ID", "ITEM_ID"]].drop_duplicates())
     assert answer[0].score == pytest.approx(data["USER_ID"].nunique() / pairs)
@@ -94,7 +94,7 @@ def test_an_unknown_user_without_events_gets_popular_items(model: UserPersonaliz
 
 def test_events_for_items_outside_the_catalogue_are_ignored(model: UserPersonalization) -> None:
     answer = model.recommend("nobody", events=[HistoryEvent("quantum-ledger", "launched", 5.0)])
-    assert {item.reason for item in answer} == {"popular"}
+    assert {item.reason for item in answer} == {"new user: popular services"}
 
 
 def test_excluded_items_never_come_back(model: UserPersonalization) -> None:

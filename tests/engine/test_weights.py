@@ -110,7 +110,7 @@ def test_settings_round_trip_through_a_dict() -> None:
         EventWeights.from_dict({**weights.to_dict(), "colour": "red"})
 
 
-def test_settings_saved_before_value_offset_existed_load_with_no_offset() -> None:
+def test_settings_saved_before_value_offset_and_signed_feedback_load_unchanged() -> None:
     saved = {
         "type_weights": {"rated": 2.0},
         "default_weight": 1.0,
@@ -121,4 +121,11 @@ def test_settings_saved_before_value_offset_existed_load_with_no_offset() -> Non
     restored = EventWeights.from_dict(saved)
     assert restored.value_offset == 0.0
     assert restored.event_weight("rated", 5.0) == pytest.approx(2.0 * 5 / 3)
-    assert restored.to_dict() == {**saved, "value_offset": 0.0}
+    assert restored.verdict("rated", 1.0) == 0  # an old model keeps answering as trained
+    assert restored.to_dict() == {
+        **saved,
+        "value_offset": 0.0,
+        "low_rating_max": None,
+        "negative_types": [],
+        "negative_weight": 2.0,
+    }

@@ -43,6 +43,11 @@ DEFAULT_RESULTS: Final = 25
 FULL_SORT_MAX_ITEMS: Final = 2048
 """Up to this many items one stable sort beats a partition followed by a sort of the top."""
 POPULAR_REASON: Final = "popular"
+NEW_USER_REASON: Final = "new user: popular services"
+"""The reason on every item of the answer to a user SRS knows nothing about yet."""
+VIEWED_REASON: Final = "you viewed this, not yet launched"
+"""A recommended item already in the user's history: used items are filtered out by default,
+so what is left there was looked at, not taken up."""
 NO_DATA_REASON: Final = "no data for this item"
 SERVICE_NAME: Final = "SERVICE_NAME"
 
@@ -180,8 +185,9 @@ class UserHistories:
         self.values = values
 
     @classmethod
-    def from_matrix(cls, data: InteractionMatrix) -> UserHistories:
-        matrix = data.matrix
+    def from_matrix(cls, data: InteractionMatrix, negative_weight: float) -> UserHistories:
+        """Histories as requests see them: disliked items held as negative entries."""
+        matrix = data.signed_histories(negative_weight)
         return cls(
             data.user_ids,
             matrix.indptr.astype(np.int64),
@@ -258,22 +264,44 @@ def merge_events(
     index: Mapping[str, int],
     weights: EventWeights,
 ) -> tuple[IntArray, FloatArray]:
-    """The history with request-time events folded in, as training folded duplicate rows."""
+    """The history with request-time ``events`` (newest first, as the EventStore gives them)
+    folded in, as training folded rows: use combines by the weights' aggregate, and the latest
+    explicit judgement decides the sign (a negative entry is ``-negative_weight``)."""
     if not events:
         return items, values
     current = dict(zip(items.tolist(), values.tolist(), strict=True))
-    for event in events:
+    for event in reversed(events):
         position = index.get(event.item_id)
         if position is None:
             continue
-        weight = weights.event_weight(event.event_type, event.event_value)
+        verdict = weights.verdict(event.event_type, event.event_value)
         previous = current.get(position)
-        current[position] = weight if previous is None else weights.combine(previous, weight)
-    kept = [(item, value) for item, value in current.items() if value > 0]
+        if verdict < 0:
+            current[position] = -weights.negative_weight
+            continue
+        weight = weights.event_weight(event.event_type, event.event_value)
+        if previous is None or previous < 0:
+            # A judgement that is not negative lifts a dislike; plain use leaves it standing.
+            current[position] = weight if (previous is None or verdict > 0) else previous
+        else:
+            current[position] = weights.combine(previous, weight)
+    kept = [(item, value) for item, value in current.items() if value != 0]
     return (
         np.fromiter((item for item, _ in kept), dtype=np.int64, count=len(kept)),
         np.fromiter((value for _, value in kept), dtype=np.float64, count=len(kept)),
     )
+
+
+def disliked_mask(
+    mask: BoolArray | None, items: IntArray, values: FloatArray, n_items: int
+) -> BoolArray | None:
+    """``mask`` plus the items the history holds a negative judgement of: never recommended."""
+    disliked = items[values < 0]
+    if len(disliked) == 0:
+        return mask
+    combined = np.zeros(n_items, dtype=bool) if mask is None else mask.copy()
+    combined[disliked] = True
+    return combined
 
 
 class Recipe(abc.ABC):
@@ -434,7 +462,9 @@ class Recipe(abc.ABC):
         self._catalogue = Catalogue(
             data.item_ids, _names(data.item_ids, items, item_names), data.distinct_users_per_item()
         )
-        self._histories = UserHistories.from_matrix(data) if self.personal else None
+        self._histories = (
+            UserHistories.from_matrix(data, self.weights.negative_weight) if self.personal else None
+        )
         self.reference_time = data.reference_time
         with blas_threads(threads):
             self._fit_model(data, interactions, items)
@@ -502,7 +532,9 @@ class Recipe(abc.ABC):
         mask = catalogue.mask(exclude)
         items, values = self.history(user_id, events) if self.personal else _EMPTY_HISTORY
         if len(items) == 0 and self.personal:
-            return self._popular_ranked(count, mask)
+            known = user_id is not None and self.knows_user(user_id)
+            return self._popular_ranked(count, mask, POPULAR_REASON if known else NEW_USER_REASON)
+        mask = disliked_mask(mask, items, values, len(catalogue))
         raw = self._history_scores(items, values, self._user_span(user_id))
         probabilities = self._probabilities(raw)
         top = top_positions(self._ranking_key(raw), count, mask)
@@ -609,7 +641,9 @@ class Recipe(abc.ABC):
     def _popular(self, count: int, mask: BoolArray | None) -> list[ScoredItem]:
         return self._popular_ranked(count, mask).scored_items()
 
-    def _popular_ranked(self, count: int, mask: BoolArray | None) -> Ranked:
+    def _popular_ranked(
+        self, count: int, mask: BoolArray | None, reason: str = POPULAR_REASON
+    ) -> Ranked:
         catalogue = self.catalogue
         order = catalogue.popular_order
         if mask is not None:
@@ -618,7 +652,7 @@ class Recipe(abc.ABC):
         return Ranked(
             [ids[position] for position in chosen],
             catalogue.popular_probabilities[chosen].tolist(),
-            [POPULAR_REASON] * len(chosen),
+            [reason] * len(chosen),
         )
 
     def _ranking_key(self, raw: FloatArray) -> FloatArray:
@@ -649,8 +683,11 @@ class Recipe(abc.ABC):
         empty = np.diff(histories.indptr) == 0
         if self.personal and empty.any():
             key[empty] = self.catalogue.popularity[np.newaxis, :]
-        if exclude is not None:
-            excluded = sp.csr_matrix(exclude)
+        for excluded in (exclude, histories.multiply(histories < 0)):
+            if excluded is None:
+                continue
+            excluded = sp.csr_matrix(excluded)
+            excluded.eliminate_zeros()
             rows = np.repeat(np.arange(n_rows), np.diff(excluded.indptr))
             key[rows, excluded.indices] = -np.inf
         take = min(count, n_items)
@@ -721,6 +758,12 @@ class Recipe(abc.ABC):
         """Positions, scores and reason codes of training users ``start:stop``."""
         rows, n_items = stop - start, len(self.catalogue)
         raw = np.zeros((rows, n_items), dtype=np.float64)
+        block = histories.block(start, stop, n_items)
+        disliked = block.data < 0
+        if disliked.any():
+            mask = mask.copy()
+            owners = np.repeat(np.arange(rows), np.diff(block.indptr))
+            mask[owners[disliked], block.indices[disliked]] = True
         scored = np.flatnonzero(np.diff(histories.indptr[start : stop + 1]) > 0).tolist()
         user_ids = histories.user_ids
         for offset in scored:
@@ -730,7 +773,7 @@ class Recipe(abc.ABC):
         top = best_first(np.where(mask, -np.inf, self._ranking_key(raw)), width)
         scores = np.take_along_axis(self._batch_probabilities(raw), top, axis=1)
         reasons = np.zeros((rows, width), dtype=np.int64)
-        keys = self._reason_keys(histories.block(start, stop, n_items), top) if scored else None
+        keys = self._reason_keys(block, top) if scored else None
         if keys is not None:
             reasons[:] = _key_codes(keys, self.catalogue, codes)
         else:
@@ -826,15 +869,20 @@ def contributor_reasons(
 
     Each target's reason is keyed by the catalogue positions of its best positive contributors;
     the catalogue keeps the texts of keys it has seen, since a request answers up to 500
-    targets that mostly share a few contributors, and users share them too.
+    targets that mostly share a few contributors, and users share them too. A target never
+    names itself: one already in the history says so instead.
     """
     if contributions.shape[1] == 0:
         return []
+    own = items[:, np.newaxis] == targets[np.newaxis, :]
+    if own.any():
+        contributions = np.where(own, -np.inf, contributions)
     best = np.argsort(-contributions, axis=0, kind="stable")[:REASON_ITEMS]
     positive = contributions[best, np.arange(contributions.shape[1])] > 0
     contributors = np.where(positive, items[best], NOT_A_CONTRIBUTOR)
     if unscored is not None:
         contributors[:, unscored] = POPULARITY_FILLED
+    contributors[:, own.any(axis=0)] = IN_HISTORY
     keys = zip(*contributors.tolist(), strict=True)
     if names:
         return [catalogue.reason(key, names) for key in keys]
@@ -844,14 +892,16 @@ def contributor_reasons(
 
 NOT_A_CONTRIBUTOR: Final = -1
 POPULARITY_FILLED: Final = -2
+IN_HISTORY: Final = -3
+LOWEST_MARKER: Final = IN_HISTORY
 REASON_CACHE_SIZE: Final = 100_000
 """Reason texts a catalogue keeps; pairs of contributors beyond that are built each time."""
 
 
 def _key_codes(keys: IntArray, catalogue: Catalogue, codes: ReasonCodes) -> IntArray:
     """Reason codes for contributor keys (rows × targets × items), one text per distinct key."""
-    base = len(catalogue) - NOT_A_CONTRIBUTOR - POPULARITY_FILLED
-    shifted = keys - POPULARITY_FILLED
+    base = len(catalogue) - LOWEST_MARKER
+    shifted = keys - LOWEST_MARKER
     combined = np.zeros(keys.shape[:2], dtype=np.int64)
     for rank in range(keys.shape[-1]):
         combined = combined * base + shifted[..., rank]
@@ -868,6 +918,8 @@ def _key_codes(keys: IntArray, catalogue: Catalogue, codes: ReasonCodes) -> IntA
 
 def because(contributors: tuple[int, ...], name: Callable[[int], str]) -> str:
     """The reason for one target from its best contributors' positions (markers below zero)."""
+    if IN_HISTORY in contributors:
+        return VIEWED_REASON
     if POPULARITY_FILLED in contributors:
         return POPULAR_REASON
     named = [name(position) for position in contributors if position >= 0]

@@ -44,12 +44,15 @@ class InteractionMatrix:
     """Aggregated weights: ``matrix[u, i]`` is user ``user_ids[u]``'s weight for ``item_ids[i]``.
 
     ``reference_time`` is the newest training timestamp: the "now" of time decay.
+    ``disliked`` marks (value 1) the pairs whose latest explicit judgement is negative, None
+    when there are none (see ``weights.py``).
     """
 
     matrix: sp.csr_matrix
     user_ids: StrArray
     item_ids: StrArray
     reference_time: int
+    disliked: sp.csr_matrix | None = None
     _grams: dict[str, FloatArray] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
@@ -63,6 +66,10 @@ class InteractionMatrix:
     @property
     def shape(self) -> tuple[int, int]:
         return len(self.user_ids), len(self.item_ids)
+
+    def signed_histories(self, negative_weight: float) -> sp.csr_matrix:
+        """The users' history vectors: the matrix, with ``-negative_weight`` on disliked pairs."""
+        return signed_matrix(self.matrix, self.disliked, negative_weight)
 
     def distinct_users_per_item(self) -> FloatArray:
         """How many users interacted with each item (the popularity-count statistic)."""
@@ -194,14 +201,51 @@ def build_matrix(
     row_weights = weights.row_weights(
         rows.type_codes, rows.type_labels, rows.event_values, rows.timestamps, reference_time
     )
-    matrix = aggregate_entries(
-        rows.user_codes,
-        item_codes,
-        row_weights,
-        (len(rows.user_labels), len(item_ids)),
-        weights.aggregate,
+    shape = (len(rows.user_labels), len(item_ids))
+    matrix = aggregate_entries(rows.user_codes, item_codes, row_weights, shape, weights.aggregate)
+    disliked = disliked_pairs(rows, rows.user_codes, item_codes, shape, weights)
+    return InteractionMatrix(matrix, rows.user_labels, item_ids, reference_time, disliked)
+
+
+def disliked_pairs(
+    rows: CheckedRows,
+    user_codes: IntArray,
+    item_codes: IntArray,
+    shape: tuple[int, int],
+    weights: EventWeights,
+) -> sp.csr_matrix | None:
+    """Pairs whose latest explicit judgement (by timestamp, then row order) is negative."""
+    if not weights.signs_feedback:
+        return None
+    verdicts = weights.row_verdicts(rows.type_codes, rows.type_labels, rows.event_values)
+    explicit = np.flatnonzero(verdicts != 0)
+    if not np.any(verdicts[explicit] < 0):
+        return None
+    keys = user_codes[explicit] * shape[1] + item_codes[explicit]
+    order = np.lexsort((explicit, rows.timestamps[explicit], keys))
+    ordered_keys = keys[order]
+    last = np.r_[ordered_keys[1:] != ordered_keys[:-1], True]
+    negative = verdicts[explicit][order][last] < 0
+    chosen = ordered_keys[last][negative]
+    if len(chosen) == 0:
+        return None
+    return sp.csr_matrix(
+        (np.ones(len(chosen), dtype=np.float32), (chosen // shape[1], chosen % shape[1])),
+        shape=shape,
     )
-    return InteractionMatrix(matrix, rows.user_labels, item_ids, reference_time)
+
+
+def signed_matrix(
+    matrix: sp.csr_matrix, disliked: sp.csr_matrix | None, negative_weight: float
+) -> sp.csr_matrix:
+    """``matrix`` with its disliked pairs set to ``-negative_weight`` (added where absent)."""
+    if disliked is None:
+        return matrix
+    kept = matrix - matrix.multiply(disliked)
+    signed = sp.csr_matrix(kept - disliked * np.float32(negative_weight), dtype=np.float32)
+    signed.eliminate_zeros()
+    signed.sort_indices()
+    return signed
 
 
 def aggregate_entries(
@@ -240,7 +284,7 @@ def history_rows(
     reference_time: int,
     source: str = "histories",
 ) -> tuple[StrArray, sp.csr_matrix]:
-    """Users of ``frame`` and their history vectors over an existing catalogue.
+    """Users of ``frame`` and their (signed) history vectors over an existing catalogue.
 
     Used to score users who were not in training (Personalize's held-out users): items the
     catalogue does not know are dropped, exactly as request-time events for them would be.
@@ -254,14 +298,27 @@ def history_rows(
     row_weights = weights.row_weights(
         rows.type_codes, rows.type_labels, rows.event_values, rows.timestamps, reference_time
     )
+    shape = (len(rows.user_labels), n_items)
     matrix = aggregate_entries(
-        rows.user_codes[known],
-        item_codes[known],
-        row_weights[known],
-        (len(rows.user_labels), n_items),
-        weights.aggregate,
+        rows.user_codes[known], item_codes[known], row_weights[known], shape, weights.aggregate
     )
-    return rows.user_labels, matrix
+    disliked = disliked_pairs(
+        _rows_where(rows, known), rows.user_codes[known], item_codes[known], shape, weights
+    )
+    return rows.user_labels, signed_matrix(matrix, disliked, weights.negative_weight)
+
+
+def _rows_where(rows: CheckedRows, keep: npt.NDArray[np.bool_]) -> CheckedRows:
+    return CheckedRows(
+        rows.user_codes[keep],
+        rows.user_labels,
+        rows.item_codes[keep],
+        rows.item_labels,
+        rows.type_codes[keep],
+        rows.type_labels,
+        rows.event_values[keep],
+        rows.timestamps[keep],
+    )
 
 
 def gram_matrix(

@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_info
 
 from srs.engine.base import (
+    IN_HISTORY,
     NOT_A_CONTRIBUTOR,
     REASON_ITEMS,
     Array,
@@ -390,7 +391,10 @@ class UserPersonalization(Recipe):
             if name == "item_item":
                 features[name] = zscore_row(base, seen)
             elif name == "factors":
-                features[name] = zscore_row(self._require_factors().scores(items, values), seen)
+                # The factor model folds in confidences, which a dislike's sign is not.
+                liked = values > 0
+                factor_scores = self._require_factors().scores(items[liked], values[liked])
+                features[name] = zscore_row(factor_scores, seen)
             elif name == "popularity":
                 features[name] = self.catalogue.log_popularity
             elif name == "window":
@@ -427,7 +431,8 @@ class UserPersonalization(Recipe):
         seen[np.repeat(np.arange(n_rows), np.diff(histories.indptr)), histories.indices] = True
         features = {"item_item": zscore_unseen(base, seen)}
         if self._factors is not None:
-            features["factors"] = zscore_unseen(self._factors.score_histories(histories), seen)
+            liked = sp.csr_matrix(histories.multiply(histories > 0), dtype=np.float32)
+            features["factors"] = zscore_unseen(self._factors.score_histories(liked), seen)
         features["popularity"] = np.broadcast_to(self.catalogue.log_popularity, (n_rows, n_items))
         usage = self._require_blend_part(self._usage)
         features["window"] = (
@@ -488,6 +493,8 @@ class UserPersonalization(Recipe):
         owners = np.repeat(np.arange(len(lengths)), lengths)
         contributions = self._dense[items[:, np.newaxis], targets[owners]].astype(np.float64)
         contributions *= histories.data.astype(np.float64)[:, np.newaxis]
+        own = items[:, np.newaxis] == targets[owners]
+        contributions[own] = -np.inf
         starts = histories.indptr[:-1][present]
         entries = np.arange(len(items))[:, np.newaxis]
         slots = np.arange(targets.shape[1])
@@ -498,6 +505,9 @@ class UserPersonalization(Recipe):
             first = np.minimum(first, len(items) - 1)
             keys[present, :, rank] = np.where(best > 0, items[first], NOT_A_CONTRIBUTOR)
             contributions[first, slots] = -np.inf
+        in_history = np.zeros(targets.shape, dtype=bool)
+        np.logical_or.at(in_history, owners, own)
+        keys[in_history] = IN_HISTORY
         return keys
 
     def _contributions(self, items: IntArray, values: FloatArray, targets: IntArray) -> FloatArray:

@@ -24,6 +24,17 @@ configured, plus ratings): launched 3 > configured 2.5 > rated 2 > clicked 1.5 >
   the newest training interaction; events that arrive after training count in full.
 
 Event types match case-insensitively; types not listed get ``default_weight``.
+
+Explicit judgements are not weighed like use. A rating of ``low_rating_max`` or less (1–2★ by
+default) on a ``rated`` row, or a ``not_interested`` event, says "not this", and a view of the
+same service earlier must not outvote it, as ``max`` would. So per (user, item) the *latest
+explicit statement* (a rating, ``liked`` or ``not_interested``) decides the sign: when it is
+negative, the user's history vector holds ``-negative_weight`` for the item. Scoring is linear in
+the history, so the negative entry pushes down the items that go with the disliked one at the
+next request, and the disliked item itself is never recommended. The item-item model is still
+learnt from what users did (a pair's positive weight stays in the training matrix): a launch
+followed by 1★ still says the services were used together. ``low_rating_max = None`` and no
+``negative_types`` give the unsigned behaviour.
 """
 
 from __future__ import annotations
@@ -45,8 +56,13 @@ DEFAULT_TYPE_WEIGHTS: Final[Mapping[str, float]] = {
     "rated": 2.0,
     "clicked": 1.5,
     "viewed": 1.0,
+    "liked": 2.5,
+    "not_interested": 0.0,
 }
 AGGREGATIONS: Final = ("max", "sum")
+RATING_TYPES: Final = ("rated",)
+POSITIVE_TYPES: Final = ("liked",)
+NEGATIVE_TYPES: Final = ("not_interested",)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -65,6 +81,9 @@ class EventWeights:
     value_offset: float = 0.0
     half_life_days: float | None = None
     aggregate: Literal["max", "sum"] = "max"
+    low_rating_max: float | None = 2.0
+    negative_types: tuple[str, ...] = NEGATIVE_TYPES
+    negative_weight: float = 2.0
 
     def __post_init__(self) -> None:
         normalised = {
@@ -101,6 +120,53 @@ class EventWeights:
             raise HyperparameterError(
                 f"aggregate must be one of {', '.join(AGGREGATIONS)}, got {self.aggregate!r}"
             )
+        if self.low_rating_max is not None and not math.isfinite(self.low_rating_max):
+            raise HyperparameterError(
+                f"low_rating_max must be a finite number or None, got {self.low_rating_max}"
+            )
+        if not math.isfinite(self.negative_weight) or self.negative_weight <= 0:
+            raise HyperparameterError(
+                f"negative_weight must be a finite number > 0, got {self.negative_weight}"
+            )
+        object.__setattr__(
+            self, "negative_types", tuple(str(name).lower() for name in self.negative_types)
+        )
+
+    @property
+    def signs_feedback(self) -> bool:
+        """Whether any event can be negative evidence (else histories are never signed)."""
+        return self.low_rating_max is not None or bool(self.negative_types)
+
+    def verdict(self, event_type: str, event_value: float | None) -> int:
+        """+1 or -1 for an explicit judgement (a rating, ``liked``, ``not_interested``), 0 for
+        plain use, which leaves an earlier judgement standing."""
+        name = event_type.lower()
+        if name in self.negative_types:
+            return -1
+        if name in RATING_TYPES and self.low_rating_max is not None:
+            if event_value is None or math.isnan(event_value):
+                return 0
+            return -1 if event_value <= self.low_rating_max else 1
+        return 1 if name in POSITIVE_TYPES else 0
+
+    def row_verdicts(
+        self,
+        type_codes: npt.NDArray[np.int64],
+        type_labels: Sequence[str] | npt.NDArray[np.str_],
+        event_values: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.int8]:
+        """:meth:`verdict` of every row, vectorised."""
+        labels = [str(name).lower() for name in type_labels]
+        negative = np.array([name in self.negative_types for name in labels], dtype=bool)
+        positive = np.array([name in POSITIVE_TYPES for name in labels], dtype=bool)
+        verdicts = np.where(negative[type_codes], -1, np.where(positive[type_codes], 1, 0))
+        if self.low_rating_max is not None:
+            rating = np.array([name in RATING_TYPES for name in labels], dtype=bool)[type_codes]
+            values = np.asarray(event_values, dtype=np.float64)
+            rated = rating & ~np.isnan(values)
+            low = values <= self.low_rating_max
+            verdicts = np.where(rated, np.where(low, -1, 1), verdicts)
+        return verdicts.astype(np.int8)
 
     def type_weight(self, event_type: str) -> float:
         return self.type_weights.get(event_type.lower(), self.default_weight)
@@ -150,6 +216,9 @@ class EventWeights:
             "value_offset": self.value_offset,
             "half_life_days": self.half_life_days,
             "aggregate": self.aggregate,
+            "low_rating_max": self.low_rating_max,
+            "negative_types": list(self.negative_types),
+            "negative_weight": self.negative_weight,
         }
 
     @classmethod
@@ -161,8 +230,17 @@ class EventWeights:
             "value_offset",
             "half_life_days",
             "aggregate",
+            "low_rating_max",
+            "negative_types",
+            "negative_weight",
         }
         unknown = sorted(set(data) - known)
         if unknown:
             raise HyperparameterError(f"unknown event-weight setting(s): {', '.join(unknown)}")
-        return cls(**dict(data))
+        settings = dict(data)
+        if "negative_types" in settings:
+            settings["negative_types"] = tuple(settings["negative_types"])
+        elif "type_weights" in settings:
+            # Saved before feedback was signed: keep the model answering as it was trained.
+            settings.update(low_rating_max=None, negative_types=())
+        return cls(**settings)
