@@ -8,7 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from srs.catalog import CATALOG_COLUMNS, CatalogError, load_catalog, parse_catalog
+from srs.catalog import (
+    ALIASES_COLUMN,
+    CATALOG_COLUMNS,
+    CatalogError,
+    ServiceAliases,
+    alias_key,
+    load_catalog,
+    parse_catalog,
+)
 from srs.errors import SRSError
 
 
@@ -18,7 +26,7 @@ def catalog() -> pd.DataFrame:
 
 
 def test_shipped_catalogue_is_large_with_exact_columns(catalog: pd.DataFrame) -> None:
-    assert list(catalog.columns) == list(CATALOG_COLUMNS)
+    assert list(catalog.columns) == [*CATALOG_COLUMNS, ALIASES_COLUMN]
     assert len(catalog) >= 150
 
 
@@ -106,7 +114,7 @@ def test_load_catalog_reads_a_file_given_by_path(tmp_path: Path) -> None:
 def test_extra_columns_and_column_order_are_tolerated() -> None:
     frame = parse_catalog("description,extra,name,category\nObjects.,x,Amazon S3,Storage\n")
     assert frame.to_dict("records") == [
-        {"name": "Amazon S3", "category": "Storage", "description": "Objects."}
+        {"name": "Amazon S3", "category": "Storage", "description": "Objects.", "aliases": ""}
     ]
 
 
@@ -145,3 +153,165 @@ def test_missing_catalogue_file_is_a_catalog_error(tmp_path: Path) -> None:
     missing = tmp_path / "absent.csv"
     with pytest.raises(CatalogError, match=r"absent\.csv: cannot read catalogue"):
         load_catalog(missing)
+
+
+@pytest.fixture(scope="module")
+def aliases(catalog: pd.DataFrame) -> ServiceAliases:
+    return ServiceAliases.from_catalog(catalog)
+
+
+@pytest.mark.parametrize(
+    ("written", "name"),
+    [
+        ("EC2", "Amazon EC2"),
+        ("ec2", "Amazon EC2"),
+        ("Amazon Elastic Compute Cloud", "Amazon EC2"),
+        ("amazon s3", "Amazon S3"),
+        ("Amazon Simple Storage Service", "Amazon S3"),
+        ("  Simple   Storage Service ", "Amazon S3"),
+        ("AWS S3", "Amazon S3"),
+        ("Amazon Lambda", "AWS Lambda"),
+        ("lambda", "AWS Lambda"),
+        ("RDS", "Amazon RDS"),
+        ("DynamoDB", "Amazon DynamoDB"),
+        ("SQS", "Amazon SQS"),
+        ("Simple Notification Service", "Amazon SNS"),
+        ("IAM", "AWS IAM"),
+        ("VPC", "Amazon VPC"),
+        ("Elastic Block Store", "Amazon EBS"),
+        ("EFS", "Amazon EFS"),
+        ("Elastic Container Service", "Amazon ECS"),
+        ("EKS", "Amazon EKS"),
+        ("ECR", "Amazon ECR"),
+        ("CloudFront", "Amazon CloudFront"),
+        ("Route53", "Amazon Route 53"),
+        ("Key Management Service", "AWS KMS"),
+        ("CloudWatch", "Amazon CloudWatch"),
+        ("CloudTrail", "AWS CloudTrail"),
+        ("SageMaker", "Amazon SageMaker"),
+        ("Kinesis", "Amazon Kinesis Data Streams"),
+        ("Redshift", "Amazon Redshift"),
+        ("ElastiCache", "Amazon ElastiCache"),
+        ("Athena", "Amazon Athena"),
+        ("Glue", "AWS Glue"),
+        ("Elastic MapReduce", "Amazon EMR"),
+        ("Step Functions", "AWS Step Functions"),
+        ("API Gateway", "Amazon API Gateway"),
+        ("Cognito", "Amazon Cognito"),
+        ("Secrets Manager", "AWS Secrets Manager"),
+        ("SSM", "AWS Systems Manager"),
+        ("Systems Manager", "AWS Systems Manager"),
+        ("Fargate", "AWS Fargate"),
+        ("EC2 Auto Scaling", "Amazon EC2 Auto Scaling"),
+    ],
+)
+def test_shipped_aliases_resolve_to_the_catalogue_name(
+    aliases: ServiceAliases, written: str, name: str
+) -> None:
+    assert aliases.resolve(written) == name
+
+
+@pytest.mark.parametrize("written", ["Amazon S4", "S4", "Amazon", "AWS", "", "Teleport"])
+def test_spellings_of_no_service_resolve_to_none(aliases: ServiceAliases, written: str) -> None:
+    assert aliases.resolve(written) is None
+
+
+def test_suggestions_are_the_closest_catalogue_names(aliases: ServiceAliases) -> None:
+    suggested = aliases.suggest("Amazon S4")
+    assert len(suggested) == 3
+    assert suggested[0] == "Amazon S3"
+    assert aliases.suggest("Dynamo DBB", limit=1) == ["Amazon DynamoDB"]
+    assert aliases.suggest("zzzzzzzz") == []
+
+
+def test_alias_keys_fold_case_and_spacing() -> None:
+    assert alias_key("  Amazon \t Simple  Storage Service ") == "amazon simple storage service"
+
+
+def test_every_shipped_service_resolves_by_its_name_and_without_its_vendor(
+    catalog: pd.DataFrame, aliases: ServiceAliases
+) -> None:
+    for name in catalog["name"]:
+        assert aliases.resolve(name.upper()) == name
+        for prefix in ("Amazon ", "AWS "):
+            if name.startswith(prefix):
+                assert aliases.resolve(name.removeprefix(prefix)) == name
+
+
+def test_a_vendorless_name_two_services_share_is_dropped_not_guessed() -> None:
+    frame = parse_catalog(
+        "name,category,description\n"
+        "Amazon Widget,Compute,One.\n"
+        "AWS Widget,Storage,Two.\n"
+        "AWS Gadget,Storage,Three.\n"
+    )
+    resolver = ServiceAliases.from_catalog(frame)
+    assert resolver.resolve("Widget") is None
+    assert resolver.resolve("aws widget") == "AWS Widget"
+    assert resolver.resolve("Gadget") == "AWS Gadget"
+
+
+def test_an_explicit_alias_outranks_a_derived_one() -> None:
+    frame = parse_catalog(
+        "name,category,description,aliases\n"
+        "AWS Lambda,Compute,Functions.,\n"
+        "AWS Lambda@Edge,Compute,Edge functions.,Lambda\n"
+    )
+    assert ServiceAliases.from_catalog(frame).resolve("lambda") == "AWS Lambda@Edge"
+
+
+def test_aliases_column_is_parsed_and_optional() -> None:
+    frame = parse_catalog(
+        "name,category,description,aliases\n"
+        "Amazon S3,Storage,Objects.,S3; Simple Storage Service;\n"
+        "AWS Lambda,Compute,Functions.,\n"
+    )
+    assert frame[ALIASES_COLUMN].tolist() == ["S3; Simple Storage Service;", ""]
+    resolver = ServiceAliases.from_catalog(frame)
+    assert resolver.resolve("simple storage service") == "Amazon S3"
+    assert ServiceAliases.from_catalog(frame[list(CATALOG_COLUMNS)]).resolve("s3") == "Amazon S3"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "name,category,description,aliases\nA,Compute,One.,X\nB,Storage,Two.,y; X \n",
+            r"^bad\.csv, line 3: field 'aliases' value 'X' already stands for 'A' \(line 2\)$",
+        ),
+        (
+            "name,category,description,aliases\nA,Compute,One.,\nB,Storage,Two.,a\n",
+            r"^bad\.csv, line 3: field 'aliases' value 'a' already stands for 'A' \(line 2\)$",
+        ),
+        (
+            "name,category,description\nAmazon S3,Storage,One.\namazon  s3,Storage,Two.\n",
+            r"^bad\.csv, line 3: field 'name' value 'amazon  s3' is the same name as "
+            r"'Amazon S3' \(line 2\) but for case or spacing$",
+        ),
+    ],
+)
+def test_an_alias_two_services_claim_is_a_catalogue_error(text: str, message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(text, "bad.csv")
+
+
+def test_a_frame_with_clashing_aliases_names_its_rows() -> None:
+    frame = pd.DataFrame(
+        {
+            "name": ["A", "B"],
+            "category": ["x", "y"],
+            "description": ["", ""],
+            "aliases": ["Q", "q"],
+        }
+    )
+    with pytest.raises(CatalogError, match=r"^catalogue, row 2: field 'aliases' value 'q'"):
+        ServiceAliases.from_catalog(frame)
+
+
+def test_names_added_for_a_team_do_not_displace_catalogue_spellings(
+    aliases: ServiceAliases,
+) -> None:
+    extended = aliases.with_names(["Acme Queue", "s3"])
+    assert extended.resolve("acme  QUEUE") == "Acme Queue"
+    assert extended.resolve("S3") == "Amazon S3"
+    assert aliases.resolve("Acme Queue") is None
