@@ -15,7 +15,7 @@ from srs.engine.evaluation import personalize_task
 from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import ACTIVE_KEY, ModelStore, NoActiveModelError
 from srs.events import Event, EventStore
-from srs.training import blend_decision, train_and_activate
+from srs.training import blend_decision, train_and_activate, unused_version_name
 
 
 def settings_for(data_dir: Path, **overrides: object) -> Settings:
@@ -141,3 +141,87 @@ def test_a_blend_decision_on_two_eras_keeps_the_blend_and_says_why_not_on_too_li
     tiny = frame[frame["USER_ID"].isin(["e0_00", "e1_00"])]
     refused = blend_decision(personalize_task(tiny, seed=1, holdout_users=0.5), {}, None)
     assert refused["adopted"] is False and refused["reason"]
+
+
+def clustered_dataset(directory: Path, users: int) -> Path:
+    """A dataset on which the similar-items recipe ranks below popularity: every user's newest
+    interaction is the one service everybody uses, which SIMS' lift plays down."""
+    rows = []
+    for user in range(users):
+        cluster = [f"c{user % 10}_{k}" for k in range(6)]
+        stamp = 1_700_000_000 + user * 1_000
+        for offset, item in enumerate((cluster[user % 6 :] + cluster[: user % 6])[:5]):
+            rows.append((f"u{user:03d}", item, "launched", 3.0, stamp + offset))
+        rows.append((f"u{user:03d}", "everyone", "launched", 3.0, stamp + 100))
+    dataset = directory / "dataset"
+    dataset.mkdir(parents=True)
+    frame = pd.DataFrame(
+        rows, columns=["USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"]
+    )
+    frame.to_csv(dataset / "interactions.csv", index=False)
+    items = sorted(frame["ITEM_ID"].unique())
+    pd.DataFrame({"ITEM_ID": items, "SERVICE_NAME": items, "CATEGORY": "x"}).to_csv(
+        dataset / "items.csv", index=False
+    )
+    return directory
+
+
+def test_a_version_below_popularity_does_not_replace_the_serving_one_unless_forced(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(clustered_dataset(tmp_path / "data", users=600))
+    models = ModelStore(LocalStore(settings.data_dir), settings.model_cache_dir)
+    first = train_and_activate(settings, "popularity-count", tune=False)
+    assert first.training["activated"] and models.active_version() == first.version
+
+    worse = train_and_activate(settings, "similar-items", tune=False)
+    training = worse.training
+    gate = "normalized_discounted_cumulative_gain_at_10"
+    assert training["metrics"][gate] < training["baseline_metrics"][gate]
+    assert training["worse_than_baseline"] and not training["activated"]
+    assert training["kept_version"] == first.version
+    assert models.active_version() == first.version
+    assert worse.version in models.versions()
+
+    forced = train_and_activate(settings, "similar-items", tune=False, force=True)
+    assert forced.training["activated"] and models.active_version() == forced.version
+
+
+def test_metrics_from_few_held_out_users_are_marked_unreliable(tmp_path: Path) -> None:
+    settings = settings_for(clustered_dataset(tmp_path / "few", users=200))
+    few = train_and_activate(settings, tune=False).training
+    assert few["heldout_users"] < 50 and few["metrics_reliable"] is False
+    assert set(few["baseline_metrics"]) == set(PERSONALIZE_METRICS)
+    many = train_and_activate(
+        settings_for(clustered_dataset(tmp_path / "many", users=900)), tune=False
+    ).training
+    assert many["heldout_users"] >= 50 and many["metrics_reliable"] is True
+
+
+def test_srs_train_says_when_metrics_are_unreliable_and_when_it_keeps_the_old_version(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from srs.cli import main
+
+    data = clustered_dataset(tmp_path / "data", users=200)
+    runner = CliRunner()
+    first = runner.invoke(main, ["--data-dir", str(data), "train", "--no-tune"])
+    assert first.exit_code == 0, first.output
+    assert "are not reliable" in first.stderr
+    assert "popular" in first.stdout  # the baseline's column
+    kept = runner.invoke(
+        main, ["--data-dir", str(data), "train", "--no-tune", "--recipe", "similar-items"]
+    )
+    assert kept.exit_code == 0
+    assert kept.stdout.startswith("saved (not activated)")
+    assert "keeps serving; 'srs train --force' activates it" in kept.stderr
+
+
+def test_two_trainings_in_the_same_second_get_their_own_versions() -> None:
+    assert unused_version_name("20261204T120000Z-1a2b3c4d", set()) == "20261204T120000Z-1a2b3c4d"
+    taken = {"20261204T120000Z-1a2b3c4d", "20261204T120000Z-1a2b3c4d-2"}
+    assert unused_version_name("20261204T120000Z-1a2b3c4d", taken) == (
+        "20261204T120000Z-1a2b3c4d-3"
+    )

@@ -45,6 +45,13 @@ INTERACTION_DTYPES = {
 
 Progress = Callable[[str], None]
 
+MIN_RELIABLE_USERS = 50
+"""Held-out users below which offline metrics are reported as not reliable: with fewer, one
+user's hit moves nDCG by more than two recipes usually differ."""
+GATE_METRIC = "normalized_discounted_cumulative_gain_at_10"
+"""The figure a new model must not lose on against popularity to replace the serving one."""
+BASELINE_RECIPE = "popularity-count"
+
 
 @dataclass(frozen=True)
 class TrainingData:
@@ -77,6 +84,16 @@ def version_name(when: dt.datetime, fingerprint: str) -> str:
     return f"{when:%Y%m%dT%H%M%SZ}-{fingerprint[:8]}"
 
 
+def unused_version_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``…: two trainings on the same data in the same second
+    (another recipe, ``--force``) must not overwrite each other's files."""
+    candidate, number = name, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{name}-{number}"
+    return candidate
+
+
 def train_and_activate(
     settings: Settings,
     recipe: str = DEFAULT_RECIPE,
@@ -84,10 +101,16 @@ def train_and_activate(
     tune: bool = True,
     evaluate: bool = True,
     blend: bool = False,
+    force: bool = False,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> LoadedModel:
-    """Train ``recipe`` on the store's dataset and events, publish it and make it serve."""
+    """Train ``recipe`` on the store's dataset and events, publish it and make it serve.
+
+    A version that ranks below popularity on the held-out users is published but not
+    activated while another version serves, unless ``force``: a retrain must not make the
+    answers worse than the simplest baseline. Whether it serves is ``training["activated"]``.
+    """
     say = progress or (lambda _: None)
     store = open_store(settings)
     events = EventStore(settings.events_path) if settings.events_path.exists() else None
@@ -111,15 +134,22 @@ def train_and_activate(
         blend_report = blend_decision(validation, parameters, data.items)
         if blend_report["adopted"]:
             parameters = {**parameters, "blend": blend_report["weights"]}
+    quality: dict[str, Any] = {}
     if evaluate and task is not None:
         say("measuring on held-out users")
         held_out = create_recipe(recipe, **parameters).fit(task.fit_frame, data.items)
         measured = evaluate_model(held_out, task)
         metrics = {name: measured[name] for name in PERSONALIZE_METRICS if name in measured}
+        say("measuring popularity on the same held-out users")
+        baseline = evaluate_model(create_recipe(BASELINE_RECIPE).fit(task.fit_frame), task)
+        quality = judge_metrics(metrics, baseline, int(measured.get("users", 0)))
 
     say("training on all data")
     model = create_recipe(recipe, **parameters).fit(data.interactions, data.items)
     fingerprint = data_fingerprint(data.interactions)
+    models = ModelStore(store, settings.model_cache_dir)
+    previous = models.active_version()
+    activated = force or previous is None or not quality.get("worse_than_baseline", False)
     training = {
         "recipe": recipe,
         "parameters": parameters,
@@ -131,9 +161,13 @@ def train_and_activate(
         "training_seconds": round(time.perf_counter() - started, 3),
         "fit_seconds": model.stats.get("training_seconds"),
         "blend": blend_report or None,
+        **quality,
+        "activated": activated,
+        "kept_version": None if activated else previous,
     }
-    version = version_name(dt.datetime.now(dt.UTC), fingerprint)
-    models = ModelStore(store, settings.model_cache_dir)
+    version = unused_version_name(
+        version_name(dt.datetime.now(dt.UTC), fingerprint), set(models.versions())
+    )
     say(f"saving version {version}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".train-") as scratch:
@@ -141,8 +175,32 @@ def train_and_activate(
         model.save(directory)
         (directory / TRAINING_FILE).write_text(json.dumps(training, indent=2), encoding="utf-8")
         models.publish(directory, version)
+    if not activated:
+        say(f"keeping {previous}: the new version ranks below popularity")
+        return models.load(version, verify=True)
     say("verifying and activating")
     return models.activate(version)
+
+
+def judge_metrics(
+    metrics: dict[str, float], baseline: dict[str, float], heldout_users: int
+) -> dict[str, Any]:
+    """What the held-out figures can be trusted for: whether there were enough users, and
+    whether the model beats the popularity baseline measured on the very same users."""
+    baseline_metrics = {name: baseline[name] for name in PERSONALIZE_METRICS if name in baseline}
+    worse = (
+        GATE_METRIC in metrics
+        and GATE_METRIC in baseline_metrics
+        and metrics[GATE_METRIC] < baseline_metrics[GATE_METRIC]
+    )
+    return {
+        "heldout_users": heldout_users,
+        "metrics_reliable": heldout_users >= MIN_RELIABLE_USERS,
+        "min_reliable_users": MIN_RELIABLE_USERS,
+        "baseline_recipe": BASELINE_RECIPE,
+        "baseline_metrics": baseline_metrics,
+        "worse_than_baseline": bool(worse),
+    }
 
 
 BLENDABLE_RECIPES = frozenset({"user-personalization", "personalized-ranking"})

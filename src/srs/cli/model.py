@@ -33,8 +33,15 @@ from srs.errors import SRSError
     show_default=True,
     help="Learn user-personalization's blend on validation; keep it only if it wins there.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Activate the new version even if it ranks below popularity on held-out users.",
+)
 @click.pass_context
-def train(ctx: click.Context, recipe: str, tune: bool, evaluate: bool, blend: bool) -> None:
+def train(
+    ctx: click.Context, recipe: str, tune: bool, evaluate: bool, blend: bool, force: bool
+) -> None:
     """Train on the prepared data and recorded events, then activate the new version."""
     from srs.training import train_and_activate
 
@@ -46,11 +53,13 @@ def train(ctx: click.Context, recipe: str, tune: bool, evaluate: bool, blend: bo
             tune=tune,
             evaluate=evaluate,
             blend=blend,
+            force=force,
             progress=lambda step: status.update(step),
         )
     training = loaded.training
+    verb = "activated" if training.get("activated", True) else "saved (not activated)"
     click.echo(
-        f"activated {loaded.version}: {recipe}, {training['interactions']:,} interactions "
+        f"{verb} {loaded.version}: {recipe}, {training['interactions']:,} interactions "
         f"({training['events']:,} from events), {training['training_seconds']:.2f} s"
     )
     decision = training.get("blend")
@@ -65,8 +74,35 @@ def train(ctx: click.Context, recipe: str, tune: bool, evaluate: bool, blend: bo
         click.echo(
             "parameters: " + ", ".join(f"{k}={v}" for k, v in training["parameters"].items())
         )
-    for name, value in training["metrics"].items():
-        click.echo(f"  {name:<46} {value:.4f}")
+    _print_metrics(training)
+
+
+def _print_metrics(training: dict[str, Any]) -> None:
+    """The held-out metrics beside popularity's, with what they can be trusted for."""
+    metrics, baseline = training["metrics"], training.get("baseline_metrics") or {}
+    if not metrics:
+        return
+    users = training.get("heldout_users")
+    click.echo(f"  {'metric (held-out users: ' + str(users) + ')':<46} {'model':>8} {'popular':>8}")
+    for name, value in metrics.items():
+        popular = baseline.get(name)
+        shown = "" if popular is None else f"{popular:8.4f}"
+        click.echo(f"  {name:<46} {value:8.4f} {shown}")
+    if training.get("metrics_reliable") is False:
+        click.echo(
+            f"warning: metrics from {users} held-out users (fewer than "
+            f"{training['min_reliable_users']}) are not reliable",
+            err=True,
+        )
+    if training.get("worse_than_baseline"):
+        if training.get("activated", True):
+            click.echo("warning: this version ranks below popularity on held-out users", err=True)
+        else:
+            click.echo(
+                f"warning: this version ranks below popularity on held-out users, so "
+                f"{training['kept_version']} keeps serving; 'srs train --force' activates it",
+                err=True,
+            )
 
 
 def _print_recommendations(title: str, recommendations: Any) -> None:
