@@ -57,9 +57,14 @@ class Settings:
         metadata={"help": "Custom S3 endpoint (MinIO, moto); empty means AWS."},
     )
     default_filter: str = field(
-        default='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("launched", "not_interested")',
+        default=(
+            "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN "
+            '("launched", "configured", "not_interested")'
+        ),
         metadata={
-            "help": "Filter applied to every recommendation (Personalize syntax); empty for none."
+            "help": "Filter applied to every recommendation (Personalize syntax); empty for "
+            "none. It is also the already-used policy: by default a service the user launched "
+            "or configured is not recommended (one only viewed may be, as a nudge)."
         },
     )
     admin_token: str = field(
