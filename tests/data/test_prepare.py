@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from srs.catalog import load_catalog
 from srs.data.prepare import (
     INTERACTIONS_FILE,
     ITEMS_FILE,
@@ -18,6 +19,7 @@ from srs.data.prepare import (
     prepare_dataset,
 )
 from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
+from srs.data.vocabulary import EventVocabulary
 from srs.errors import SourceError
 
 HEADER = "User ID,AWS Service,Interaction Type,Rating,Timestamp\n"
@@ -305,3 +307,283 @@ def test_progress_reports_every_source_byte(tmp_path: Path) -> None:
     prepare_dataset(source, tmp_path / "ds", block_bytes=8192, progress=seen.append)
     assert len(seen) > 3
     assert sum(seen) == source.stat().st_size
+
+
+TEAM_SOURCE = (
+    HEADER + "u1,EC2,view,3,1700000000\n"
+    "u1,amazon s3,Launch ,5,1700000100\n"
+    "u2,Amazon Simple Storage Service,rate,4,1700000200\n"
+    "u2,Amazon EC2,deploy,5,1700000300\n"
+    "u3,Amazon S4,view,2,1700000400\n"
+    "u3,EC2,launch,4,1700000500\n"
+    "u1,Amazon EC2,Deploy,1,1700000600\n"
+)
+
+
+@pytest.fixture(scope="module")
+def shipped_catalog() -> pd.DataFrame:
+    return load_catalog()
+
+
+def prepared_rows(out: Path) -> list[tuple[str, str, str]]:
+    """(user, service name, event type) of every written interaction, in file order."""
+    frame = read_interactions(out)
+    names = pd.read_csv(out / MAPPING_FILE, dtype=str).set_index("ITEM_ID")["SERVICE_NAME"]
+    return [
+        (user, names[item], event)
+        for user, item, event in zip(
+            frame["USER_ID"], frame["ITEM_ID"], frame["EVENT_TYPE"], strict=True
+        )
+    ]
+
+
+def read_items(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / ITEMS_FILE, dtype=str, keep_default_na=False).set_index("SERVICE_NAME")
+
+
+def test_a_team_source_is_written_in_the_catalogue_and_vocabulary_terms(
+    tmp_path: Path, shipped_catalog: pd.DataFrame
+) -> None:
+    source = write_source(tmp_path / "team.csv", TEAM_SOURCE)
+    result = prepare_dataset(source, tmp_path / "ds", catalog=shipped_catalog)
+    assert prepared_rows(tmp_path / "ds") == [
+        ("u1", "Amazon EC2", "viewed"),
+        ("u1", "Amazon S3", "launched"),
+        ("u2", "Amazon S3", "rated"),
+        ("u2", "Amazon EC2", "deploy"),
+        ("u3", "Amazon S4", "viewed"),
+        ("u3", "Amazon EC2", "launched"),
+        ("u1", "Amazon EC2", "deploy"),
+    ]
+    items = read_items(tmp_path / "ds")
+    assert sorted(items.index) == ["Amazon EC2", "Amazon S3", "Amazon S4"]
+    assert items.loc["Amazon EC2", "CATEGORY"] == "Compute"
+    assert items.loc["Amazon S3", "CATEGORY"] == "Storage"
+    assert (items.loc["Amazon S4", "CATEGORY"], items.loc["Amazon S4", "DESCRIPTION"]) == (
+        "Other",
+        "",
+    )
+    assert result.items == 3
+
+    assert [(e.written, e.canonical, e.rows, e.first_line) for e in result.event_types] == [
+        ("view", "viewed", 2, None),
+        ("Deploy", None, 1, 8),
+        ("Launch", "launched", 1, None),
+        ("deploy", None, 1, 5),
+        ("launch", "launched", 1, None),
+        ("rate", "rated", 1, None),
+    ]
+    assert [(s.written, s.name, s.rows) for s in result.aliased_services] == [
+        ("EC2", "Amazon EC2", 2),
+        ("Amazon Simple Storage Service", "Amazon S3", 1),
+        ("amazon s3", "Amazon S3", 1),
+    ]
+    [unknown] = result.unknown_services
+    assert (unknown.name, unknown.rows) == ("Amazon S4", 1)
+    assert unknown.suggestions[0] == "Amazon S3" and len(unknown.suggestions) == 3
+    assert any(
+        w.startswith("event type 'deploy' (1 row, first on line 5) is not one SRS knows: kept")
+        for w in result.warnings
+    )
+    assert any(
+        w.startswith("service 'Amazon S4' (1 row) is neither in the catalogue nor in --items")
+        and "did you mean 'Amazon S3'" in w
+        for w in result.warnings
+    )
+
+
+def test_the_event_types_setting_gives_a_team_type_its_meaning(
+    tmp_path: Path, shipped_catalog: pd.DataFrame
+) -> None:
+    source = write_source(tmp_path / "team.csv", TEAM_SOURCE)
+    result = prepare_dataset(
+        source,
+        tmp_path / "ds",
+        catalog=shipped_catalog,
+        vocabulary=EventVocabulary({"deploy": "launched"}),
+    )
+    events = [event for _, _, event in prepared_rows(tmp_path / "ds")]
+    assert events == ["viewed", "launched", "rated", "launched", "viewed", "launched", "launched"]
+    assert all(seen.canonical is not None for seen in result.event_types)
+    assert not any("event type" in warning for warning in result.warnings)
+
+
+def test_strict_refuses_unknown_event_types_and_keeps_previous_outputs(
+    tmp_path: Path, out_dir: Path, shipped_catalog: pd.DataFrame
+) -> None:
+    source = write_source(tmp_path / "team.csv", TEAM_SOURCE + "u3,EC2,ship it,4,1700000700\n")
+    before = snapshot(out_dir)
+    with pytest.raises(SourceError) as raised:
+        prepare_dataset(source, out_dir, catalog=shipped_catalog, strict=True)
+    assert str(raised.value) == (
+        f"{source}: event types SRS does not know (strict): 'Deploy' (1 row, first on line 8), "
+        "'deploy' (1 row, first on line 5), 'ship it' (1 row, first on line 9); say what each "
+        "means in the event_types setting (e.g. SRS_EVENT_TYPES=deploy=launched)"
+    )
+    assert snapshot(out_dir) == before
+    vocabulary = EventVocabulary({"deploy": "launched", "ship-it": "launched"})
+    strict = prepare_dataset(
+        source, out_dir, catalog=shipped_catalog, vocabulary=vocabulary, strict=True
+    )
+    assert strict.rows == 8
+
+
+def test_unknown_types_found_in_a_later_block_report_their_file_line(tmp_path: Path) -> None:
+    rows = [
+        f"u{i % 50},{'Amazon S3' if i % 2 else 'EC2'},View,3,{1700000000 + i}" for i in range(4000)
+    ]
+    rows[3210] = "u9,AWS Lambda,Purchased,4,1700000000"
+    rows[3999] = "u9,AWS Lambda,purchased,4,1700000000"
+    source = write_source(tmp_path / "big.csv", HEADER + "\n".join(rows) + "\n")
+    result = prepare_dataset(source, tmp_path / "ds", catalog=load_catalog(), block_bytes=4096)
+    seen = {e.written: (e.canonical, e.rows, e.first_line) for e in result.event_types}
+    assert seen == {
+        "View": ("viewed", 3998, None),
+        "Purchased": (None, 1, 3212),
+        "purchased": (None, 1, 4001),
+    }
+    assert set(read_interactions(tmp_path / "ds")["EVENT_TYPE"]) == {"viewed", "purchased"}
+    assert [(s.written, s.rows) for s in result.aliased_services] == [("EC2", 1999)]
+
+
+def test_an_alias_keeps_the_item_id_its_catalogue_name_was_given(
+    tmp_path: Path, shipped_catalog: pd.DataFrame
+) -> None:
+    out = tmp_path / "ds"
+    first = HEADER + "u1,Amazon EC2,viewed,3,1700000000\nu2,Amazon S3,viewed,3,1700000000\n"
+    prepare_dataset(write_source(tmp_path / "a.csv", first), out, catalog=shipped_catalog)
+    before = pd.read_csv(out / MAPPING_FILE, dtype=str)
+    second = HEADER + "u1,ec2,click,3,1700000000\nu2,S3,Views,3,1700000000\n"
+    result = prepare_dataset(write_source(tmp_path / "b.csv", second), out, catalog=shipped_catalog)
+    assert result.new_items == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / MAPPING_FILE, dtype=str), before)
+    assert prepared_rows(out) == [("u1", "Amazon EC2", "clicked"), ("u2", "Amazon S3", "viewed")]
+
+
+def test_services_left_from_earlier_runs_without_metadata_are_warned_about(
+    tmp_path: Path, shipped_catalog: pd.DataFrame
+) -> None:
+    out = tmp_path / "ds"
+    source = write_source(tmp_path / "team.csv", TEAM_SOURCE)
+    prepare_dataset(source, out)
+    assert "EC2" in set(pd.read_csv(out / MAPPING_FILE, dtype=str)["SERVICE_NAME"])
+    result = prepare_dataset(source, out, catalog=shipped_catalog)
+    assert any(
+        warning.startswith(f"3 services kept in {MAPPING_FILE} from earlier runs have no")
+        and "'EC2'" in warning
+        for warning in result.warnings
+    )
+    assert read_items(out).loc["EC2", "CATEGORY"] == "Other"
+
+
+ITEMS_FILE_TEXT = (
+    "name,category,description\n"
+    'Amazon S4,Storage,"Our own store, four times better."\n'
+    "S3,Object Storage,Where our buckets live.\n"
+    "Acme Queue,Messaging,\n"
+)
+
+
+def test_items_file_describes_services_and_overrides_the_catalogue(
+    tmp_path: Path, shipped_catalog: pd.DataFrame
+) -> None:
+    source = write_source(tmp_path / "team.csv", TEAM_SOURCE.replace("Amazon S4", "amazon s4"))
+    items_path = write_source(tmp_path / "items.csv", ITEMS_FILE_TEXT)
+    result = prepare_dataset(source, tmp_path / "ds", catalog=shipped_catalog, items=items_path)
+    items = read_items(tmp_path / "ds")
+    assert sorted(items.index) == ["Acme Queue", "Amazon EC2", "Amazon S3", "Amazon S4"]
+    assert items.loc["Amazon S4", "CATEGORY"] == "Storage"
+    assert items.loc["Amazon S4", "DESCRIPTION"] == "Our own store, four times better."
+    assert items.loc["Amazon S3", "CATEGORY"] == "Object Storage"
+    assert items.loc["Amazon EC2", "CATEGORY"] == "Compute"
+    assert (items.loc["Acme Queue", "CATEGORY"], items.loc["Acme Queue", "DESCRIPTION"]) == (
+        "Messaging",
+        "",
+    )
+    assert result.unknown_services == []
+    assert not any("neither in the catalogue" in warning for warning in result.warnings)
+    assert ("amazon s4", "Amazon S4", 1) in [
+        (s.written, s.name, s.rows) for s in result.aliased_services
+    ]
+    assert [name for _, name, _ in prepared_rows(tmp_path / "ds")][4] == "Amazon S4"
+
+
+def test_personalize_items_csv_is_read_with_any_header_case(
+    tmp_path: Path, shipped_catalog: pd.DataFrame
+) -> None:
+    source = write_source(tmp_path / "team.csv", TEAM_SOURCE)
+    items_path = write_source(
+        tmp_path / "items.csv",
+        "\ufeffItem_Id,Service_Name,Category,Description\r\n"
+        "svc-9,Amazon S4,Storage,Fourth generation.\r\n",
+    )
+    prepare_dataset(source, tmp_path / "ds", catalog=shipped_catalog, items=items_path)
+    items = read_items(tmp_path / "ds")
+    assert items.loc["Amazon S4", "CATEGORY"] == "Storage"
+    assert items.loc["Amazon S4", "ITEM_ID"].startswith("svc-0")
+
+
+BAD_ITEMS = [
+    ("missing", None, "items file does not exist"),
+    ("empty", "", "items file is empty"),
+    ("header_only", "name,category\n", "items file has a header but no rows"),
+    (
+        "no_category",
+        "name,description\nA,B\n",
+        "line 1: missing column 'category' (expected name, category and optionally",
+    ),
+    (
+        "personalize_no_category",
+        "ITEM_ID,SERVICE_NAME\n1,A\n",
+        "line 1: missing column 'category'",
+    ),
+    (
+        "blank_category",
+        "name,category\nA,Compute\nB, \n",
+        "line 3: field 'category': blank (value ' ')",
+    ),
+    (
+        "blank_personalize_name",
+        "ITEM_ID,SERVICE_NAME,CATEGORY\n1,,Compute\n",
+        "line 2: field 'SERVICE_NAME': blank (value '')",
+    ),
+    ("ragged", "name,category\nA,Compute,extra\n", "line 2: expected 2 fields, found 3"),
+    (
+        "duplicate",
+        "name,category\nAcme,Compute\nacme ,Storage\n",
+        "line 3: field 'name': names the service of line 2 again (value 'acme')",
+    ),
+    (
+        "one_catalogue_service_twice",
+        "name,category\nS3,Storage\nAmazon Simple Storage Service,Storage\n",
+        "line 3: field 'name': names 'Amazon S3' again, already described on line 2 "
+        "(value 'Amazon Simple Storage Service')",
+    ),
+    ("not_utf8", "name,category\nKinésis,Analytics\n".encode("latin-1"), "line 2: not valid UTF-8"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [case[1:] for case in BAD_ITEMS],
+    ids=[case[0] for case in BAD_ITEMS],
+)
+def test_a_bad_items_file_names_the_problem_and_keeps_previous_outputs(
+    tmp_path: Path,
+    out_dir: Path,
+    shipped_catalog: pd.DataFrame,
+    text: str | bytes | None,
+    expected: str,
+) -> None:
+    source = write_source(tmp_path / "team.csv", TEAM_SOURCE)
+    items_path = tmp_path / "items.csv"
+    if text is not None:
+        write_source(items_path, text)
+    before = snapshot(out_dir)
+    with pytest.raises(SourceError) as raised:
+        prepare_dataset(source, out_dir, catalog=shipped_catalog, items=items_path)
+    message = str(raised.value)
+    assert message.startswith(f"{items_path}: ")
+    assert expected in message
+    assert "\n" not in message
+    assert snapshot(out_dir) == before

@@ -4,6 +4,12 @@ The source can be several GB, so it is streamed in blocks with bounded memory:
 each block is checked, mapped to stable item IDs and appended to a temp file.
 Only when everything has been written and read back do the temp files replace
 the previous outputs, so a bad row anywhere leaves the old dataset untouched.
+
+A team's file says ``Launch`` and ``EC2`` where SRS says ``launched`` and
+``Amazon EC2``; each block's event types go through the event vocabulary and its
+service names through the catalogue's aliases before any ID is assigned, so one
+service never becomes two items and the default filter sees the types it names.
+What was rewritten, and what could not be, is reported rather than hidden.
 """
 
 from __future__ import annotations
@@ -23,17 +29,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from srs.catalog import CATALOG_COLUMNS, ServiceAliases
 from srs.data.mapping import ServiceMapping
 from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, schema_json
 from srs.data.validate import (
     REQUIRED_COLUMNS,
     TIMESTAMP,
+    ItemMetadata,
     SourceLayout,
     check_prepared,
     check_rows,
     inspect_source,
+    load_item_metadata,
     locate_unreadable_line,
 )
+from srs.data.vocabulary import EventVocabulary, normalise_event_type
 from srs.errors import SourceError
 
 INTERACTIONS_FILE = "interactions.csv"
@@ -56,6 +66,12 @@ SYNTHETIC_TIMESTAMP_START = 1_704_067_200
 SYNTHETIC_TIMESTAMP_STEP = 60
 DEFAULT_BLOCK_BYTES = 4 << 20
 UNKNOWN_CATEGORY = "Other"
+SUGGESTIONS = 3
+# Past this many, unknown services are summed up in one warning; the result still lists all.
+MAX_SERVICE_WARNINGS = 20
+# Suggestions cost a fuzzy match against every catalogue spelling, so only the most used
+# unknown services get them; a source of thousands of unknown names is not a typo.
+MAX_SUGGESTED_SERVICES = 100
 
 INTERACTIONS_ARROW_SCHEMA = pa.schema(
     [
@@ -70,6 +86,38 @@ _WRITE_OPTIONS = pcsv.WriteOptions(quoting_style="needed")
 
 
 @dataclass(frozen=True)
+class EventTypeSeen:
+    """One interaction type as the source wrote it (trimmed), and what it became.
+
+    ``canonical`` is None when the vocabulary does not know the type; it was then
+    written normalised, and ``first_line`` says where to look.
+    """
+
+    written: str
+    canonical: str | None
+    rows: int
+    first_line: int | None = None
+
+
+@dataclass(frozen=True)
+class AliasedService:
+    """A service name the source spelled differently from the catalogue (or --items)."""
+
+    written: str
+    name: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class UnknownService:
+    """A service neither the catalogue nor --items describes, with the closest known names."""
+
+    name: str
+    rows: int
+    suggestions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PrepareResult:
     """What ``prepare_dataset`` produced, for the CLI to report."""
 
@@ -79,6 +127,9 @@ class PrepareResult:
     new_items: int
     outputs: dict[str, Path]
     warnings: list[str] = field(default_factory=list)
+    event_types: list[EventTypeSeen] = field(default_factory=list)
+    aliased_services: list[AliasedService] = field(default_factory=list)
+    unknown_services: list[UnknownService] = field(default_factory=list)
 
 
 def rank_within_groups(codes: np.ndarray) -> np.ndarray:
@@ -101,8 +152,11 @@ class _Tally:
     user_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     services_seen: set[int] = field(default_factory=set)
 
-    def add(self, users: pa.Array, positions: np.ndarray) -> np.ndarray:
-        """Record a batch and return each row's 0-based index among its user's rows."""
+    def add(self, users: pa.Array, services: np.ndarray) -> np.ndarray:
+        """Record a batch and return each row's 0-based index among its user's rows.
+
+        ``services`` are the mapping positions of the batch's distinct services.
+        """
         encoded = pc.dictionary_encode(users)
         codes = encoded.indices.to_numpy()
         known = pc.fill_null(pc.index_in(encoded.dictionary, value_set=self.users), -1)
@@ -113,13 +167,80 @@ class _Tally:
         self.user_counts = np.concatenate([self.user_counts, np.zeros(int(new.sum()), np.int64)])
         earlier = self.user_counts[slots]
         self.user_counts[slots] += np.bincount(codes, minlength=len(slots))
-        self.services_seen.update(np.unique(positions).tolist())
+        self.services_seen.update(services.tolist())
         self.rows += len(users)
         return np.asarray(earlier[codes] + rank_within_groups(codes), dtype=np.int64)
 
     @property
     def active_users(self) -> int:
         return int((self.user_counts >= 2).sum())
+
+
+@dataclass
+class _EventTypeCount:
+    canonical: str | None
+    rows: int = 0
+    first_line: int | None = None
+
+
+class _Recognition:
+    """Rewrites each block's event types and service names, counting what it rewrote.
+
+    Both columns hold few distinct values among many rows, so each block is
+    dictionary-encoded, the distinct values are looked up in Python (service
+    spellings once per run), and the results are spread back by index.
+    """
+
+    def __init__(self, vocabulary: EventVocabulary, aliases: ServiceAliases) -> None:
+        self.vocabulary = vocabulary
+        self.aliases = aliases
+        self.event_types: dict[str, _EventTypeCount] = {}
+        self.service_of: dict[str, str] = {}
+        self.service_rows: dict[str, int] = {}
+
+    def event_types_of(self, raw: pa.Array, first_line: int) -> pa.Array:
+        mapped = self.vocabulary.map_array(raw)
+        for written, canonical, rows, first_row in zip(
+            mapped.written, mapped.canonical, mapped.rows, mapped.first_rows, strict=True
+        ):
+            count = self.event_types.setdefault(written, _EventTypeCount(canonical))
+            count.rows += int(rows)
+            if count.first_line is None and first_row >= 0:
+                count.first_line = first_line + int(first_row)
+        return mapped.event_types
+
+    def services_of(self, raw: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        """The block's distinct service names, resolved, and each row's index into them."""
+        encoded = pc.dictionary_encode(raw)
+        written: list[str] = encoded.dictionary.to_pylist()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        for value, rows in zip(written, np.bincount(codes, minlength=len(written)), strict=True):
+            if value not in self.service_of:
+                self.service_of[value] = self.aliases.resolve(value) or value
+            self.service_rows[value] = self.service_rows.get(value, 0) + int(rows)
+        names = pa.array([self.service_of[value] for value in written], pa.string())
+        return names, codes
+
+    def event_type_report(self) -> list[EventTypeSeen]:
+        seen = [
+            EventTypeSeen(written, count.canonical, count.rows, count.first_line)
+            for written, count in self.event_types.items()
+        ]
+        return sorted(seen, key=lambda entry: (-entry.rows, entry.written))
+
+    def aliased_services(self) -> list[AliasedService]:
+        aliased = [
+            AliasedService(written, name, self.service_rows[written])
+            for written, name in self.service_of.items()
+            if name != written
+        ]
+        return sorted(aliased, key=lambda entry: (-entry.rows, entry.written))
+
+    def rows_per_service(self) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        for written, name in self.service_of.items():
+            rows[name] = rows.get(name, 0) + self.service_rows[written]
+        return rows
 
 
 class _PendingOutputs:
@@ -195,6 +316,7 @@ def _write_interactions(
     layout: SourceLayout,
     target: Path,
     mapping: ServiceMapping,
+    recognition: _Recognition,
     block_bytes: int,
     progress: Callable[[int], None] | None,
 ) -> _Tally:
@@ -207,19 +329,24 @@ def _write_interactions(
     ):
         position = 0
         for frame in _batches(layout, source, block_bytes):
-            rows = check_rows(frame, layout, first_line=tally.rows + 2)
-            services = mapping.assign(rows.services)
+            first_line = tally.rows + 2
+            rows = check_rows(frame, layout, first_line=first_line)
+            event_types = recognition.event_types_of(rows.event_types, first_line)
+            names, codes = recognition.services_of(rows.services)
+            services = mapping.assign(names)
             sequence = tally.add(rows.users, services)
             timestamps = (
                 rows.timestamps if rows.timestamps is not None else _synthetic_timestamps(sequence)
             )
-            item_ids = pc.take(pa.array(mapping.item_ids, pa.string()), services)
+            item_ids = pc.take(
+                pc.take(pa.array(mapping.item_ids, pa.string()), services), pa.array(codes)
+            )
             writer.write_table(
                 pa.Table.from_arrays(
                     [
                         rows.users,
                         item_ids,
-                        rows.event_types,
+                        event_types,
                         pa.array(rows.ratings, pa.float64()),
                         pa.array(timestamps, pa.int64()),
                     ],
@@ -262,9 +389,9 @@ def items_frame(mapping: ServiceMapping, catalog: pd.DataFrame | None) -> pd.Dat
     """Items dataset: every mapped service with its catalogue category and description."""
     items = mapping.to_frame()
     if catalog is None:
-        known = pd.DataFrame(columns=["name", "category", "description"])
+        known = pd.DataFrame(columns=list(CATALOG_COLUMNS))
     else:
-        known = catalog[["name", "category", "description"]]
+        known = catalog[list(CATALOG_COLUMNS)]
     merged = items.merge(known, how="left", left_on="SERVICE_NAME", right_on="name")
     return pd.DataFrame(
         {
@@ -276,18 +403,138 @@ def items_frame(mapping: ServiceMapping, catalog: pd.DataFrame | None) -> pd.Dat
     )
 
 
+def _described_services(
+    catalog: pd.DataFrame, aliases: ServiceAliases, items: ItemMetadata | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The catalogue with a team's own rows laid over it, and the names those rows took.
+
+    A row of --items naming a catalogue service (in any spelling) replaces that
+    service's metadata under the catalogue's name; any other row adds a service.
+    """
+    if items is None:
+        return catalog[list(CATALOG_COLUMNS)], []
+    names: list[str] = []
+    line_of: dict[str, int] = {}
+    for written, line in zip(items.names, items.lines, strict=True):
+        name = aliases.resolve(written) or written
+        if name in line_of:
+            raise SourceError(
+                f"{items.path}: line {line}: field {items.name_column!r}: names {name!r} "
+                f"again, already described on line {line_of[name]} (value {written!r})"
+            )
+        line_of[name] = line
+        names.append(name)
+    own = pd.DataFrame(
+        {"name": names, "category": items.categories, "description": items.descriptions}
+    )
+    kept = catalog.loc[~catalog["name"].isin(line_of), list(CATALOG_COLUMNS)]
+    return pd.concat([kept, own], ignore_index=True), names
+
+
+def _unknown_services(
+    rows_per_service: dict[str, int], described: set[str], aliases: ServiceAliases
+) -> list[UnknownService]:
+    unknown = sorted(
+        ((name, rows) for name, rows in rows_per_service.items() if name not in described),
+        key=lambda entry: (-entry[1], entry[0]),
+    )
+    return [
+        UnknownService(
+            name,
+            rows,
+            tuple(aliases.suggest(name, SUGGESTIONS)) if rank < MAX_SUGGESTED_SERVICES else (),
+        )
+        for rank, (name, rows) in enumerate(unknown)
+    ]
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
+def _quoted_choice(names: tuple[str, ...]) -> str:
+    quoted = [repr(name) for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _recognition_warnings(
+    event_types: list[EventTypeSeen],
+    unknown: list[UnknownService],
+    undescribed_earlier: list[str],
+) -> list[str]:
+    warnings = []
+    for seen in event_types:
+        if seen.canonical is None:
+            kept = normalise_event_type(seen.written)
+            warnings.append(
+                f"event type {seen.written!r} ({_rows(seen.rows)}, first on line "
+                f"{seen.first_line}) is not one SRS knows: kept as {kept!r}; say what it means "
+                f"in the event_types setting (e.g. SRS_EVENT_TYPES={kept}=launched)"
+            )
+    for service in unknown[:MAX_SERVICE_WARNINGS]:
+        hint = (
+            f"; did you mean {_quoted_choice(service.suggestions)}?" if service.suggestions else ""
+        )
+        warnings.append(
+            f"service {service.name!r} ({_rows(service.rows)}) is neither in the catalogue "
+            f"nor in --items: its item has category {UNKNOWN_CATEGORY!r} and no "
+            f"description{hint}"
+        )
+    if len(unknown) > MAX_SERVICE_WARNINGS:
+        warnings.append(
+            f"{len(unknown) - MAX_SERVICE_WARNINGS:,} more services are neither in the "
+            "catalogue nor in --items"
+        )
+    if undescribed_earlier:
+        shown = ", ".join(repr(name) for name in undescribed_earlier[:5])
+        more = f" and {len(undescribed_earlier) - 5:,} more" if len(undescribed_earlier) > 5 else ""
+        warnings.append(
+            f"{len(undescribed_earlier):,} services kept in {MAPPING_FILE} from earlier runs "
+            f"have no category or description: {shown}{more}"
+        )
+    return warnings
+
+
+def _strict_refusal(source: Path, event_types: list[EventTypeSeen]) -> SourceError | None:
+    unmapped = [seen for seen in event_types if seen.canonical is None]
+    if not unmapped:
+        return None
+    listed = ", ".join(
+        f"{seen.written!r} ({_rows(seen.rows)}, first on line {seen.first_line})"
+        for seen in unmapped
+    )
+    example = normalise_event_type(unmapped[0].written)
+    return SourceError(
+        f"{source}: event types SRS does not know (strict): {listed}; say what each means "
+        f"in the event_types setting (e.g. SRS_EVENT_TYPES={example}=launched)"
+    )
+
+
 def prepare_dataset(
     source: Path,
     out_dir: Path,
     catalog: pd.DataFrame | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     progress: Callable[[int], None] | None = None,
+    vocabulary: EventVocabulary | None = None,
+    items: Path | None = None,
+    strict: bool = False,
 ) -> PrepareResult:
     """Validate ``source`` and write the Personalize-format dataset into ``out_dir``.
 
     ``progress`` is called with the number of source bytes consumed since its last call.
+    ``vocabulary`` maps event types (the built-in synonyms when None); ``items`` is a
+    team's own item metadata; ``strict`` refuses event types the vocabulary lacks
+    instead of keeping them.
     """
     layout = inspect_source(source)
+    item_metadata = load_item_metadata(items) if items is not None else None
+    catalogue = catalog if catalog is not None else pd.DataFrame(columns=list(CATALOG_COLUMNS))
+    catalogue_aliases = ServiceAliases.from_catalog(catalogue)
+    described, own_names = _described_services(catalogue, catalogue_aliases, item_metadata)
+    recognition = _Recognition(
+        vocabulary or EventVocabulary(), catalogue_aliases.with_names(own_names)
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     mapping_path = out_dir / MAPPING_FILE
     mapping = ServiceMapping.load(mapping_path) if mapping_path.exists() else ServiceMapping()
@@ -295,7 +542,7 @@ def prepare_dataset(
 
     with _pending(out_dir) as pending:
         tally = _write_interactions(
-            layout, pending.path(INTERACTIONS_FILE), mapping, block_bytes, progress
+            layout, pending.path(INTERACTIONS_FILE), mapping, recognition, block_bytes, progress
         )
         if tally.rows == 0:
             raise SourceError(f"{source}: has a header but no data rows")
@@ -304,6 +551,10 @@ def prepare_dataset(
             raise SourceError(
                 f"{source}: found 1 unique service ({only!r}); at least 2 are required"
             )
+        event_types = recognition.event_type_report()
+        refusal = _strict_refusal(source, event_types) if strict else None
+        if refusal is not None:
+            raise refusal
         users = len(tally.users)
         warnings = check_prepared(
             source,
@@ -314,9 +565,18 @@ def prepare_dataset(
         )
         _verify(pending.temps[INTERACTIONS_FILE], tally.rows)
 
-        items = items_frame(mapping, catalog)
-        items.to_csv(pending.path(ITEMS_FILE), index=False)
-        _verify(pending.temps[ITEMS_FILE], len(items))
+        if own_names:
+            mapping.assign(pa.array(own_names, pa.string()))
+        known_names = set(described["name"])
+        rows_per_service = recognition.rows_per_service()
+        unknown = _unknown_services(rows_per_service, known_names, catalogue_aliases)
+        accounted = known_names | rows_per_service.keys()
+        undescribed_earlier = [name for name in mapping.names if name not in accounted]
+        warnings += _recognition_warnings(event_types, unknown, undescribed_earlier)
+
+        items_table = items_frame(mapping, described)
+        items_table.to_csv(pending.path(ITEMS_FILE), index=False)
+        _verify(pending.temps[ITEMS_FILE], len(items_table))
         mapping.to_frame().to_csv(pending.path(MAPPING_FILE), index=False)
         _verify(pending.temps[MAPPING_FILE], len(mapping))
         pending.write_text(INTERACTIONS_SCHEMA_FILE, schema_json(INTERACTIONS_SCHEMA))
@@ -330,4 +590,7 @@ def prepare_dataset(
         new_items=len(mapping) - known_before,
         outputs=outputs,
         warnings=warnings,
+        event_types=event_types,
+        aliased_services=recognition.aliased_services(),
+        unknown_services=unknown,
     )

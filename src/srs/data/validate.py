@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from srs.catalog import alias_key
 from srs.errors import SourceError
 
 USER, SERVICE, EVENT_TYPE, RATING, TIMESTAMP = (
@@ -251,3 +253,121 @@ def check_prepared(path: Path, rows: int, users: int, items: int, active_users: 
             f"least {PERSONALIZE_MIN_ACTIVE_USERS}"
         )
     return warnings
+
+
+ITEM_NAME, ITEM_CATEGORY, ITEM_DESCRIPTION = "name", "category", "description"
+ITEM_COLUMNS = {
+    ITEM_NAME: ITEM_NAME,
+    ITEM_CATEGORY: ITEM_CATEGORY,
+    ITEM_DESCRIPTION: ITEM_DESCRIPTION,
+}
+PERSONALIZE_ITEM_COLUMNS = {
+    "service_name": ITEM_NAME,
+    "category": ITEM_CATEGORY,
+    "description": ITEM_DESCRIPTION,
+}
+
+
+@dataclass(frozen=True)
+class ItemMetadata:
+    """A team's own service descriptions, as read from ``prepare --items``.
+
+    ``lines`` keeps each row's line in the file so a later conflict (two rows
+    naming one catalogue service) can still point at both.
+    """
+
+    path: Path
+    name_column: str
+    names: list[str]
+    categories: list[str]
+    descriptions: list[str]
+    lines: list[int]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _item_columns(path: Path, header: list[str]) -> dict[str, int]:
+    """Position of name, category and (optionally) description in either accepted layout."""
+    folded = [cell.strip().casefold() for cell in header]
+    wanted = PERSONALIZE_ITEM_COLUMNS if "service_name" in folded else ITEM_COLUMNS
+    positions = {role: folded.index(column) for column, role in wanted.items() if column in folded}
+    for role in (ITEM_NAME, ITEM_CATEGORY):
+        if role not in positions:
+            column = next(column for column, meant in wanted.items() if meant == role)
+            raise SourceError(
+                f"{path}: line 1: missing column {column!r} (expected name, category and "
+                "optionally description, or Personalize's ITEM_ID, SERVICE_NAME, CATEGORY, "
+                f"DESCRIPTION; header has: {', '.join(header)})"
+            )
+    return positions
+
+
+def load_item_metadata(path: Path) -> ItemMetadata:
+    """Read a team's item metadata: ``name, category[, description]`` or Personalize's items.
+
+    Personalize's ITEM_ID is not kept: SRS gives every service its own stable ID
+    in the service mapping, and the source names services, not IDs.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(f"{path}: items file does not exist") from None
+    except IsADirectoryError:
+        raise SourceError(f"{path}: items path is not a file") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            f"{path}: line {line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+            "save the file as UTF-8"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or not any(cell.strip() for cell in header):
+        raise SourceError(f"{path}: items file is empty (expected a header and rows)")
+    header = [cell.strip() for cell in header]
+    positions = _item_columns(path, header)
+    metadata = ItemMetadata(path, header[positions[ITEM_NAME]], [], [], [], [])
+    first_line_of: dict[str, int] = {}
+    line = reader.line_num
+    for record in reader:
+        record_line, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(header):
+            raise SourceError(
+                f"{path}: line {record_line}: expected {len(header)} fields, found "
+                f"{len(record)} (value {','.join(record)[:80]!r}); quote values that contain "
+                "commas"
+            )
+        cells = {role: record[position].strip() for role, position in positions.items()}
+        for role in (ITEM_NAME, ITEM_CATEGORY):
+            if not cells[role]:
+                column = header[positions[role]]
+                raise SourceError(
+                    f"{path}: line {record_line}: field {column!r}: blank "
+                    f"(value {record[positions[role]]!r})"
+                )
+        name = cells[ITEM_NAME]
+        column = header[positions[ITEM_NAME]]
+        if len(name) > MAX_ID_LENGTH:
+            raise SourceError(
+                f"{path}: line {record_line}: field {column!r}: longer than {MAX_ID_LENGTH} "
+                f"characters (value {name[:40] + '…'!r})"
+            )
+        key = alias_key(name)
+        if key in first_line_of:
+            raise SourceError(
+                f"{path}: line {record_line}: field {column!r}: names the service of line "
+                f"{first_line_of[key]} again (value {name!r})"
+            )
+        first_line_of[key] = record_line
+        metadata.names.append(name)
+        metadata.categories.append(cells[ITEM_CATEGORY])
+        metadata.descriptions.append(cells.get(ITEM_DESCRIPTION, ""))
+        metadata.lines.append(record_line)
+    if not metadata:
+        raise SourceError(f"{path}: items file has a header but no rows")
+    return metadata
