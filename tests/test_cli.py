@@ -171,3 +171,118 @@ def test_train_with_a_blend_says_whether_it_was_kept(runner: CliRunner, data_dir
     assert trained.exit_code == 0, trained.stderr
     verdict = next(line for line in trained.stdout.splitlines() if line.startswith("blend "))
     assert verdict.startswith(("blend kept: validation nDCG@10", "blend not kept: validation"))
+
+
+TEAM_SOURCE = (
+    "User ID,AWS Service,Interaction Type,Rating,Timestamp\n"
+    "u1,EC2,view,3,1700000000\n"
+    "u1,amazon s3,Launch ,5,1700000100\n"
+    "u2,Amazon Simple Storage Service,rate,4,1700000200\n"
+    "u2,Amazon EC2,deploy,5,1700000300\n"
+    "u3,Amazon S4,view,2,1700000400\n"
+)
+
+
+def table_row(output: str, *cells: str) -> bool:
+    """Whether a rich table row holds exactly these cells, in this order."""
+    for line in output.splitlines():
+        found = [cell.strip() for cell in line.strip("│ ").split("│")]
+        if found == list(cells):
+            return True
+    return False
+
+
+def team_data_dir(tmp_path: Path) -> Path:
+    (tmp_path / "aws_synthetic_service_recommendation_data.csv").write_text(TEAM_SOURCE)
+    return tmp_path
+
+
+def test_prepare_writes_a_team_source_in_srs_terms_and_says_what_it_mapped(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data_dir = team_data_dir(tmp_path)
+    result = invoke(runner, "--data-dir", str(data_dir), "prepare")
+    assert result.exit_code == 0, result.stderr
+    assert table_row(result.stdout, "view", "viewed", "2")
+    assert table_row(result.stdout, "Launch", "launched", "1")
+    assert table_row(result.stdout, "deploy", "deploy (unknown; line 5)", "1")
+    assert table_row(result.stdout, "EC2", "Amazon EC2", "1")
+    assert table_row(result.stdout, "Amazon Simple Storage Service", "Amazon S3", "1")
+    assert table_row(result.stdout, "amazon s3", "Amazon S3", "1")
+    assert table_row(result.stdout, "Amazon S4", "1", "Amazon S3, Amazon EBS, Amazon ECS")
+    assert (
+        "warning: event type 'deploy' (1 row, first on line 5) is not one SRS knows"
+        in result.stderr
+    )
+    assert "warning: service 'Amazon S4' (1 row) is neither in the catalogue" in result.stderr
+    interactions = (data_dir / "dataset" / "interactions.csv").read_text().splitlines()
+    assert [line.split(",")[2] for line in interactions[1:]] == [
+        '"viewed"',
+        '"launched"',
+        '"rated"',
+        '"deploy"',
+        '"viewed"',
+    ]
+    items = (data_dir / "dataset" / "items.csv").read_text()
+    assert ",Amazon EC2,Compute," in items and ",Amazon S3,Storage," in items
+    assert "svc-0003,Amazon S4,Other,\n" in items
+    assert "EC2," not in items.replace("Amazon EC2,", "")
+
+
+def test_prepare_takes_event_types_from_settings_and_metadata_from_items(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data_dir = team_data_dir(tmp_path)
+    items = tmp_path / "our_items.csv"
+    items.write_text("ITEM_ID,SERVICE_NAME,CATEGORY,DESCRIPTION\nx1,Amazon S4,Storage,Ours.\n")
+    result = invoke(
+        runner,
+        "--data-dir",
+        str(data_dir),
+        "prepare",
+        "--items",
+        str(items),
+        "--strict",
+        env={"SRS_EVENT_TYPES": "deploy=launched"},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert table_row(result.stdout, "deploy", "launched", "1")
+    assert "neither in the catalogue" not in result.stdout + result.stderr
+    assert "unknown" not in result.stdout
+    interactions = (data_dir / "dataset" / "interactions.csv").read_text().splitlines()
+    assert interactions[4].split(",")[2] == '"launched"'
+    assert "svc-0003,Amazon S4,Storage,Ours.\n" in (data_dir / "dataset" / "items.csv").read_text()
+
+
+def test_prepare_strict_refuses_unknown_event_types_in_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data_dir = team_data_dir(tmp_path)
+    result = invoke(runner, "--data-dir", str(data_dir), "prepare", "--strict")
+    assert result.exit_code == USER_ERROR_EXIT
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {data_dir / 'aws_synthetic_service_recommendation_data.csv'}: event types SRS "
+        "does not know (strict): 'deploy' (1 row, first on line 5); say what each means in the "
+        "event_types setting (e.g. SRS_EVENT_TYPES=deploy=launched)"
+    )
+    assert not (data_dir / "dataset" / "interactions.csv").exists()
+
+
+def test_prepare_with_a_bad_items_file_or_event_types_is_one_line_and_exit_2(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data_dir = team_data_dir(tmp_path)
+    items = tmp_path / "our_items.csv"
+    items.write_text("name,category\nAmazon S4,\n")
+    bad_items = invoke(runner, "--data-dir", str(data_dir), "prepare", "--items", str(items))
+    assert bad_items.exit_code == USER_ERROR_EXIT
+    assert bad_items.stderr.strip() == f"error: {items}: line 2: field 'category': blank (value '')"
+
+    bad_setting = invoke(
+        runner, "--data-dir", str(data_dir), "prepare", env={"SRS_EVENT_TYPES": "deploy=ship"}
+    )
+    assert bad_setting.exit_code == USER_ERROR_EXIT
+    assert bad_setting.stderr.startswith(
+        "error: setting 'event_types': 'deploy' = 'ship': 'ship' is not a canonical event type"
+    )
+    assert len(bad_setting.stderr.strip().splitlines()) == 1

@@ -76,12 +76,38 @@ def generate(
     type=click.Path(file_okay=False, path_type=Path),
     help="Dataset directory (default: DATA_DIR/dataset).",
 )
+@click.option(
+    "--items",
+    "items_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your own item metadata: columns name, category[, description], or Personalize's "
+    "items CSV (ITEM_ID, SERVICE_NAME, CATEGORY, DESCRIPTION). Describes services the "
+    "catalogue lacks and overrides it where both describe one.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse event types SRS does not know instead of keeping them "
+    "(name them in the event_types setting).",
+)
 @click.pass_context
-def prepare(ctx: click.Context, source: Path | None, out_dir: Path | None) -> None:
-    """Validate the source CSV and write Personalize's interactions and items datasets."""
+def prepare(
+    ctx: click.Context,
+    source: Path | None,
+    out_dir: Path | None,
+    items_path: Path | None,
+    strict: bool,
+) -> None:
+    """Validate the source CSV and write Personalize's interactions and items datasets.
+
+    Event types are mapped onto SRS's (Launch, launches → launched) and service
+    names onto the catalogue's (EC2 → Amazon EC2) before IDs are given; the
+    tables printed say what was mapped and what was not.
+    """
     from srs.catalog import load_catalog
     from srs.data.prepare import prepare_dataset
     from srs.data.store import open_store
+    from srs.data.vocabulary import EventVocabulary, normalise_event_type
 
     settings = settings_of(ctx)
     source = source or settings.source_path
@@ -94,6 +120,9 @@ def prepare(ctx: click.Context, source: Path | None, out_dir: Path | None) -> No
             catalog=load_catalog(),
             block_bytes=settings.chunk_bytes,
             progress=advance,
+            vocabulary=EventVocabulary(settings.event_types),
+            items=items_path,
+            strict=strict,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -101,6 +130,34 @@ def prepare(ctx: click.Context, source: Path | None, out_dir: Path | None) -> No
         f"prepared {result.rows:,} interactions, {result.users:,} users, "
         f"{result.items:,} services ({result.new_items:,} new IDs)"
     )
+    console = Console()
+    event_types = Table(title="event types")
+    for column in ("as written", "event type", "rows"):
+        event_types.add_column(column, justify="right" if column == "rows" else "left")
+    for seen in result.event_types:
+        meaning = seen.canonical or (
+            f"{normalise_event_type(seen.written)} (unknown; line {seen.first_line})"
+        )
+        event_types.add_row(seen.written, meaning, f"{seen.rows:,}")
+    console.print(event_types)
+    if result.aliased_services:
+        aliased = Table(title="services written another way")
+        for column in ("as written", "catalogue name", "rows"):
+            aliased.add_column(column, justify="right" if column == "rows" else "left")
+        for service in result.aliased_services:
+            aliased.add_row(service.written, service.name, f"{service.rows:,}")
+        console.print(aliased)
+    if result.unknown_services:
+        unknown = Table(title="services neither in the catalogue nor in --items")
+        for column in ("service", "rows", "did you mean"):
+            unknown.add_column(column, justify="right" if column == "rows" else "left")
+        shown = 50
+        for missing in result.unknown_services[:shown]:
+            unknown.add_row(missing.name, f"{missing.rows:,}", ", ".join(missing.suggestions))
+        console.print(unknown)
+        hidden = len(result.unknown_services) - shown
+        if hidden > 0:
+            click.echo(f"… and {hidden:,} more services neither in the catalogue nor in --items")
     store = open_store(settings)
     for name, path in result.outputs.items():
         key = DATASET_PREFIX + name
