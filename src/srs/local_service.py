@@ -265,6 +265,13 @@ class LocalRecommendationService:
             ),
             parameters=dict(training.get("parameters", model.recipe.hyperparameters())),
             metrics={k: float(v) for k, v in training.get("metrics", {}).items()},
+            heldout_users=(
+                int(training["heldout_users"])
+                if training.get("heldout_users") is not None
+                else None
+            ),
+            metrics_reliable=bool(training.get("metrics_reliable", True)),
+            baseline_metrics={k: float(v) for k, v in training.get("baseline_metrics", {}).items()},
         )
 
     # ---- filters -----------------------------------------------------------------------------

@@ -155,7 +155,13 @@ class ItemInfo:
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """What the active model is, for the model page and ``GET /model``."""
+    """What the active model is, for the model page and ``GET /model``.
+
+    ``metrics`` were measured on ``heldout_users`` users (None where training did not say),
+    and ``baseline_metrics`` are the popularity baseline's on those same users, so a reader
+    can tell whether the model beats recommending what is popular. On too few users the
+    figures are noise: ``metrics_reliable`` says so, rather than the page guessing a bound.
+    """
 
     version: str
     recipe: str
@@ -163,6 +169,9 @@ class ModelInfo:
     training_seconds: float
     parameters: Mapping[str, object] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
+    heldout_users: int | None = None
+    metrics_reliable: bool = True
+    baseline_metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 class RecommendationService(Protocol):

@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +20,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
-from web_support import ADMIN_TOKEN, BODY_LIMIT, EVIL_SERVICE, EVIL_USER, build_app
+from web_support import (
+    ADMIN_TOKEN,
+    BODY_LIMIT,
+    EVIL_SERVICE,
+    EVIL_USER,
+    DataFacts,
+    build_app,
+    copy_template,
+    load_local_service,
+)
 from werkzeug.test import TestResponse
 
 from srs.config import Settings
@@ -437,6 +447,24 @@ def test_model_reports_version_recipe_and_personalize_metrics(client: FlaskClien
     assert body is not None
     assert body["version"] and body["recipe"] and body["trainedAt"]
     assert set(body["metrics"]) >= PERSONALIZE_METRICS
+
+
+def test_model_reports_heldout_users_reliability_and_the_baseline(
+    trained_template: tuple[Path, DataFacts], tmp_path: Path
+) -> None:
+    settings = copy_template(trained_template[0], tmp_path / "data")
+    models = settings.data_dir / "models"
+    record = models / (models / "ACTIVE").read_text().strip() / "training.json"
+    training = json.loads(record.read_text())
+    baseline = {name: value / 2 for name, value in training["metrics"].items()}
+    training.update(heldout_users=31, metrics_reliable=False, baseline_metrics=baseline)
+    record.write_text(json.dumps(training))
+    client = build_app(load_local_service(settings), settings).test_client()
+    body = check_against_document(client.get("/api/v1/model"), "/api/v1/model")
+    assert body is not None
+    assert body["heldoutUsers"] == 31
+    assert body["metricsReliable"] is False
+    assert body["baselineMetrics"] == pytest.approx(baseline)
 
 
 def test_health_and_readiness(client: FlaskClient) -> None:

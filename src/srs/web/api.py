@@ -245,6 +245,9 @@ def model_json(info: ModelInfo) -> dict[str, Any]:
         "trainingSeconds": info.training_seconds,
         "parameters": plain_json(info.parameters),
         "metrics": {name: float(value) for name, value in info.metrics.items()},
+        "heldoutUsers": info.heldout_users,
+        "metricsReliable": info.metrics_reliable,
+        "baselineMetrics": {name: float(value) for name, value in info.baseline_metrics.items()},
     }
 
 

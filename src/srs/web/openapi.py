@@ -227,6 +227,9 @@ def _schemas() -> dict[str, Any]:
                 "trainingSeconds",
                 "parameters",
                 "metrics",
+                "heldoutUsers",
+                "metricsReliable",
+                "baselineMetrics",
             ],
             "properties": {
                 "version": {"type": "string"},
@@ -238,6 +241,26 @@ def _schemas() -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": {"type": "number"},
                     "description": "Offline metrics under Amazon Personalize's names.",
+                },
+                "heldoutUsers": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "description": "Users held out to measure the metrics; null if not recorded.",
+                },
+                "metricsReliable": {
+                    "type": "boolean",
+                    "description": (
+                        "False when the metrics come from fewer than 50 held-out users:"
+                        " too few for the figures to mean much."
+                    ),
+                },
+                "baselineMetrics": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number"},
+                    "description": (
+                        "The popularity baseline's metrics on the same held-out users,"
+                        " to compare the model's with."
+                    ),
                 },
             },
             **closed,
