@@ -286,3 +286,44 @@ def test_prepare_with_a_bad_items_file_or_event_types_is_one_line_and_exit_2(
         "error: setting 'event_types': 'deploy' = 'ship': 'ship' is not a canonical event type"
     )
     assert len(bad_setting.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "command", [["recommend", "u1"], ["train", "--no-tune"], ["history", "u1"]]
+)
+def test_commands_on_an_empty_data_directory_say_to_run_prepare(
+    runner: CliRunner, tmp_path: Path, command: list[str]
+) -> None:
+    result = invoke(runner, "--data-dir", str(tmp_path), *command)
+    assert result.exit_code == USER_ERROR_EXIT
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert lines[0].endswith("run 'srs prepare' first")
+    assert "Traceback" not in result.stderr
+
+
+def test_history_includes_recorded_feedback_newest_first(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "aws_synthetic_service_recommendation_data.csv").write_text(SOURCE)
+    assert invoke(runner, "--data-dir", str(tmp_path), "prepare").exit_code == 0
+    mapping = (tmp_path / "dataset" / "service_mapping.csv").read_text().splitlines()
+    ids = {
+        name.strip('"'): item.strip('"')
+        for item, name in (row.split(",", 1) for row in mapping[1:])
+    }
+    events = EventStore(tmp_path / "events.sqlite")
+    events.put_events("007", "s1", [Event("liked", ids["Amazon S3"], 1_800_000_000)])
+    events.put_events("007", "s1", [Event("rated", ids["AWS Lambda"], 1_800_000_060, 2.0)])
+    events.close()
+
+    shown = invoke(runner, "--data-dir", str(tmp_path), "history", "007")
+    assert shown.exit_code == 0, shown.stderr
+    assert "007: 4 interactions" in shown.stdout
+    rows = [line for line in shown.stdout.splitlines() if "Amazon S3" in line or "Lambda" in line]
+    assert "AWS Lambda" in rows[0] and "rated" in rows[0] and "│ 2 " in rows[0]
+    assert "Amazon S3" in rows[1] and "liked" in rows[1]
+    assert "AWS Lambda" in rows[2] and "launched" in rows[2]
+
+    newest = invoke(runner, "--data-dir", str(tmp_path), "history", "007", "--limit", "1")
+    assert "AWS Lambda" in newest.stdout and "rated" in newest.stdout
+    assert "liked" not in newest.stdout

@@ -172,35 +172,32 @@ def prepare(
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.pass_context
 def history(ctx: click.Context, user_id: str, limit: int, offset: int) -> None:
-    """Show a user's interactions, newest first, from the prepared dataset."""
+    """Show a user's interactions, newest first: the feedback recorded since the data was
+    prepared, then the prepared dataset (as the web page and the API show them)."""
     import pandas as pd
 
-    from srs.data.history import InteractionHistory
     from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
-    from srs.data.store import open_store
+    from srs.data.store import open_store, require_prepared
+    from srs.local_service import LocalRecommendationService
 
-    store = open_store(settings_of(ctx))
-    interactions = InteractionHistory.from_store(store, key=DATASET_PREFIX + INTERACTIONS_FILE)
-    total = interactions.count(user_id)
-    if total == 0:
-        location = store.uri(DATASET_PREFIX + INTERACTIONS_FILE)
-        raise SRSError(f"user {user_id!r} has no interactions in {location}")
-    with store.open_read(DATASET_PREFIX + ITEMS_FILE) as handle:
-        items = pd.read_csv(handle, dtype=str, keep_default_na=False)
-    described = {
-        item: (name, category)
-        for item, name, category in zip(
-            items["ITEM_ID"], items["SERVICE_NAME"], items["CATEGORY"], strict=True
-        )
-    }
-    shown = f"{offset + 1}–{min(total, offset + limit)}"
-    table = Table(title=f"{user_id}: {total:,} interactions (showing {shown})")
+    settings = settings_of(ctx)
+    require_prepared(
+        open_store(settings), (DATASET_PREFIX + INTERACTIONS_FILE, DATASET_PREFIX + ITEMS_FILE)
+    )
+    service = LocalRecommendationService.from_settings(settings, answer_tables=False)
+    page = service.history(user_id, limit=limit, offset=offset)
+    shown = (
+        f"showing {offset + 1}–{min(page.total, offset + limit)}"
+        if page.interactions
+        else f"none from {offset + 1}"
+    )
+    table = Table(title=f"{user_id}: {page.total:,} interactions ({shown})")
     for column in ("when (UTC)", "service", "category", "event", "value"):
         table.add_column(column)
-    for row in interactions.get_user_history(user_id, limit=limit, offset=offset):
-        name, category = described.get(row.item_id, (row.item_id, ""))
-        when = pd.Timestamp(row.timestamp, unit="s").strftime("%Y-%m-%d %H:%M")
-        table.add_row(when, name, category, row.event_type, f"{row.event_value:g}")
+    for entry in page.interactions:
+        when = pd.Timestamp(entry.timestamp, unit="s").strftime("%Y-%m-%d %H:%M")
+        value = f"{entry.event_value:g}"
+        table.add_row(when, entry.service_name, entry.category, entry.event_type, value)
     Console().print(table)
 
 

@@ -9,7 +9,17 @@ from rich.console import Console
 from rich.table import Table
 
 from srs.cli.base import settings_of
+from srs.config import DATASET_PREFIX, Settings
 from srs.errors import SRSError
+
+
+def _require_prepared(settings: Settings) -> None:
+    """On an empty data directory, say to run ``srs prepare`` instead of naming a missing file."""
+    from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
+    from srs.data.store import open_store, require_prepared
+
+    keys = (DATASET_PREFIX + INTERACTIONS_FILE, DATASET_PREFIX + ITEMS_FILE)
+    require_prepared(open_store(settings), keys)
 
 
 @click.command()
@@ -45,6 +55,7 @@ def train(
     """Train on the prepared data and recorded events, then activate the new version."""
     from srs.training import train_and_activate
 
+    _require_prepared(settings_of(ctx))
     console = Console(stderr=True)
     with console.status("training") as status:
         loaded = train_and_activate(
@@ -143,6 +154,7 @@ def recommend(
         if not sep:
             raise SRSError(f"--value {value!r}: expected NAME=VALUES")
         filter_values[name] = text
+    _require_prepared(settings_of(ctx))
     service = LocalRecommendationService.from_settings(settings_of(ctx))
     answer = service.recommend(user_id, num_results, filter_expression, filter_values or None)
     _print_recommendations(f"for {user_id}", answer)

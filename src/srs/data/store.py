@@ -61,6 +61,18 @@ class KeyNotFoundError(StoreError):
     """The key has no object in the store."""
 
 
+PREPARE_HINT = "run 'srs prepare' first"
+
+
+def require_prepared(store: DataStore, keys: Iterable[str]) -> None:
+    """Fail with the fix when a prepared dataset file is missing, rather than let the first
+    read report only that an object "does not exist": on a fresh data directory the cause is
+    always that ``srs prepare`` has not run."""
+    for key in keys:
+        if not store.exists(key):
+            raise KeyNotFoundError(f"{store.uri(key)} does not exist: {PREPARE_HINT}")
+
+
 class BucketNotFoundError(StoreError):
     """The configured S3 bucket does not exist."""
 
