@@ -67,10 +67,18 @@ METRICS = ("map", "ndcg_at_10", "precision_at_10", "recall_at_10")
 TARGET_NDCG = 0.50
 TARGET_TRAINING_SECONDS = 1.0
 
-BINARY = EventWeights(value_reference=None)
-RATING_SCALED = EventWeights()
-RATING_COMPRESSED = EventWeights(value_offset=2.0, value_reference=3.0)
-WEIGHT_CANDIDATES = {"binary": BINARY, "rating/3": RATING_SCALED, "(2+rating)/5": RATING_COMPRESSED}
+# Each weighting twice: as shipped, where a 1–2 star rating is a dislike (a negative history
+# entry), and unsigned. The protocol counts every held-out rating as relevant, low ones too, so
+# validation decides whether a low rating here means "not this" or "watched it".
+UNSIGNED: dict[str, Any] = {"low_rating_max": None, "negative_types": ()}
+WEIGHT_CANDIDATES = {
+    "binary": EventWeights(value_reference=None),
+    "rating/3": EventWeights(),
+    "(2+rating)/5": EventWeights(value_offset=2.0, value_reference=3.0),
+    "binary, unsigned": EventWeights(value_reference=None, **UNSIGNED),
+    "rating/3, unsigned": EventWeights(**UNSIGNED),
+    "(2+rating)/5, unsigned": EventWeights(value_offset=2.0, value_reference=3.0, **UNSIGNED),
+}
 WEIGHT_LABELS = {id(weights): label for label, weights in WEIGHT_CANDIDATES.items()}
 # Each optimum sits inside its range. A wider validation search (l2 also 2, diag_weight also 1)
 # found both lower for every weighting; dropping them keeps the run near two and a half minutes.
