@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/movielens100k.py
+	$(BIN)/python benchmarks/feedback.py
 	$(BIN)/python benchmarks/serve.py
 
 clean:

@@ -80,7 +80,7 @@ def test_scores_over_the_whole_catalogue_sum_to_one(service_dir: Path) -> None:
 
 def test_unknown_user_gets_popular_items_saying_so(service_dir: Path) -> None:
     answer = open_service(service_dir).recommend("nobody-yet", num_results=5)
-    assert [item.reason for item in answer.item_list] == ["popular"] * 5
+    assert [item.reason for item in answer.item_list] == ["new user: popular services"] * 5
     with pytest.raises(NotFoundError, match="'nobody-yet' has no interactions"):
         open_service(service_dir).history("nobody-yet")
 
@@ -159,15 +159,12 @@ def test_ranking_puts_items_without_data_last_unscored(service_dir: Path) -> Non
     assert sorted(i.item_id for i in ranked[:-1]) == sorted(known)
 
 
-def test_similar_services_and_unknown_item_fallback(service_dir: Path) -> None:
+def test_similar_services_say_what_they_go_with(service_dir: Path) -> None:
     service = open_service(service_dir)
     ec2 = next(i.item_id for i in service.items() if i.service_name == "Amazon EC2")
     similar = service.similar(ec2, num_results=5).item_list
     assert ec2 not in [item.item_id for item in similar]
     assert all(item.reason == "often used with Amazon EC2" for item in similar)
-    assert {i.reason for i in service.similar("no-such-item", num_results=3).item_list} == {
-        "popular"
-    }
 
 
 def test_not_ready_until_a_model_is_activated_then_picked_up(data_dir: Path) -> None:
@@ -219,7 +216,7 @@ def test_services_launched_in_the_stored_history_are_not_recommended(service_dir
         launched = {
             entry.item_id
             for entry in service.history(user, limit=500).interactions
-            if entry.event_type in ("launched", "not_interested")
+            if entry.event_type in ("launched", "configured", "not_interested")
         }
         everything = unfiltered.recommend(user, num_results=len(service.items())).item_list
         expected = [item.item_id for item in everything if item.item_id not in launched][:25]
@@ -325,3 +322,49 @@ def test_forked_workers_draw_different_recommendation_ids() -> None:
         from_child = pipe.read().decode()
     assert uuid.UUID(from_child).version == 4
     assert from_child != recommendation_id()
+
+
+def test_similar_items_of_an_unknown_item_are_not_found_and_never_the_item_itself(
+    service_dir: Path,
+) -> None:
+    service = open_service(service_dir)
+    with pytest.raises(NotFoundError, match="nope"):
+        service.similar("nope")
+    s3 = next(item for item in service.items() if item.service_name == "Amazon S3")
+    for key in (s3.item_id, "Amazon S3", "amazon s3"):
+        answer = service.similar(key, num_results=25).item_list
+        assert len(answer) == 25
+        assert s3.item_id not in {item.item_id for item in answer}
+
+
+def test_a_user_known_only_through_feedback_is_found_by_the_user_search(
+    service_dir: Path,
+) -> None:
+    service = open_service(service_dir)
+    assert service.search_users("zz_newcomer") == []
+    item = service.items()[0].item_id
+    service.put_events("zz_newcomer_1", "s", [Event("viewed", item, 1_800_000_000)])
+    assert service.search_users("zz_new") == ["zz_newcomer_1"]
+    assert service.search_users("user_00000", limit=3) == [
+        "user_000001",
+        "user_000002",
+        "user_000003",
+    ]
+
+
+def test_event_types_clients_send_are_stored_in_canonical_form(service_dir: Path) -> None:
+    service = open_service(service_dir, event_types={"deploy": "launched"})
+    first, second, third = (item.item_id for item in service.recommend("user_000005").item_list[:3])
+    service.put_events(
+        "user_000005",
+        "s",
+        [
+            Event(" Launch ", first, 1_800_000_000),
+            Event("deploy", second, 1_800_000_001),
+            Event("Page View", third, 1_800_000_002),
+        ],
+    )
+    newest = service.history("user_000005", limit=3).interactions
+    assert [entry.event_type for entry in newest] == ["viewed", "launched", "launched"]
+    after = {item.item_id for item in service.recommend("user_000005").item_list}
+    assert first not in after and second not in after  # the default filter sees launches

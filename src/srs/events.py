@@ -476,6 +476,18 @@ class EventStore:
         )
         return [StoredEvent(*row) for row in cursor]
 
+    def users_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        """Sorted IDs of users with events that begin with ``prefix``: users who exist only
+        through feedback must be found by the user search too. A range scan of the index."""
+        if limit < 1:
+            return []
+        cursor = self._connect().execute(
+            "SELECT DISTINCT user_id FROM events WHERE user_id >= ? AND user_id < ?"
+            " ORDER BY user_id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [str(row[0]) for row in cursor]
+
     def count(self, user_id: str | None = None) -> int:
         if user_id is None:
             row = self._connect().execute("SELECT count(*) FROM events").fetchone()

@@ -29,6 +29,7 @@ from srs.config import DATASET_PREFIX, Settings
 from srs.data.history import InteractionHistory, UserRows
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
+from srs.data.vocabulary import EventVocabulary, normalise_event_type
 from srs.engine.answers import AnswerTable, Ranked
 from srs.engine.base import BoolArray
 from srs.engine.errors import InvalidRequestError, ModelFormatError
@@ -113,9 +114,12 @@ class LocalRecommendationService:
         default_filter: str = "",
         clock: Callable[[], float] = time.monotonic,
         answer_tables: bool = True,
+        vocabulary: EventVocabulary | None = None,
     ) -> None:
-        """``answer_tables=False`` scores every request live (see the module docstring)."""
+        """``answer_tables=False`` scores every request live (see the module docstring);
+        ``vocabulary`` maps the event types clients send onto the canonical ones."""
         self._models = models
+        self._vocabulary = vocabulary or EventVocabulary()
         self._answer_tables = answer_tables
         self._history = history
         self._events = events
@@ -123,6 +127,7 @@ class LocalRecommendationService:
         columns = [items[name].astype(str).tolist() for name in ITEM_COLUMNS]
         self._items = [ItemInfo(*row) for row in zip(*columns, strict=True)]
         self._by_id = {item.item_id: item for item in self._items}
+        self._by_name = {item.service_name.casefold(): item for item in self._items}
         self._filters: dict[str, FilterExpression] = {}
         self._default_filter = self._parse(default_filter) if default_filter.strip() else None
         self._stored_exclusions = (
@@ -151,6 +156,7 @@ class LocalRecommendationService:
             default_filter=settings.default_filter,
             clock=clock,
             answer_tables=answer_tables,
+            vocabulary=EventVocabulary(settings.event_types),
         )
 
     # ---- model -------------------------------------------------------------------------------
@@ -413,23 +419,41 @@ class LocalRecommendationService:
         return self._answer(Ranked.of(scored))
 
     def similar(self, item_id: str, num_results: int = 25) -> Recommendations:
+        """Items used with ``item_id`` (an ID or a service name); an item the catalogue does
+        not hold is not found, rather than answered with popular items that mean nothing."""
         count = check_num_results(num_results)
+        item = self.find_item(item_id)
+        if item is None:
+            raise NotFoundError(f"item {item_id!r} is not in the catalogue")
         model = self._active().model
         try:
-            scored = model.recipe.similar_items(item_id, num_results=count)
+            scored = model.recipe.similar_items(item.item_id, num_results=count)
         except InvalidRequestError as exc:
             raise RequestError(str(exc)) from None
-        return self._answer(Ranked.of(scored))
+        return self._answer(Ranked.of([entry for entry in scored if entry.item_id != item.item_id]))
+
+    def find_item(self, key: str) -> ItemInfo | None:
+        """The catalogue item with this ID, else with this service name (any case)."""
+        return self._by_id.get(key) or self._by_name.get(key.strip().casefold())
 
     # ---- events and history ------------------------------------------------------------------
 
     def put_events(self, user_id: str, session_id: str, events: Sequence[Event]) -> None:
+        """Record ``events`` with their types in canonical form (``launch`` is stored as
+        ``launched``), so the default filter and the event weights see what training sees."""
         for index, event in enumerate(events):
             if event.item_id not in self._by_id:
                 raise RequestError(
                     f"eventList[{index}].itemId {event.item_id!r} is not in the catalogue"
                 )
-        self._events.put_events(user_id, session_id, events)
+        self._events.put_events(
+            user_id, session_id, [self._canonical_event(event) for event in events]
+        )
+
+    def _canonical_event(self, event: Event) -> Event:
+        canonical = self._vocabulary.canonical(event.event_type)
+        event_type = canonical or normalise_event_type(event.event_type) or event.event_type
+        return event if event_type == event.event_type else replace(event, event_type=event_type)
 
     def history(self, user_id: str, limit: int = 50, offset: int = 0) -> HistoryPage:
         if limit < 1 or offset < 0:
@@ -464,7 +488,10 @@ class LocalRecommendationService:
         return list(self._items)
 
     def search_users(self, prefix: str, limit: int = 10) -> list[str]:
-        return self._history.users_starting_with(prefix, limit)
+        """Users of the prepared data and users known only through recorded feedback."""
+        found = set(self._history.users_starting_with(prefix, limit))
+        found.update(self._events.users_starting_with(prefix, limit))
+        return sorted(found)[:limit]
 
     def activity(self, days: int = DEFAULT_DAYS, top: int = DEFAULT_TOP_SERVICES) -> Activity:
         timestamps, item_ids = self._history.item_log()

@@ -279,13 +279,21 @@ def test_similar_items(client: FlaskClient, service: RecommendationService) -> N
     assert item not in {entry["itemId"] for entry in body["itemList"]}
 
 
-def test_similar_items_of_an_item_without_data_fall_back_like_personalize(
-    client: FlaskClient,
-) -> None:
+def test_similar_items_of_an_unknown_item_are_not_found(client: FlaskClient) -> None:
     response = client.get("/api/v1/items/no-such-item/similar?numResults=4")
-    body = check_against_document(response, SIMILAR)
-    assert response.status_code == 200 and body is not None
-    assert len(body["itemList"]) == 4
+    check_against_document(response, SIMILAR)
+    assert response.status_code == 404
+    assert "no-such-item" in response.get_json()["error"]["message"]
+
+
+def test_similar_items_by_service_name_never_list_the_item_itself(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    item = service.items()[0]
+    name = quote(item.service_name, safe="")
+    body = client.get(f"/api/v1/items/{name}/similar?numResults=25").get_json()
+    assert len(body["itemList"]) == min(25, len(service.items()) - 1)
+    assert item.item_id not in {entry["itemId"] for entry in body["itemList"]}
 
 
 # --- events and history --------------------------------------------------------------------
