@@ -331,7 +331,7 @@ def test_similar_items_of_an_unknown_item_are_not_found_and_never_the_item_itsel
     with pytest.raises(NotFoundError, match="nope"):
         service.similar("nope")
     s3 = next(item for item in service.items() if item.service_name == "Amazon S3")
-    for key in (s3.item_id, "Amazon S3", "amazon s3"):
+    for key in (s3.item_id, "Amazon S3", " amazon  s3", "S3", "Amazon Simple Storage Service"):
         answer = service.similar(key, num_results=25).item_list
         assert len(answer) == 25
         assert s3.item_id not in {item.item_id for item in answer}

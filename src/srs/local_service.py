@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from srs.activity import DEFAULT_DAYS, DEFAULT_TOP_SERVICES, Activity, summarize_activity
+from srs.catalog import ServiceAliases, alias_key, load_catalog
 from srs.config import DATASET_PREFIX, Settings
 from srs.data.history import InteractionHistory, UserRows
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
@@ -127,7 +128,9 @@ class LocalRecommendationService:
         columns = [items[name].astype(str).tolist() for name in ITEM_COLUMNS]
         self._items = [ItemInfo(*row) for row in zip(*columns, strict=True)]
         self._by_id = {item.item_id: item for item in self._items}
-        self._by_name = {item.service_name.casefold(): item for item in self._items}
+        self._by_name = {item.service_name: item for item in self._items}
+        self._by_key = {alias_key(item.service_name): item for item in self._items}
+        self._aliases = ServiceAliases.from_catalog(load_catalog())
         self._filters: dict[str, FilterExpression] = {}
         self._default_filter = self._parse(default_filter) if default_filter.strip() else None
         self._stored_exclusions = (
@@ -433,8 +436,13 @@ class LocalRecommendationService:
         return self._answer(Ranked.of([entry for entry in scored if entry.item_id != item.item_id]))
 
     def find_item(self, key: str) -> ItemInfo | None:
-        """The catalogue item with this ID, else with this service name (any case)."""
-        return self._by_id.get(key) or self._by_name.get(key.strip().casefold())
+        """The catalogue item with this ID, else the one this name stands for: any case or
+        spacing, or an alias such as ``EC2`` (as ``srs prepare`` maps source names)."""
+        found = self._by_id.get(key) or self._by_key.get(alias_key(key))
+        if found is not None:
+            return found
+        name = self._aliases.resolve(key)
+        return None if name is None else self._by_name.get(name)
 
     # ---- events and history ------------------------------------------------------------------
 
