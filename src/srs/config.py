@@ -9,6 +9,7 @@ instead of patching the process environment.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -138,7 +139,13 @@ class Settings:
 
 
 def _coerce_mapping(name: str, raw: Any) -> dict[str, str]:
-    """A TOML table, or ``NAME=VALUE,NAME=VALUE`` text from the environment."""
+    """A TOML table, or ``NAME=VALUE,NAME=VALUE`` text from the environment, or a JSON
+    object there (how ``srs serve`` hands settings to its workers, whatever the names hold)."""
+    if isinstance(raw, str) and raw.lstrip().startswith("{"):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"setting {name!r}: not a JSON object: {exc}") from None
     if isinstance(raw, str):
         pairs: list[tuple[str, Any]] = []
         for entry in (part.strip() for part in raw.split(",")):

@@ -162,7 +162,8 @@ def test_choose_a_user_see_history_and_recommendations(browser: Browser, server_
     cards = page.locator("#recommendations .card")
     expect(cards.first).to_be_visible()
     assert cards.count() >= 3
-    expect(cards.first.locator("meter")).to_be_visible()
+    expect(cards.first.locator(".score-bar")).to_be_visible()
+    expect(page.locator(".score-legend")).to_contain_text("all services together make 100%")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "home")
     watch.assert_clean()
@@ -298,3 +299,123 @@ def test_metrics_add_up_across_workers(server_url: str) -> None:
             text = response.read().decode()
         match = pattern.search(text)
         assert match is not None and float(match.group(1)) == requests
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+MIN_LABEL_PX = 11
+
+
+@pytest.mark.parametrize("path", ["/", "/?user=user_000026", "/model", "/data", "/similar", "/api"])
+def test_every_page_fits_a_390_pixel_wide_phone(
+    browser: Browser, server_url: str, path: str
+) -> None:
+    page, watch = open_page(browser, server_url, **PHONE)
+    page.goto(f"{server_url}{path}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    if path in {"/", "/model"}:
+        screenshot(page, "phone-model" if path == "/model" else "phone-home")
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("options", [PHONE, {}], ids=["phone", "desktop"])
+@pytest.mark.parametrize("path", ["/model", "/data"])
+def test_chart_labels_render_at_11_pixels_or_more(
+    browser: Browser, server_url: str, path: str, options: dict[str, Any]
+) -> None:
+    page, watch = open_page(browser, server_url, **options)
+    page.goto(f"{server_url}{path}")
+    sizes = page.evaluate(
+        """Array.from(document.querySelectorAll("svg.chart text")).map(
+            (text) => parseFloat(getComputedStyle(text).fontSize) * text.getScreenCTM().a)"""
+    )
+    assert sizes and min(sizes) >= MIN_LABEL_PX
+    watch.assert_clean()
+
+
+def test_the_rating_control_starts_empty(browser: Browser, server_url: str) -> None:
+    page, watch = open_page(browser, server_url)
+    page.goto(f"{server_url}/?user=user_000027")
+    expect(page.locator("#recommendations .card").first.get_by_label("Rating")).to_have_value("")
+    watch.assert_clean()
+
+
+def test_feedback_shows_on_the_card_and_undo_is_instant(browser: Browser, server_url: str) -> None:
+    page, watch = open_page(browser, server_url)
+    page.goto(f"{server_url}/?user=user_000040")  # liking keeps this card in the top 12
+    page.evaluate("window.__noReload = true")
+    item_id = page.locator("#recommendations .card").first.get_attribute("data-item-id")
+    card = page.locator(f'#recommendations .card[data-item-id="{item_id}"]')
+    card.get_by_role("button", name="Like").click()
+    expect(card.locator(".given")).to_contain_text("You liked this")
+    card.get_by_label("Rating").select_option("4")
+    card.get_by_role("button", name="Rate").click()
+    expect(card.locator(".given")).to_contain_text("You rated this 4★")
+    screenshot(page, "feedback-given")
+    card.get_by_role("button", name="Undo: You liked this").click()
+    expect(page.locator("#messages")).to_contain_text("was undone")
+    expect(card.locator(".given")).not_to_contain_text("You liked this")
+    expect(card.locator(".given")).to_contain_text("You rated this 4★")
+    expect(page.locator("#history tbody tr").first.locator("td").nth(2)).to_have_text("Rated")
+    assert page.evaluate("window.__noReload") is True
+    watch.assert_clean()
+
+
+def test_undo_works_without_javascript(browser: Browser, server_url: str) -> None:
+    page, watch = open_page(browser, server_url, java_script_enabled=False)
+    page.goto(f"{server_url}/?user=user_000031")  # liking keeps this card in the top 12
+    item_id = page.locator("#recommendations .card").first.get_attribute("data-item-id")
+    card = page.locator(f'#recommendations .card[data-item-id="{item_id}"]')
+    card.get_by_role("button", name="Like").click()
+    expect(card.locator(".given")).to_contain_text("You liked this")
+    card.get_by_role("button", name="Undo: You liked this").click()
+    expect(page.locator("#messages")).to_contain_text("was undone")
+    expect(card.locator(".given")).to_have_count(0)
+    watch.assert_clean()
+
+
+def test_a_new_user_sees_popular_services(browser: Browser, server_url: str) -> None:
+    page, watch = open_page(browser, server_url)
+    page.goto(f"{server_url}/?user=no_such_user")
+    expect(page.locator(".new-user")).to_contain_text("New user: popular services")
+    expect(page.locator("#recommendations .card").first).to_be_visible()
+    expect(page.locator("#history")).to_contain_text("No interactions yet.")
+    watch.assert_clean()
+
+
+def test_a_page_past_the_end_of_the_history_leads_back(browser: Browser, server_url: str) -> None:
+    page, watch = open_page(browser, server_url)
+    page.goto(f"{server_url}/?user=user_000030&page=9999")
+    page.get_by_role("link", name=re.compile(r"^Go to the last page")).click()
+    expect(page).to_have_url(re.compile(r"page=\d+#history$"))
+    expect(page.locator("#history tbody tr").first).to_be_visible()
+    watch.assert_clean()
+
+
+def test_the_api_link_opens_a_readable_reference(browser: Browser, server_url: str) -> None:
+    page, watch = open_page(browser, server_url)
+    page.goto(server_url)
+    page.get_by_role("link", name="API", exact=True).click()
+    expect(page.get_by_role("heading", name="API reference")).to_be_visible()
+    operation = page.locator("#getRecommendations")
+    expect(operation).to_contain_text("GET")
+    expect(operation).to_contain_text("numResults")
+    expect(page.locator("#putEvents")).to_contain_text("PutEventsRequest")
+    screenshot(page, "api-reference")
+    watch.assert_clean()
+
+
+def test_the_message_after_not_interested_offers_an_instant_undo(
+    browser: Browser, server_url: str
+) -> None:
+    page, watch = open_page(browser, server_url)
+    page.goto(f"{server_url}/?user=user_000032")
+    page.evaluate("window.__noReload = true")
+    card = page.locator("#recommendations .card").first
+    item_id = card.get_attribute("data-item-id")
+    card.get_by_role("button", name="Not interested").click()
+    expect(page.locator(f'#recommendations .card[data-item-id="{item_id}"]')).to_have_count(0)
+    page.locator("#messages").get_by_role("button", name="Undo that").click()
+    expect(page.locator("#messages")).to_contain_text("may be recommended again")
+    expect(page.locator("#recommendations .card").first).to_have_attribute("data-item-id", item_id)
+    assert page.evaluate("window.__noReload") is True
+    watch.assert_clean()

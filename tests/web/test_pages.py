@@ -6,18 +6,29 @@ a redirect. The browser tests cover the same flows with the script enhancing the
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from web_support import EVIL_SERVICE, EVIL_USER, DataFacts
+from markupsafe import escape
+from web_support import (
+    EVIL_SERVICE,
+    EVIL_USER,
+    DataFacts,
+    build_app,
+    copy_template,
+    load_local_service,
+)
 from werkzeug.test import TestResponse
 
 from srs.activity import ActivitySource
-from srs.service import RecommendationService
-from srs.web.pages import HISTORY_PAGE_SIZE, HOME_CARDS
+from srs.service import RecommendationService, RecommendedItem
+from srs.web.openapi import openapi_document
+from srs.web.pages import HISTORY_PAGE_SIZE, HOME_CARDS, UNRELIABLE_NOTE, cards_from, percent_text
 
 
 class PageParser(HTMLParser):
@@ -133,7 +144,7 @@ def test_home_shows_history_and_recommendation_cards(
     expected = [item.item_id for item in service.recommend(user, HOME_CARDS).item_list]
     assert page.cards == expected
     html = response.get_data(as_text=True)
-    assert html.count("<meter") == len(expected)
+    assert html.count('class="score-bar"') == len(expected)
     for event_type in ("liked", "not_interested", "launched"):
         assert f'name="event_type" value="{event_type}"' in html
     assert all(form["csrf_token"] for form in page.forms if form["method"] == "post")
@@ -151,11 +162,25 @@ def test_history_is_paginated(client: FlaskClient, service: RecommendationServic
     assert "Page 2 of" in client.get(f"/?user={user}&page=2").get_data(as_text=True)
 
 
-def test_unknown_user_gets_404_and_suggestions(client: FlaskClient) -> None:
-    response = client.get("/?user=user_00001")
-    assert response.status_code == 404
+def test_a_new_user_gets_popular_services_a_banner_and_an_empty_history(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    response = client.get("/?user=no_such_user")
+    assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert "There is no user user_00001." in html
+    assert "New user: popular services." in html
+    assert "No interactions yet." in html
+    page = parse(response)
+    assert page.rows == []
+    popular = [item.item_id for item in service.recommend("no_such_user", HOME_CARDS).item_list]
+    assert popular and page.cards == popular
+
+
+def test_a_new_user_whose_id_looks_like_known_ones_gets_suggestions(client: FlaskClient) -> None:
+    response = client.get("/?user=user_00001")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "New user: popular services." in html
     assert 'href="/?user=user_000010"' in html
 
 
@@ -257,7 +282,7 @@ def test_hostile_user_id_is_escaped(client: FlaskClient) -> None:
 
 def test_hostile_unknown_user_id_is_escaped(client: FlaskClient) -> None:
     response = client.get("/", query_string={"user": "<img src=x onerror=alert(1)>"})
-    assert response.status_code == 404
+    assert response.status_code == 200  # a new user, shown popular services
     assert "<img src=x" not in response.get_data(as_text=True)
     assert_safe_markup(response)
 
@@ -356,3 +381,282 @@ def test_static_assets_are_served_locally(client: FlaskClient) -> None:
     for asset in assets:
         assert client.get(asset).status_code == 200
     assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+
+
+# --- issue 13: what a user sees ---------------------------------------------------------------
+
+
+def card_html(html: str, item_id: str) -> str:
+    match = re.search(rf'data-item-id="{re.escape(item_id)}">(.*?)</article>', html, re.S)
+    assert match is not None, f"no card for {item_id}"
+    return match.group(1)
+
+
+def history_cells(page: PageParser) -> list[tuple[str, str]]:
+    """(event label, rating cell) of each history row."""
+    return [(row[2], row[3]) for row in page.rows]
+
+
+def test_the_rating_column_is_filled_on_rated_rows_only(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    users = service.search_users("user_", 200)
+    user = next(
+        u
+        for u in users
+        if {e.event_type for e in service.history(u, HISTORY_PAGE_SIZE).interactions}
+        >= {"rated", "viewed"}
+    )
+    cells = history_cells(parse(client.get(f"/?user={user}")))
+    rated = [rating for event, rating in cells if event == "Rated"]
+    others = [rating for event, rating in cells if event != "Rated"]
+    assert rated and all(rating in {"1", "2", "3", "4", "5"} for rating in rated)
+    assert others and all(rating == "" for rating in others)
+
+
+def test_the_rating_control_has_no_preselected_value(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    html = client.get(f"/?user={a_user(service)}").get_data(as_text=True)
+    selects = re.findall(r'<select id="rating-\d+" name="rating"[^>]*>(.*?)</select>', html, re.S)
+    assert len(selects) == HOME_CARDS
+    for options in selects:
+        assert "selected" not in options
+        assert re.match(r'\s*<option value="">', options)  # a placeholder first, so none is chosen
+    assert re.search(r'name="rating" required', html)
+
+
+def test_cards_show_feedback_already_given_and_undo_removes_that_event(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service, 9)
+    page = parse(client.get(f"/?user={user}"))
+    liked, rated = page.cards[0], page.cards[1]
+    before = service.history(user, limit=1).total
+    client.post("/feedback", data={**feedback_form(page, liked), "event_type": "liked"})
+    client.post("/feedback", data={**feedback_form(page, rated, "rated"), "rating": "4"})
+    html = client.get(f"/?user={user}").get_data(as_text=True)
+    assert "You liked this" in card_html(html, liked)
+    assert "You rated this 4★" in card_html(html, rated)
+    assert "You liked this" not in card_html(html, rated)
+
+    shown = parse(client.get(f"/?user={user}"))
+    undo = next(form for form in shown.forms if form["action"] == "/feedback/undo")
+    assert undo["csrf_token"] and undo["user_id"] == user
+    response = client.post("/feedback/undo", data=undo)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"/?user={user}")
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your like of" in after and "was undone." in after
+    assert "You liked this" not in card_html(after, liked)
+    assert "You rated this 4★" in card_html(after, rated)
+    assert service.history(user, limit=1).total == before + 1
+    newest = service.history(user, limit=1).interactions[0]
+    assert (newest.item_id, newest.event_type) == (rated, "rated")
+
+    again = client.post("/feedback/undo", data=undo, follow_redirects=True)
+    assert "already undone" in again.get_data(as_text=True)
+    assert service.history(user, limit=1).total == before + 1
+
+
+def test_undo_cannot_remove_another_users_event(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    owner, other = a_user(service, 10), a_user(service, 11)
+    page = parse(client.get(f"/?user={owner}"))
+    client.post("/feedback", data={**feedback_form(page, page.cards[0]), "event_type": "liked"})
+    shown = parse(client.get(f"/?user={owner}"))
+    undo = next(form for form in shown.forms if form["action"] == "/feedback/undo")
+    total = service.history(owner, limit=1).total
+    client.post("/feedback/undo", data={**undo, "user_id": other})
+    assert service.history(owner, limit=1).total == total
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [({"event_id": "x"}, 422), ({"event_id": "9" * 40}, 422), ({"csrf_token": "forged"}, 400)],
+)
+def test_bad_undo_is_refused(
+    client: FlaskClient, service: RecommendationService, change: dict[str, str], status: int
+) -> None:
+    user = a_user(service, 12)
+    page = parse(client.get(f"/?user={user}"))
+    client.post("/feedback", data={**feedback_form(page, page.cards[0]), "event_type": "liked"})
+    undo = next(f for f in parse(client.get(f"/?user={user}")).forms if "event_id" in f)
+    total = service.history(user, limit=1).total
+    response = client.post(
+        "/feedback/undo", data={**undo, **change}, headers={"Accept": "text/html"}
+    )
+    assert response.status_code == status
+    assert service.history(user, limit=1).total == total
+
+
+def test_a_page_past_the_end_of_the_history_links_back(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service)
+    pages = -(-service.history(user, 1).total // HISTORY_PAGE_SIZE)
+    response = client.get(f"/?user={user}&page=9999")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f'href="/?user={user}&amp;page={pages}#history"' in html
+    assert f'href="/?user={user}#history"' in html
+    assert "past the end of the history" in html
+
+
+def test_scores_are_shares_of_the_catalogue_on_a_fixed_axis(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service, 3)
+    items = service.recommend(user, HOME_CARDS).item_list
+    html = client.get(f"/?user={user}").get_data(as_text=True)
+    assert "all services together make 100%" in html
+    for item in items:
+        assert item.score is not None and item.score < 1
+        card = card_html(html, item.item_id)
+        shown = re.search(r'class="score"[^>]*>([^<]+)<', card)
+        width = re.search(r'class="score-fill" width="([\d.]+)"', card)
+        assert shown is not None and width is not None
+        assert shown.group(1) == percent_text(item.score) != "100%"
+        assert float(width.group(1)) == pytest.approx(max(1.0, 100 * item.score), abs=0.01)
+
+
+def test_percentages_never_round_up_to_all_or_down_to_nothing() -> None:
+    assert percent_text(1.0) == "100%"
+    assert percent_text(0.9996) == "99.9%"
+    assert percent_text(0.084) == "8.4%"
+    assert percent_text(0.0081) == "0.81%"
+    assert percent_text(0.00004) == "< 0.01%"
+    assert percent_text(0.0) == "0%"
+
+
+def test_a_card_without_a_score_says_so() -> None:
+    scored = RecommendedItem("a", "A", "", "", 0.0001, "")
+    unscored = RecommendedItem("b", "B", "", "", None, "")
+    first, second = cards_from([scored, unscored])
+    assert (first.percent, first.bar) == ("0.01%", 1.0)  # a sliver stays visible
+    assert (second.percent, second.bar) == (None, 0.0)
+
+
+def test_similar_page_for_an_unknown_item_is_a_clear_404(client: FlaskClient) -> None:
+    response = client.get("/similar?item=no-such-item")
+    assert response.status_code == 404
+    assert "There is no service with ID no-such-item." in response.get_data(as_text=True)
+
+
+def test_similar_page_never_lists_the_item_itself(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    for item in service.items()[:10]:
+        cards = parse(client.get(f"/similar?item={item.item_id}")).cards
+        assert cards and item.item_id not in cards
+
+
+def test_api_link_opens_a_reference_rendered_from_the_openapi_document(
+    client: FlaskClient,
+) -> None:
+    home = client.get("/").get_data(as_text=True)
+    assert '<a href="/api"' in home
+    response = client.get("/api")
+    assert response.status_code == 200 and "text/html" in response.content_type
+    page = assert_safe_markup(response)
+    assert page.svgs == 0
+    html = response.get_data(as_text=True)
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+    assert re.findall(r"<script[^>]*>", html) == [
+        '<script src="/static/app.js" defer>'
+    ]  # the site's own, nothing else
+    text = re.sub(r"<wbr>", "", html)
+    document = openapi_document()
+    for path, methods in document["paths"].items():
+        assert f"<code>{path}</code>" in text or f'<code class="path">{path}</code>' in text
+        for method, operation in methods.items():
+            section = text[text.index(f'id="{operation["operationId"]}"') :]
+            section = section[: section.index("</section>")]
+            assert method.upper() in section and str(escape(operation["summary"])) in section
+            for parameter in operation.get("parameters", []):
+                assert f"<code>{parameter['name']}</code>" in section
+            if "requestBody" in operation:
+                schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                name = schema["$ref"].rsplit("/", 1)[1]
+                assert f'href="#schema-{name}"' in section
+            else:
+                assert re.search(r'Request body</h3>\s*<p class="empty">None\.', section)
+            for status in operation["responses"]:
+                assert f"<code>{status}</code>" in section
+    for name in document["components"]["schemas"]:
+        assert f'id="schema-{name}"' in text
+
+
+def client_with_training(template: Path, target: Path, **record: object) -> FlaskClient:
+    """A private copy whose active model's training record holds ``record`` as well."""
+    settings = copy_template(template, target)
+    models = settings.data_dir / "models"
+    path = models / (models / "ACTIVE").read_text().strip() / "training.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **record}))
+    service = load_local_service(settings)
+    return build_app(service, settings).test_client()
+
+
+def test_model_page_shows_the_baseline_and_greys_unreliable_metrics(
+    trained_template: tuple[Path, DataFacts], tmp_path: Path
+) -> None:
+    template = trained_template[0]
+    metrics = json.loads(next((template / "models").glob("*/training.json")).read_text())["metrics"]
+    baseline = {name: round(value / 3, 4) for name, value in metrics.items()}
+    unreliable = client_with_training(
+        template,
+        tmp_path / "few",
+        heldout_users=20,
+        metrics_reliable=False,
+        baseline_metrics=baseline,
+    )
+    response = unreliable.get("/model")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert UNRELIABLE_NOTE in html
+    assert 'class="panel unreliable"' in html
+    assert "Popularity baseline" in html
+    for value in baseline.values():
+        assert f'<td class="number baseline">{value:.4f}</td>' in html
+    assert html.count('class="chart-compared"') == len(metrics) + 1  # a bar each, and the legend
+    assert_safe_markup(response)
+
+    reliable = client_with_training(
+        template,
+        tmp_path / "many",
+        heldout_users=500,
+        metrics_reliable=True,
+        baseline_metrics=baseline,
+    ).get("/model")
+    html = reliable.get_data(as_text=True)
+    assert UNRELIABLE_NOTE not in html and "unreliable" not in html
+    assert "500 held-out users" in html
+
+
+def test_after_feedback_the_message_offers_to_undo_it(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    user = a_user(service, 13)
+    page = parse(client.get(f"/?user={user}"))
+    dismissed = page.cards[0]
+    before = service.history(user, limit=1).total
+    response = client.post(
+        "/feedback",
+        data={**feedback_form(page, dismissed), "event_type": "not_interested"},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    messages = html[html.index('id="messages"') : html.index("</div>", html.index('id="messages"'))]
+    assert "will not be recommended again" in messages and "Undo that" in messages
+    shown = parse(response)
+    assert dismissed not in shown.cards
+    undo = next(form for form in shown.forms if form["action"] == "/feedback/undo")
+    newest = service.history(user, limit=1).interactions[0]
+    assert (newest.item_id, newest.event_type) == (dismissed, "not_interested")
+
+    restored = client.post("/feedback/undo", data=undo, follow_redirects=True)
+    assert "may be recommended again" in restored.get_data(as_text=True)
+    assert parse(restored).cards == page.cards
+    assert service.history(user, limit=1).total == before
+    assert "Undo that" not in client.get(f"/?user={user}").get_data(as_text=True)

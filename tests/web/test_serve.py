@@ -25,7 +25,13 @@ from srs.web.serve import (
 def test_settings_survive_the_trip_through_the_environment(tmp_path: Path) -> None:
     settings = load_settings(
         environ={},
-        overrides={"data_dir": tmp_path / "d", "users": 7, "s3_prefix": "x/y/", "store": "local"},
+        overrides={
+            "data_dir": tmp_path / "d",
+            "users": 7,
+            "s3_prefix": "x/y/",
+            "store": "local",
+            "event_types": {"deploy": "launched", "open, then=look": "viewed"},
+        },
     )
     assert load_settings(environ=settings_environ(settings)) == settings
 

@@ -30,7 +30,7 @@ from srs.web.context import WebContext, attach_context
 from srs.web.errors import register_error_handlers
 from srs.web.metrics import create_metrics
 from srs.web.middleware import BufferedBodies, RequestMetrics, RoutedRequest, SecurityHeaders
-from srs.web.pages import pages
+from srs.web.pages import attach_feedback_log, pages
 from srs.web.security import SigningSessionInterface, csrf_token, shared_secret_key
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ SETTINGS_FIELDS = {
     "secret_key": "SECRET_KEY",
     "max_body_bytes": "MAX_CONTENT_LENGTH",
 }
+# Backends that keep feedback in the local EventStore, where the pages can show and undo it.
+LOCAL_FEEDBACK_BACKENDS = frozenset({"local", "batch"})
 # Set by ``srs serve`` for the server's workers: where Prometheus keeps per-process files.
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -111,6 +113,10 @@ def create_app(
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.url_map.converters[ID_CONVERTER] = IdConverter
+    if settings is not None and settings.backend in LOCAL_FEEDBACK_BACKENDS:
+        from srs.events import EventStore
+
+        attach_feedback_log(app, EventStore(settings.events_path))
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(ops)

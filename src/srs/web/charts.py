@@ -14,12 +14,20 @@ from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
-FONT_SIZE = 13
-BAR_ROW_HEIGHT = 26
+FONT_SIZE = 14
+"""Text size at the drawing's natural width; it only shrinks with the drawing."""
+CHART_WIDTH = 400
+"""Natural width. A drawing is shown at this size, or scaled down to fit its box: at 400
+units, text stays at 12 px or more in a 390 px wide phone's panel (about 343 px)."""
+BAR_ROW_HEIGHT = 28
 BAR_HEIGHT = 18
+COMPARED_BAR_HEIGHT = 10
 LABEL_MAX_CHARS = 34
-CHAR_WIDTH = 7.8  # average glyph width at FONT_SIZE in a sans-serif face
+CHAR_WIDTH = 0.6 * FONT_SIZE  # a generous average glyph width in a sans-serif face
+SIDE_LABELS_MAX_SHARE = 0.4
+"""Labels longer than this share of the width go above their bars instead of beside them."""
 ACCENT = "#2f6fb2"
+COMPARED = "#b9c2cc"
 MUTED = "#5b6470"
 GRID = "#d8dde3"
 
@@ -52,11 +60,17 @@ def _tick_label(value: float) -> str:
 
 
 def _open_svg(chart_id: str, title: str, width: float, height: float) -> list[str]:
+    """The drawing at its natural size; the stylesheet lets it shrink to a narrower box.
+
+    Stretched to fill a wide box, its text grew with it; squeezed into a phone's, a 640-unit
+    drawing set 13-unit text at 7 px. Drawn narrow and never enlarged, it reads at both.
+    """
     safe_id = escape(chart_id)
     return [
         f'<svg class="chart" id="{safe_id}" role="img" aria-labelledby="{safe_id}-title"'
-        f' viewBox="0 0 {_number(width)} {_number(height)}" width="100%"'
-        f' preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg"'
+        f' viewBox="0 0 {_number(width)} {_number(height)}" width="{_number(width)}"'
+        f' height="{_number(height)}" preserveAspectRatio="xMinYMin meet"'
+        f' xmlns="http://www.w3.org/2000/svg"'
         f' font-size="{FONT_SIZE}" font-family="system-ui, sans-serif">',
         f'<title id="{safe_id}-title">{escape(title)}</title>',
     ]
@@ -72,47 +86,112 @@ def _empty_chart(chart_id: str, title: str, width: float) -> Markup:
     return Markup("".join(parts))
 
 
+def _bar_length(value: float | None, scale_max: float, plot_width: float) -> float:
+    if value is None or not math.isfinite(value) or scale_max <= 0:
+        return 0.0
+    return plot_width * min(max(value / scale_max, 0.0), 1.0)
+
+
 def bar_chart(
     bars: Sequence[tuple[str, float]],
     title: str,
     chart_id: str,
     value_format: Callable[[float], str] = "{:.3f}".format,
     max_value: float | None = None,
-    width: float = 640,
+    width: float = CHART_WIDTH,
+    compared: Sequence[float | None] | None = None,
+    series: tuple[str, str] = ("Model", "Baseline"),
 ) -> Markup:
-    """Horizontal bars, one per (label, value), longest label text clipped with a tooltip.
+    """Horizontal bars, one per (label, value); long labels are clipped, with a tooltip.
 
     ``max_value`` fixes the scale (e.g. 1.0 for metrics that are fractions); by default
-    the largest value fills the plot. Negative values draw as empty bars.
+    the largest value fills the plot. Negative values draw as empty bars. ``compared``
+    adds a thinner second bar under each row (None: no figure for that row), and a legend
+    naming the two ``series``. Labels sit beside the bars when they are short and above
+    them when they are long, so a narrow drawing still has room for the bars.
     """
     if not bars:
         return _empty_chart(chart_id, title, width)
-    label_width = min(LABEL_MAX_CHARS, max(len(label) for label, _ in bars)) * CHAR_WIDTH + 12
-    value_width = max(len(value_format(value)) for _, value in bars) * CHAR_WIDTH + 12
+    others = list(compared) if compared is not None else []
+    figures = [value for _, value in bars] + [value for value in others if value is not None]
+    value_width = max(len(value_format(value)) for value in figures) * CHAR_WIDTH + 12
+    longest = min(LABEL_MAX_CHARS, max(len(label) for label, _ in bars)) * CHAR_WIDTH + 12
+    beside = longest <= width * SIDE_LABELS_MAX_SHARE
+    label_width = longest if beside else 0.0
+    label_chars = (
+        LABEL_MAX_CHARS
+        if beside
+        else max(4, min(LABEL_MAX_CHARS, int((width - value_width) // CHAR_WIDTH)))
+    )
     plot_width = max(width - label_width - value_width, 40)
-    finite = [value for _, value in bars if math.isfinite(value)]
+    finite = [value for value in figures if math.isfinite(value)]
     scale_max = max_value if max_value is not None else max(finite, default=0.0)
-    height = len(bars) * BAR_ROW_HEIGHT + 8
+    label_room = 0.0 if beside else FONT_SIZE + 6
+    compared_room = COMPARED_BAR_HEIGHT + 4 if compared is not None else 0
+    row_height = label_room + BAR_ROW_HEIGHT + compared_room
+    legend_height = FONT_SIZE + 14 if compared is not None else 0
+    height = legend_height + len(bars) * row_height + 8
     parts = _open_svg(chart_id, title, width, height)
+    if compared is not None:
+        parts.append(_legend(series, legend_height))
     for row, (label, value) in enumerate(bars):
-        y = 4 + row * BAR_ROW_HEIGHT
-        fraction = value / scale_max if scale_max > 0 and math.isfinite(value) else 0.0
-        bar_length = plot_width * min(max(fraction, 0.0), 1.0)
+        top = legend_height + 4 + row * row_height
+        y = top + label_room
         text_y = _number(y + BAR_HEIGHT / 2 + FONT_SIZE * 0.35)
         shown = value_format(value)
+        tip = f"{label}: {shown}"
+        other = others[row] if row < len(others) else None
+        if other is not None:
+            tip += f" ({series[1]}: {value_format(other)})"
+        if beside:
+            label_markup = (
+                f'<text class="chart-label" x="{_number(label_width - 8)}" y="{text_y}"'
+                f' text-anchor="end" fill="currentColor">{escape(_shorten(label))}</text>'
+            )
+        else:
+            label_markup = (
+                f'<text class="chart-label" x="0" y="{_number(top + FONT_SIZE)}"'
+                f' fill="currentColor">{escape(_shorten(label, label_chars))}</text>'
+            )
         parts.append(
-            f'<g class="chart-row"><title>{escape(label)}: {escape(shown)}</title>'
-            f'<text class="chart-label" x="{_number(label_width - 8)}" y="{text_y}"'
-            f' text-anchor="end" fill="currentColor">{escape(_shorten(label))}</text>'
+            f'<g class="chart-row"><title>{escape(tip)}</title>{label_markup}'
             f'<rect class="chart-track" x="{_number(label_width)}" y="{_number(y)}"'
             f' width="{_number(plot_width)}" height="{BAR_HEIGHT}" fill="{GRID}" rx="3"/>'
             f'<rect class="chart-bar" x="{_number(label_width)}" y="{_number(y)}"'
-            f' width="{_number(bar_length)}" height="{BAR_HEIGHT}" fill="{ACCENT}" rx="3"/>'
+            f' width="{_number(_bar_length(value, scale_max, plot_width))}"'
+            f' height="{BAR_HEIGHT}" fill="{ACCENT}" rx="3"/>'
             f'<text class="chart-value" x="{_number(label_width + plot_width + 8)}"'
-            f' y="{text_y}" fill="currentColor">{escape(shown)}</text></g>'
+            f' y="{text_y}" fill="currentColor">{escape(shown)}</text>'
         )
+        if other is not None:
+            other_y = y + BAR_HEIGHT + 3
+            parts.append(
+                f'<rect class="chart-compared" x="{_number(label_width)}" y="{_number(other_y)}"'
+                f' width="{_number(_bar_length(other, scale_max, plot_width))}"'
+                f' height="{COMPARED_BAR_HEIGHT}" fill="{COMPARED}" rx="2"/>'
+                f'<text class="chart-value chart-compared-value"'
+                f' x="{_number(label_width + plot_width + 8)}"'
+                f' y="{_number(other_y + COMPARED_BAR_HEIGHT / 2 + FONT_SIZE * 0.35)}"'
+                f' fill="{MUTED}">{escape(value_format(other))}</text>'
+            )
+        parts.append("</g>")
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _legend(series: tuple[str, str], height: float) -> str:
+    """Two swatches naming the series, on a line of their own above the bars."""
+    text_y = _number(height / 2 + FONT_SIZE * 0.35)
+    swatch_y = _number(height / 2 - 6)
+    second_x = 18 + len(series[0]) * CHAR_WIDTH + 24
+    return (
+        f'<g class="chart-legend">'
+        f'<rect class="chart-bar" x="0" y="{swatch_y}" width="12" height="12" fill="{ACCENT}"'
+        f' rx="2"/><text x="18" y="{text_y}" fill="currentColor">{escape(series[0])}</text>'
+        f'<rect class="chart-compared" x="{_number(second_x)}" y="{swatch_y}" width="12"'
+        f' height="12" fill="{COMPARED}" rx="2"/><text x="{_number(second_x + 18)}"'
+        f' y="{text_y}" fill="currentColor">{escape(series[1])}</text></g>'
+    )
 
 
 def _x_label_positions(count: int, wanted: int = 6) -> list[int]:
@@ -127,18 +206,19 @@ def line_chart(
     points: Sequence[tuple[str, float]],
     title: str,
     chart_id: str,
-    width: float = 640,
-    height: float = 260,
+    width: float = CHART_WIDTH,
+    height: float = 240,
 ) -> Markup:
     """A line over evenly spaced x categories (e.g. days), from a zero baseline."""
     if not points:
         return _empty_chart(chart_id, title, width)
-    left, right, top, bottom = 56.0, 16.0, 12.0, 40.0
-    plot_width = width - left - right
-    plot_height = height - top - bottom
     values = [value if math.isfinite(value) else 0.0 for _, value in points]
     ticks = nice_ticks(max(values))
     scale_max = ticks[-1]
+    widest_tick = max(len(_tick_label(tick)) for tick in ticks) * CHAR_WIDTH
+    left, right, top, bottom = max(40.0, widest_tick + 14), 16.0, 12.0, 40.0
+    plot_width = width - left - right
+    plot_height = height - top - bottom
 
     def x_of(index: int) -> float:
         if len(points) == 1:
@@ -159,7 +239,7 @@ def line_chart(
         )
     baseline = _number(top + plot_height)
     longest_label = max(len(label) for label, _ in points) * CHAR_WIDTH
-    room_for = max(2, int(plot_width // (longest_label + 2 * FONT_SIZE)))
+    room_for = max(2, int(plot_width // (longest_label + FONT_SIZE)))
     positions = _x_label_positions(len(points), wanted=min(6, room_for))
     for index in positions:
         # The outermost labels hang inwards so they never run off the drawing.

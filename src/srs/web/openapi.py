@@ -7,6 +7,7 @@ against the app's URL map and real responses against its schemas.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH
@@ -504,3 +505,180 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+# --- the reference page ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """A parameter or a schema property, as the reference page lists it."""
+
+    name: str
+    where: str
+    required: bool
+    type: str
+    schema_ref: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: str
+    description: str
+    media_type: str | None
+    type: str
+    schema_ref: str | None
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    operation_id: str
+    parameters: list[Field]
+    body_type: str | None
+    body_ref: str | None
+    responses: list[Reply]
+    needs_admin_token: bool
+
+    @property
+    def anchor(self) -> str:
+        return self.operation_id
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    type: str
+    description: str
+    properties: list[Field]
+
+
+@dataclass(frozen=True)
+class Reference:
+    operations: list[Operation]
+    schemas: list[Schema]
+
+
+def _ref_name(schema: dict[str, Any]) -> str | None:
+    ref = schema.get("$ref")
+    return str(ref).rsplit("/", 1)[1] if ref else None
+
+
+def _limits(schema: dict[str, Any]) -> list[str]:
+    limits = []
+    for low, high, unit in (
+        ("minimum", "maximum", ""),
+        ("minLength", "maxLength", " characters"),
+        ("minItems", "maxItems", " items"),
+    ):
+        if low in schema and high in schema:
+            limits.append(f"{schema[low]}–{schema[high]}{unit}")
+        elif low in schema:
+            limits.append(f"at least {schema[low]}{unit}")
+        elif high in schema:
+            limits.append(f"at most {schema[high]}{unit}")
+    if "default" in schema:
+        limits.append(f"default {schema['default']}")
+    return limits
+
+
+def type_text(schema: dict[str, Any]) -> str:
+    """A schema in a few words: ``array of RecommendedItem (at most 500 items)``."""
+    name = _ref_name(schema)
+    if name is not None:
+        return name
+    kind = schema.get("type", "any")
+    text = " or ".join(kind) if isinstance(kind, list) else str(kind)
+    if kind == "array" and "items" in schema:
+        text = f"array of {type_text(schema['items'])}"
+    elif kind == "object" and "additionalProperties" in schema:
+        inner = schema["additionalProperties"]
+        if isinstance(inner, dict):
+            text = f"object of {type_text(inner)}"
+    limits = _limits(schema)
+    return f"{text} ({', '.join(limits)})" if limits else text
+
+
+def _body_schema(content: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    media_type, entry = next(iter(content.items()))
+    return str(media_type), dict(entry.get("schema", {}))
+
+
+def api_reference(document: dict[str, Any]) -> Reference:
+    """The document as the reference page lists it: every path and method with its summary,
+    parameters, request body and responses, then every schema. Shared error responses are
+    resolved, so each operation lists what it can really answer."""
+    shared = document["components"]["responses"]
+    operations: list[Operation] = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            parameters = [
+                Field(
+                    name=str(parameter["name"]),
+                    where=str(parameter["in"]),
+                    required=bool(parameter.get("required", False)),
+                    type=type_text(parameter.get("schema", {})),
+                    schema_ref=None,
+                    description=str(parameter.get("description", "")),
+                )
+                for parameter in operation.get("parameters", [])
+            ]
+            body_type = body_ref = None
+            if "requestBody" in operation:
+                _, schema = _body_schema(operation["requestBody"]["content"])
+                body_type, body_ref = type_text(schema), _ref_name(schema)
+            replies = []
+            for status, reply in operation["responses"].items():
+                name = _ref_name(reply)
+                resolved = shared[name] if name is not None else reply
+                media_type, schema = (
+                    _body_schema(resolved["content"]) if "content" in resolved else (None, {})
+                )
+                replies.append(
+                    Reply(
+                        status=str(status),
+                        description=str(resolved.get("description", "")),
+                        media_type=media_type,
+                        type=type_text(schema) if schema else "",
+                        schema_ref=_ref_name(schema),
+                    )
+                )
+            operations.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    summary=str(operation.get("summary", "")),
+                    operation_id=str(operation.get("operationId", f"{method}-{path}")),
+                    parameters=parameters,
+                    body_type=body_type,
+                    body_ref=body_ref,
+                    responses=replies,
+                    needs_admin_token=bool(operation.get("security")),
+                )
+            )
+    schemas = []
+    for name, schema in document["components"]["schemas"].items():
+        required = set(schema.get("required", []))
+        schemas.append(
+            Schema(
+                name=str(name),
+                type=type_text({key: value for key, value in schema.items() if key != "$ref"}),
+                description=str(schema.get("description", "")),
+                properties=[
+                    Field(
+                        name=str(prop),
+                        where="",
+                        required=prop in required,
+                        type=type_text(inner),
+                        schema_ref=_ref_name(inner)
+                        or (_ref_name(inner.get("items", {})) if "items" in inner else None),
+                        description=str(inner.get("description", "")),
+                    )
+                    for prop, inner in schema.get("properties", {}).items()
+                ],
+            )
+        )
+    return Reference(operations, schemas)

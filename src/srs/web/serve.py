@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -61,11 +62,14 @@ def default_workers(cores: int) -> int:
 
 
 def settings_environ(settings: Settings) -> dict[str, str]:
-    """``Settings`` as the ``SRS_*`` variables that ``load_settings`` reads back unchanged."""
-    return {
-        ENV_PREFIX + field.name.upper(): str(getattr(settings, field.name))
-        for field in fields(Settings)
-    }
+    """``Settings`` as the ``SRS_*`` variables that ``load_settings`` reads back unchanged
+    (tables as JSON objects, so no name can break the spelling)."""
+    environ = {}
+    for field in fields(Settings):
+        value = getattr(settings, field.name)
+        text = json.dumps(dict(value)) if isinstance(value, Mapping) else str(value)
+        environ[ENV_PREFIX + field.name.upper()] = text
+    return environ
 
 
 def server_command(
