@@ -351,3 +351,78 @@ def test_history_holds_the_feedback_in_canonical_words(deployment: Deployment) -
     assert cli.returncode == 0, cli.stderr
     first = next(line for line in cli.stdout.splitlines() if "Amazon Athena" in line)
     assert "launched" in first
+
+
+# --- in a real browser -----------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser_page(deployment: Deployment) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def card_ids(page: Any) -> list[str]:
+    return [str(card.get_attribute("data-item-id")) for card in page.locator(".card").all()]
+
+
+def test_in_the_browser_a_one_star_rating_takes_the_card_out_of_the_top_three(
+    deployment: Deployment, browser_page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto(f"{deployment.url}/?user=data-010")
+    cards = page.locator("#recommendations .card")
+    expect(cards.first).to_be_visible()
+    scores = [text.strip() for text in page.locator(".card .score").all_inner_texts()]
+    assert scores and "100%" not in scores
+    selects = page.locator(".card select[name=rating]")
+    assert {selects.nth(i).input_value() for i in range(selects.count())} == {""}
+    for row in page.locator("#history tbody tr").all():
+        cells = row.locator("td")
+        event_label, rating = cells.nth(2).inner_text(), cells.nth(3).inner_text().strip()
+        assert (rating != "") == (event_label.strip() == "Rated"), (event_label, rating)
+    top = card_ids(page)[0]
+    cards.first.get_by_label("Rating").select_option("1")
+    cards.first.get_by_role("button", name="Rate").click()
+    expect(page.locator("#history tbody tr").first.locator("td").nth(2)).to_have_text("Rated")
+    page.reload()
+    expect(cards.first).to_be_visible()
+    assert top not in card_ids(page)[:3]
+
+
+def test_in_the_browser_a_viewed_service_is_a_nudge_and_a_new_user_sees_popular_services(
+    deployment: Deployment, browser_page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    user = "web-011"
+    nudge = recommended(deployment, user)[0]["itemId"]
+    post_events(deployment, user, event("View", nudge))
+    page.goto(f"{deployment.url}/?user={user}")
+    card = page.locator(f'.card[data-item-id="{nudge}"]')
+    expect(card.locator(".reason")).to_contain_text("you viewed this, not yet launched")
+    page.goto(f"{deployment.url}/?user=somebody-new")
+    expect(page.locator(".new-user")).to_contain_text("New user: popular services")
+    expect(page.locator("#recommendations .card").first).to_be_visible()
