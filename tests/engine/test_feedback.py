@@ -75,9 +75,7 @@ def test_one_star_on_the_top_item_removes_it_and_pushes_its_companions_down(
     before = model.recommend(user, num_results=8)
     top = before[0].item_id
     assert top == "vpc"
-    after = model.recommend(
-        user, events=[HistoryEvent(top, "rated", 1.0)], num_results=8
-    )
+    after = model.recommend(user, events=[HistoryEvent(top, "rated", 1.0)], num_results=8)
     assert top not in ids(after)
     # A dislike is negative evidence for what goes with it, not only for the item itself.
     disliked = [HistoryEvent("ec2", "rated", 1.0)]
@@ -92,9 +90,7 @@ def test_not_interested_acts_at_once_and_a_later_five_stars_brings_the_item_back
     events = [HistoryEvent("dynamo", "not_interested", None)]
     assert "dynamo" not in ids(model.recommend(SERVERLESS_PARTIAL, events=events, num_results=8))
     newest_first = [HistoryEvent("dynamo", "rated", 5.0), *events]
-    assert "dynamo" in ids(
-        model.recommend(SERVERLESS_PARTIAL, events=newest_first, num_results=8)
-    )
+    assert "dynamo" in ids(model.recommend(SERVERLESS_PARTIAL, events=newest_first, num_results=8))
 
 
 def test_five_stars_pull_similar_services_up(model: UserPersonalization) -> None:
@@ -147,6 +143,4 @@ def test_table_reasons_say_viewed_as_live_ones_do() -> None:
 
 
 def test_an_unknown_user_is_told_the_list_is_for_a_new_user(model: UserPersonalization) -> None:
-    assert {item.reason for item in model.recommend("nobody", num_results=3)} == {
-        NEW_USER_REASON
-    }
+    assert {item.reason for item in model.recommend("nobody", num_results=3)} == {NEW_USER_REASON}

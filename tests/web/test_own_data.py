@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from web_support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_ready
 
 SRS = Path(sys.executable).with_name("srs")
 GROUPS = {
@@ -52,7 +53,6 @@ CANONICAL = {
 }
 USERS_PER_GROUP = 60
 NEW_USER_REASON = "new user: popular services"
-STARTUP_SECONDS = 90
 
 
 def team_source(path: Path) -> None:
@@ -105,14 +105,6 @@ class Deployment:
     items: dict[str, str]  # service name -> item ID
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("own-data")
@@ -160,21 +152,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-
-
-def wait_until_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"srs serve exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"srs serve not ready after {STARTUP_SECONDS} s:\n{log.read_text()}")
 
 
 def get(url: str) -> tuple[int, Any]:
@@ -354,17 +331,6 @@ def test_history_holds_the_feedback_in_canonical_words(deployment: Deployment) -
 
 
 # --- in a real browser -----------------------------------------------------------------------
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
