@@ -28,6 +28,7 @@ event the same way, through :meth:`EventStore.delete_event`.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import mmap
 import os
@@ -387,19 +388,18 @@ class EventStore:
             ]
         )
 
-    def _write(self, rows: list[Row]) -> None:
-        """One transaction for a batch of calls: all of them are stored, or none."""
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: under the thread and writer locks and inside the change
+        counter, so every process re-reads before it answers from memory again; committed
+        when the block ends, rolled back if it raises."""
         connection = self._connect()
         with self._writing, self._writer_lock:
             self._changes.begin()
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
-                    connection.executemany(
-                        "INSERT INTO events (user_id, session_id, event_type, item_id,"
-                        " event_value, sent_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
+                    yield connection
                     connection.execute("COMMIT")
                 except BaseException:
                     if connection.in_transaction:
@@ -407,35 +407,31 @@ class EventStore:
                     raise
             finally:
                 self._changes.end()
+
+    def _write(self, rows: list[Row]) -> None:
+        """One transaction for a batch of calls: all of them are stored, or none."""
+        with self._transaction() as connection:
+            connection.executemany(
+                "INSERT INTO events (user_id, session_id, event_type, item_id,"
+                " event_value, sent_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def delete_event(self, user_id: str, event_id: int) -> StoredEvent | None:
         """Remove one of ``user_id``'s events (an undo); returns it, or None if there is none.
 
         The user is part of the key so that a form naming another user's event ID removes
-        nothing. A delete is a write like any other: under the writer lock, inside the change
-        counter, so every process re-reads before it answers from memory again. Its set of
-        users with events keeps the user, which is safe: it only means "ask SQLite".
+        nothing. A delete is a write like any other (:meth:`_transaction`). The process's set
+        of users with events keeps the user, which is safe: it only means "ask SQLite".
         """
-        connection = self._connect()
-        with self._writing, self._writer_lock:
-            self._changes.begin()
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    row = connection.execute(
-                        "SELECT id, user_id, session_id, event_type, item_id, event_value,"
-                        " sent_at FROM events WHERE id = ? AND user_id = ?",
-                        (event_id, user_id),
-                    ).fetchone()
-                    if row is not None:
-                        connection.execute("DELETE FROM events WHERE id = ?", (event_id,))
-                    connection.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
-            finally:
-                self._changes.end()
+        with self._transaction() as connection:
+            row = connection.execute(
+                "SELECT id, user_id, session_id, event_type, item_id, event_value,"
+                " sent_at FROM events WHERE id = ? AND user_id = ?",
+                (event_id, user_id),
+            ).fetchone()
+            if row is not None:
+                connection.execute("DELETE FROM events WHERE id = ?", (event_id,))
         return None if row is None else StoredEvent(*row)
 
     def _may_have_events(self, user_id: str) -> bool:
