@@ -1,0 +1,126 @@
+"""The one top-k of the engine: which items a ranker returns, and in which order.
+
+Live requests, the answer table, offline evaluation, rankings, similar items and the blend's
+candidate lists all pick "the best k items" from scores. If each did it its own way, tied
+scores (common: popularity counts, items nobody scored, duplicate item columns) would be
+ordered differently in each, and offline metrics would measure a ranker users never get. So
+every one of them calls this module, which has a single rule:
+
+* a higher key comes first;
+* equal keys go to the lower position (catalogue order), as a stable sort would order them;
+* a masked position, and a key of −inf or NaN, is never returned;
+* a row with fewer allowed positions than ``k`` is shorter (1-D) or padded with ``-1`` at the
+  end (2-D, whose rows must share one width).
+
+:func:`top_k` answers one request; :func:`top_k_rows` answers a block of rows and gives, row by
+row, exactly what :func:`top_k` gives.
+
+Both internally negate the key and send masked positions to ``+inf`` (−inf keys are there
+already, NaN sorts after it), so "allowed" is simply "below ``+inf``" and whatever may not be
+returned sorts to the end by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+FULL_SORT_MAX_ITEMS: Final = 2048
+"""Up to this many items one stable sort of a row beats a partition followed by a sort of
+the items at or above the cut (a request on the ~240-service catalogue takes the sort)."""
+TIE_BLOCK_CELLS: Final = 1 << 20
+"""Rows × items re-chosen at once where ties straddle the cut, so the scratch arrays of a
+block of thousands of rows over a large catalogue stay small."""
+PADDING: Final = -1
+"""What fills a row of :func:`top_k_rows` past its allowed positions."""
+
+
+def _negated(key: npt.ArrayLike, mask: npt.ArrayLike | None) -> FloatArray:
+    """``-key`` as a fresh float64 array, masked positions at ``+inf``.
+
+    A NaN key stays NaN: sorts and partitions place it after ``+inf``, and it fails the
+    ``< +inf`` test that decides what is returned, so it is never returned either.
+    """
+    negated = np.negative(np.asarray(key, dtype=np.float64))
+    if mask is not None:
+        np.copyto(negated, np.inf, where=np.asarray(mask, dtype=bool))
+    return negated
+
+
+def top_k(key: npt.ArrayLike, k: int, mask: npt.ArrayLike | None = None) -> IntArray:
+    """Positions of the ``k`` best allowed keys of a 1-D ``key``, best first (module rule).
+
+    ``mask`` (same shape, True = excluded) may be None. Fewer than ``k`` positions come back
+    when fewer are allowed.
+    """
+    negated = _negated(key, mask)
+    n_items = negated.shape[0]
+    k = min(int(k), n_items)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n_items <= FULL_SORT_MAX_ITEMS:
+        top = np.argsort(negated, kind="stable")[:k]
+    else:
+        # Every item at least as good as the k-th, so that ties at the cut go to the lowest
+        # positions (a partition alone picks among them arbitrarily); only those are sorted.
+        cut = np.partition(negated, k - 1)[k - 1]
+        candidates = np.flatnonzero(negated <= cut if cut < np.inf else negated < np.inf)
+        if len(candidates) == 0:
+            return np.zeros(0, dtype=np.int64)
+        top = candidates[np.argsort(negated[candidates], kind="stable")[:k]]
+    if not negated[top[-1]] < np.inf:
+        top = top[negated[top] < np.inf]
+    return top.astype(np.int64, copy=False)
+
+
+def top_k_rows(key: npt.ArrayLike, k: int, mask: npt.ArrayLike | None = None) -> IntArray:
+    """Each row's :func:`top_k` of a 2-D ``key`` (rows × items), as rows × ``min(k, items)``
+    positions, best first, padded with :data:`PADDING` where a row has fewer allowed items.
+
+    A partition finds each row's ``k`` best; that set is already exact in rows where no item
+    outside it ties with the ``k``-th. In the other rows the items tied at the cut are
+    re-chosen lowest positions first, over the row (as :func:`top_k` does). Only the kept
+    ``k`` per row are then sorted, stably, so equal keys stay in position order.
+    """
+    negated = _negated(key, mask)
+    if negated.ndim != 2:
+        raise ValueError(f"top_k_rows needs rows × items, got shape {negated.shape}")
+    n_rows, n_items = negated.shape
+    width = max(0, min(int(k), n_items))
+    if width == 0 or n_rows == 0:
+        return np.full((n_rows, width), PADDING, dtype=np.int64)
+    if width == n_items:
+        chosen = np.broadcast_to(np.arange(n_items, dtype=np.int64), negated.shape).copy()
+    else:
+        chosen = np.argpartition(negated, width - 1, axis=1)[:, :width]
+        cut = np.take_along_axis(negated, chosen[:, width - 1 :], axis=1)
+        reach = np.count_nonzero(negated <= cut, axis=1)
+        tied_rows = np.flatnonzero((reach > width) & (cut[:, 0] < np.inf))
+        step = max(1, TIE_BLOCK_CELLS // n_items)
+        for start in range(0, len(tied_rows), step):
+            rows = tied_rows[start : start + step]
+            chosen[rows] = _lowest_at_cut(negated[rows], cut[rows], width)
+    values = np.take_along_axis(negated, chosen, axis=1)
+    order = np.lexsort((chosen, values), axis=1)
+    top = np.take_along_axis(chosen, order, axis=1).astype(np.int64, copy=False)
+    allowed = np.take_along_axis(values, order, axis=1) < np.inf
+    if not allowed.all():
+        top[~allowed] = PADDING
+    return top
+
+
+def _lowest_at_cut(negated: FloatArray, cut: FloatArray, width: int) -> IntArray:
+    """Per row, the positions strictly better than ``cut`` plus the lowest positions equal to
+    it, ``width`` in all, in position order (rows where more than ``width`` reach the cut)."""
+    tied = negated == cut
+    missing = width - np.count_nonzero(negated < cut, axis=1)
+    kept = (negated < cut) | (
+        tied & (np.cumsum(tied, axis=1, dtype=np.int32) <= missing[:, np.newaxis])
+    )
+    return np.nonzero(kept)[1].reshape(len(negated), width).astype(np.int64)

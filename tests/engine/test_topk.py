@@ -1,0 +1,88 @@
+"""One top-k for the whole engine: its rule, and its two forms agreeing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from srs.engine.topk import FULL_SORT_MAX_ITEMS, PADDING, top_k, top_k_rows
+
+SIZES = [12, 241, FULL_SORT_MAX_ITEMS + 100, 5_000]
+"""Both regimes of the 1-D form: one stable sort, and partition + sort at the cut."""
+
+
+def reference(key: np.ndarray, k: int, mask: np.ndarray | None) -> list[int]:
+    """The rule spelled out: a stable sort by descending key, allowed positions only."""
+    allowed = np.isfinite(key) | (key == np.inf)
+    if mask is not None:
+        allowed &= ~mask
+    return [int(p) for p in np.argsort(-key, kind="stable") if allowed[p]][:k]
+
+
+def tied_keys(rows: int, n_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys rounded to one decimal (so most rows tie at any cut), some −inf, and a mask."""
+    rng = np.random.default_rng(seed)
+    key = np.round(rng.random((rows, n_items)), 1)
+    key[rng.random(key.shape) < 0.05] = -np.inf
+    mask = rng.random(key.shape) < 0.1
+    mask[0] = True  # nothing allowed
+    mask[1, 3:] = True  # fewer allowed items than most k
+    return key, mask
+
+
+@pytest.mark.parametrize("n_items", SIZES)
+def test_rows_give_each_row_what_one_request_gets_on_tied_scores(n_items: int) -> None:
+    key, mask = tied_keys(30, n_items, seed=n_items)
+    for k in (1, 5, 25, n_items - 1, n_items, n_items + 7):
+        for row_mask in (None, mask):
+            rows = top_k_rows(key, k, row_mask)
+            assert rows.shape == (len(key), min(k, n_items))
+            for row in range(len(key)):
+                single = top_k(key[row], k, None if row_mask is None else row_mask[row])
+                expected = reference(key[row], k, None if row_mask is None else row_mask[row])
+                assert single.tolist() == expected, (k, row)
+                padded = expected + [PADDING] * (rows.shape[1] - len(expected))
+                assert rows[row].tolist() == padded, (k, row)
+
+
+@pytest.mark.parametrize("n_items", SIZES[1:])
+def test_ties_at_the_cut_go_to_the_lowest_positions_in_both_forms(n_items: int) -> None:
+    key = np.zeros(n_items)
+    key[::3] = 1.0
+    assert top_k(key, 5).tolist() == [0, 3, 6, 9, 12]
+    assert top_k_rows(np.stack([key, key[::-1]]), 5)[0].tolist() == [0, 3, 6, 9, 12]
+    key = np.zeros(n_items)
+    key[[7, 3, 9]] = 5.0
+    key[[1, 8]] = 2.0
+    assert top_k(key, 5).tolist() == [3, 7, 9, 1, 8]
+    assert top_k_rows(key[np.newaxis], 6)[0].tolist() == [3, 7, 9, 1, 8, 0]
+
+
+@pytest.mark.parametrize("n_items", SIZES)
+def test_masked_minus_infinite_and_nan_keys_are_never_returned(n_items: int) -> None:
+    key = np.arange(n_items, dtype=np.float64)
+    key[-1] = np.nan
+    key[-2] = -np.inf
+    mask = np.zeros(n_items, dtype=bool)
+    mask[-3] = True
+    allowed = n_items - 3
+    top = top_k(key, n_items, mask)
+    assert len(top) == allowed and not {n_items - 1, n_items - 2, n_items - 3} & set(top.tolist())
+    assert top[:2].tolist() == [n_items - 4, n_items - 5]
+    only_minus_infinite = np.ones(n_items, dtype=bool)
+    only_minus_infinite[-2] = False
+    rows = top_k_rows(np.stack([key, key]), n_items + 2, np.stack([mask, only_minus_infinite]))
+    assert rows[0, :allowed].tolist() == top.tolist()
+    assert rows[0, allowed:].tolist() == [PADDING] * 3
+    assert rows[1].tolist() == [PADDING] * n_items
+    assert top_k(key, 3, np.ones(n_items, dtype=bool)).tolist() == []
+
+
+def test_degenerate_shapes() -> None:
+    assert top_k(np.zeros(0), 5).tolist() == []
+    assert top_k(np.ones(4), 0).tolist() == []
+    assert top_k_rows(np.zeros((0, 7)), 3).shape == (0, 3)
+    assert top_k_rows(np.zeros((2, 0)), 3).shape == (2, 0)
+    assert top_k_rows(np.ones((2, 4)), 9).tolist() == [[0, 1, 2, 3]] * 2
+    with pytest.raises(ValueError, match="rows × items"):
+        top_k_rows(np.zeros(3), 1)
