@@ -14,8 +14,7 @@ from srs.engine import (
     SimilarItems,
     UserPersonalization,
 )
-from srs.engine.answers import ReasonCodes, best_first
-from srs.engine.base import FULL_SORT_MAX_ITEMS, top_positions
+from srs.engine.answers import ReasonCodes
 from srs.engine.weights import EventWeights
 
 WEIGHTS = EventWeights(type_weights={"launched": 3.0, "clicked": 1.5, "viewed": 0.0})
@@ -118,22 +117,3 @@ def test_reasons_are_stored_once_each() -> None:
     codes = ReasonCodes()
     assert codes.encode(["a", "b", "a"]) == [0, 1, 0]
     assert codes.texts == ("a", "b")
-
-
-@pytest.mark.parametrize("n_items", [12, FULL_SORT_MAX_ITEMS + 100])
-def test_best_first_orders_rows_as_a_request_does_even_with_ties_at_the_cut(n_items: int) -> None:
-    rng = np.random.default_rng(11)
-    key = rng.integers(0, 4, size=(40, n_items)).astype(np.float64)  # many equal keys
-    key[rng.random(key.shape) < 0.2] = -np.inf  # excluded items
-    for width in (1, 5, n_items):
-        top = best_first(key, width)
-        for row in range(len(key)):
-            expected = top_positions(key[row], width, np.isneginf(key[row]))
-            assert top[row, : len(expected)].tolist() == expected.tolist()
-
-
-def test_a_large_catalogue_cut_inside_equal_keys_keeps_the_lowest_positions() -> None:
-    key = np.zeros(FULL_SORT_MAX_ITEMS + 10)
-    key[::3] = 1.0
-    top = top_positions(key, 5, None)
-    assert top.tolist() == [0, 3, 6, 9, 12]

@@ -1,25 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from srs.engine.base import FULL_SORT_MAX_ITEMS, HistoryEvent, merge_events, top_positions
+from srs.engine.base import HistoryEvent, merge_events
 from srs.engine.weights import EventWeights
-
-
-@pytest.mark.parametrize("size", [10, FULL_SORT_MAX_ITEMS + 500])
-def test_top_positions_break_ties_by_lowest_position_in_both_regimes(size: int) -> None:
-    key = np.zeros(size)
-    key[[7, 3, 9]] = 5.0
-    key[[1, 8]] = 2.0
-    assert top_positions(key, 5, None).tolist() == [3, 7, 9, 1, 8]
-
-
-def test_top_positions_skip_masked_items_and_return_fewer_when_few_remain() -> None:
-    key = np.array([3.0, 2.0, 1.0, 0.5])
-    mask = np.array([True, False, True, True])
-    assert top_positions(key, 3, mask).tolist() == [1]
-    assert top_positions(key, 3, np.ones(4, dtype=bool)).tolist() == []
 
 
 def test_request_events_merge_as_training_rows_do() -> None:

@@ -8,7 +8,8 @@ serving such a user costs a row read instead of scoring, a softmax, a sort and t
 A user who sends an event is scored live again at once, so feedback still acts immediately.
 
 The table is built from the functions a live request uses (the same per-user raw scores,
-probabilities, stable ordering and contributor rule; ``Recipe.answer_table``), so its answers
+probabilities, contributor rule, and the engine's one top-k of ``topk.py``, whose row-wise form
+orders each row exactly as a request's ``top_k`` does; ``Recipe.answer_table``), so its answers
 equal the live ones exactly; the tests check that for every user.
 """
 
@@ -134,30 +135,6 @@ class ReasonCodes:
     @property
     def texts(self) -> tuple[str, ...]:
         return tuple(self._codes)
-
-
-def best_first(key: npt.NDArray[np.float64], width: int) -> npt.NDArray[np.int64]:
-    """Each row's ``width`` largest keys, best first, ties to the lowest position: the order
-    ``top_positions`` gives one request, for a block of users at once.
-
-    A partition finds each row's best ``width``, then a sort orders just those. Where the cut
-    falls inside a run of equal keys the partition may have picked among them arbitrarily, so
-    those (rare) rows are sorted in full instead.
-    """
-    n_items = key.shape[1]
-    width = min(width, n_items)
-    if width < n_items:
-        chosen = np.argpartition(-key, width - 1, axis=1)[:, :width]
-    else:
-        chosen = np.broadcast_to(np.arange(n_items), key.shape).copy()
-    values = np.take_along_axis(key, chosen, axis=1)
-    order = np.lexsort((chosen, -values), axis=1)
-    top = np.take_along_axis(chosen, order, axis=1).astype(np.int64)
-    cut = values.min(axis=1, initial=np.inf)
-    tied = np.flatnonzero((key >= cut[:, np.newaxis]).sum(axis=1) > width)
-    if len(tied):
-        top[tied] = np.argsort(-key[tied], axis=1, kind="stable")[:, :width]
-    return top
 
 
 def exclusion_mask(

@@ -29,19 +29,17 @@ from srs.engine.answers import (
     Ranked,
     ReasonCodes,
     ScoredItem,
-    best_first,
     exclusion_mask,
 )
 from srs.engine.errors import InvalidRequestError, ModelFormatError, NotFittedError
 from srs.engine.matrix import ITEM_ID, InteractionMatrix, build_matrix, history_rows
 from srs.engine.persistence import save_model_files
+from srs.engine.topk import PADDING, top_k, top_k_rows
 from srs.engine.weights import EventWeights
 
 MAX_RESULTS: Final = 500
 """GetRecommendations' and GetPersonalizedRanking's limit on results and inputs."""
 DEFAULT_RESULTS: Final = 25
-FULL_SORT_MAX_ITEMS: Final = 2048
-"""Up to this many items one stable sort beats a partition followed by a sort of the top."""
 POPULAR_REASON: Final = "popular"
 NEW_USER_REASON: Final = "new user: popular services"
 """The reason on every item of the answer to a user SRS knows nothing about yet."""
@@ -110,7 +108,9 @@ class Catalogue:
         self.item_ids = item_ids
         self.names = names
         self.popularity = np.asarray(popularity, dtype=np.float64)
-        self.popular_order = np.argsort(-self.popularity, kind="stable")
+        self.popular_order = top_k(self.popularity, len(item_ids))
+        """Every item by popularity under the engine's one top-k rule (``topk``), so that a
+        popular answer is ``top_k(popularity, count, mask)`` read off without a sort."""
         total = float(self.popularity.sum())
         self.popular_probabilities = (
             self.popularity / total if total > 0 else np.full(len(item_ids), 1.0 / len(item_ids))
@@ -236,25 +236,13 @@ class UserHistories:
         }
 
 
-def top_positions(key: FloatArray, count: int, mask: BoolArray | None) -> IntArray:
-    """Positions of the ``count`` largest ``key`` values not masked, best first (ties: lowest
-    position first, so answers are deterministic)."""
-    if mask is not None:
-        key = np.where(mask, -np.inf, key)
-        count = min(count, int(len(key) - np.count_nonzero(mask)))
-    count = min(count, len(key))
-    if count <= 0:
-        return np.zeros(0, dtype=np.int64)
-    if len(key) <= FULL_SORT_MAX_ITEMS:
-        return np.argsort(-key, kind="stable")[:count].astype(np.int64)
-    candidates = np.arange(len(key))
-    if count < len(key):
-        # Every item at least as good as the count-th, so that ties at the cut go to the
-        # lowest positions (a partition alone would pick among them arbitrarily).
-        cut = np.partition(-key, count - 1)[count - 1]
-        candidates = np.flatnonzero(-key <= cut)
-    order = np.lexsort((candidates, -key[candidates]))[:count]
-    return candidates[order].astype(np.int64)
+def _every_slot(key: FloatArray) -> IntArray:
+    """All of ``key``'s positions best first under the top-k rule; a ranking answers every
+    item it is given, so keys the rule never returns (−inf, NaN) follow, in position order."""
+    order = top_k(key, len(key))
+    if len(order) < len(key):
+        order = np.concatenate([order, np.setdiff1d(np.arange(len(key)), order)])
+    return order
 
 
 def merge_events(
@@ -537,7 +525,7 @@ class Recipe(abc.ABC):
         mask = disliked_mask(mask, items, values, len(catalogue))
         raw = self._history_scores(items, values, self._user_span(user_id))
         probabilities = self._probabilities(raw)
-        top = top_positions(self._ranking_key(raw), count, mask)
+        top = top_k(self._ranking_key(raw), count, mask)
         reasons = self._reasons(items, values, top, raw, item_names)
         ids = catalogue.id_list
         return Ranked(
@@ -554,9 +542,10 @@ class Recipe(abc.ABC):
     ) -> list[ScoredItem]:
         """Personalize's GetPersonalizedRanking: ``item_ids`` re-ordered for the user.
 
-        Items the model has data on come first, best first, with scores summing to 1 over them;
-        unknown items and items nobody interacted with follow in input order, score None.
-        Repeated ids are answered once, at their first position.
+        Items the model has data on come first, best first, with scores summing to 1 over them
+        (equal scores in catalogue order, as ``recommend`` orders them); unknown items and
+        items nobody interacted with follow in input order, score None. Repeated ids are
+        answered once, at their first position.
         """
         if not 1 <= len(item_ids) <= MAX_RESULTS:
             raise InvalidRequestError(
@@ -579,18 +568,19 @@ class Recipe(abc.ABC):
         ]
         if not scored:
             return unscored
-        chosen = np.asarray(scored, dtype=np.int64)
+        # In catalogue order, so that the top-k rule's "ties to the lower slot" is catalogue order.
+        chosen = np.sort(np.asarray(scored, dtype=np.int64))
         items, values = self.history(user_id, events) if self.personal else _EMPTY_HISTORY
         if len(items) == 0:
             popularity = catalogue.popularity[chosen]
             probabilities = popularity / popularity.sum()
-            order = top_positions(popularity, len(chosen), None)
+            order = _every_slot(popularity)
             reasons = [POPULAR_REASON] * len(chosen)
         else:
             raw = self._history_scores(items, values, self._user_span(user_id))
             probabilities = self._probabilities(raw)[chosen]
             probabilities = probabilities / probabilities.sum()
-            order = top_positions(self._ranking_key(raw)[chosen], len(chosen), None)
+            order = _every_slot(self._ranking_key(raw)[chosen])
             reasons = self._reasons(items, values, chosen[order], raw, item_names)
         ids = catalogue.id_list
         ranked = [
@@ -626,7 +616,7 @@ class Recipe(abc.ABC):
         total = float(positive.sum())
         probabilities = positive / total if total > 0 else positive
         key = np.where(positive > 0, raw, catalogue.fallback_key)
-        top = top_positions(key, count, mask)
+        top = top_k(key, count, mask)
         reason = self._item_reason(source, item_names) if source is not None else POPULAR_REASON
         ids = catalogue.id_list
         return [
@@ -671,10 +661,14 @@ class Recipe(abc.ABC):
     ) -> IntArray:
         """Top ``count`` item positions per history row (``-1`` pads rows with fewer allowed
         items); rows of ``exclude`` mark items to skip; ``spans`` as in :meth:`score_histories`.
-        Empty histories get popular items."""
+        Empty histories get popular items.
+
+        Evaluation measures the ranker users get only if this orders items exactly as
+        :meth:`recommend` does, ties included: both rank the same key with the engine's one
+        top-k (``topk``)."""
         histories = sp.csr_matrix(histories)
-        n_rows, n_items = histories.shape
-        result = np.full((n_rows, count), -1, dtype=np.int64)
+        n_rows = histories.shape[0]
+        result = np.full((n_rows, count), PADDING, dtype=np.int64)
         if n_rows == 0:
             return result
         key = np.asarray(self.score_histories(histories, spans), dtype=np.float64)
@@ -690,17 +684,8 @@ class Recipe(abc.ABC):
             excluded.eliminate_zeros()
             rows = np.repeat(np.arange(n_rows), np.diff(excluded.indptr))
             key[rows, excluded.indices] = -np.inf
-        take = min(count, n_items)
-        top = (
-            np.argpartition(-key, take - 1, axis=1)[:, :take]
-            if take < n_items
-            else (np.broadcast_to(np.arange(n_items), (n_rows, n_items)).copy())
-        )
-        top_keys = np.take_along_axis(key, top, axis=1)
-        order = np.lexsort((top, -top_keys), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
-        valid = np.isfinite(np.take_along_axis(top_keys, order, axis=1))
-        result[:, :take] = np.where(valid, top, -1)
+        top = top_k_rows(key, count)
+        result[:, : top.shape[1]] = top
         return result
 
     # ---- answer table (serving) ------------------------------------------------------------
@@ -734,8 +719,9 @@ class Recipe(abc.ABC):
             excluded = exclude[start:stop] if exclude is not None else None
             mask = exclusion_mask(stop - start, n_items, excluded, always_excluded)
             answered = self._answer_block(histories, start, stop, width, mask, codes)
-            positions[start:stop], scores[start:stop], reasons[start:stop] = answered
-            lengths[start:stop] = np.minimum(width, n_items - mask.sum(axis=1))
+            top, scores[start:stop], reasons[start:stop] = answered
+            positions[start:stop] = top
+            lengths[start:stop] = np.count_nonzero(top != PADDING, axis=1)
         return AnswerTable(
             histories.index,
             self.catalogue.id_list,
@@ -755,8 +741,13 @@ class Recipe(abc.ABC):
         mask: BoolArray,
         codes: ReasonCodes,
     ) -> tuple[IntArray, FloatArray, IntArray]:
-        """Positions, scores and reason codes of training users ``start:stop``."""
-        rows, n_items = stop - start, len(self.catalogue)
+        """Positions (``PADDING`` past a row's allowed items), scores and reason codes of
+        training users ``start:stop``.
+
+        Users without a training history rank by popularity, as a request gives them; all rows
+        are ordered by one call of the engine's top-k, the rule a live request follows."""
+        catalogue = self.catalogue
+        rows, n_items = stop - start, len(catalogue)
         raw = np.zeros((rows, n_items), dtype=np.float64)
         block = histories.block(start, stop, n_items)
         disliked = block.data < 0
@@ -770,23 +761,25 @@ class Recipe(abc.ABC):
             raw[offset] = self._history_scores(
                 *histories.row_at(start + offset), self._user_span(str(user_ids[start + offset]))
             )
-        top = best_first(np.where(mask, -np.inf, self._ranking_key(raw)), width)
-        scores = np.take_along_axis(self._batch_probabilities(raw), top, axis=1)
+        popular = np.ones(rows, dtype=bool)
+        popular[scored] = False
+        key = np.where(popular[:, np.newaxis], catalogue.popularity, self._ranking_key(raw))
+        top = top_k_rows(key, width, mask)
+        cells = np.maximum(top, 0)  # padding cells are never read: any item fills them
+        scores = np.take_along_axis(self._batch_probabilities(raw), cells, axis=1)
         reasons = np.zeros((rows, width), dtype=np.int64)
-        keys = self._reason_keys(block, top) if scored else None
+        keys = self._reason_keys(block, cells) if scored else None
         if keys is not None:
-            reasons[:] = _key_codes(keys, self.catalogue, codes)
+            reasons[:] = _key_codes(keys, catalogue, codes)
         else:
             for offset in scored:
                 items, values = histories.row_at(start + offset)
-                texts = self._reasons(items, values, top[offset], raw[offset], None)
-                reasons[offset] = codes.encode(texts)
-        for offset in sorted(set(range(rows)) - set(scored)):
-            popular = self._popular_ranked(width, mask[offset])
-            length = len(popular.item_ids)
-            top[offset, :length] = [self.catalogue.index[item] for item in popular.item_ids]
-            scores[offset, :length] = popular.scores
-            reasons[offset, :length] = codes.encode(popular.reasons)
+                length = int(np.count_nonzero(top[offset] != PADDING))
+                texts = self._reasons(items, values, top[offset, :length], raw[offset], None)
+                reasons[offset, :length] = codes.encode(texts)
+        if popular.any():
+            scores[popular] = catalogue.popular_probabilities[cells[popular]]
+            reasons[popular] = codes.encode([POPULAR_REASON])[0]
         return top, scores, reasons
 
     def _batch_probabilities(self, raw: FloatArray) -> FloatArray:
