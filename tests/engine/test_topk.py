@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from engine_support import T0, frame
 
 from srs.engine import PopularityCount, Recipe, UserPersonalization
+from srs.engine.blending import candidates
 from srs.engine.topk import FULL_SORT_MAX_ITEMS, PADDING, top_k, top_k_rows
 
 SIZES = [12, 241, FULL_SORT_MAX_ITEMS + 100, 5_000]
@@ -95,6 +96,15 @@ def test_degenerate_shapes() -> None:
     assert top_k_rows(np.ones((2, 4)), 9).tolist() == [[0, 1, 2, 3]] * 2
     with pytest.raises(ValueError, match="rows × items"):
         top_k_rows(np.zeros(3), 1)
+
+
+def test_blend_candidates_are_the_top_k_of_the_generator() -> None:
+    key, mask = tied_keys(20, 300, seed=1)
+    key[~np.isfinite(key)] = 0.0  # the generator has finite scores
+    c = candidates(key, [np.arange(300.0)[np.newaxis].repeat(20, 0)], mask, mask, np.zeros(20), 30)
+    top = top_k_rows(key, 30, mask)
+    assert c.valid.tolist() == (top != PADDING).tolist()
+    assert np.where(c.valid, c.features[:, :, 0], -1).tolist() == top.tolist()
 
 
 # ---- evaluation and serving rank tied scores alike -------------------------------------------

@@ -30,6 +30,7 @@ from scipy.special import logsumexp
 
 from srs.engine.errors import HyperparameterError
 from srs.engine.metrics import ndcg_at_k
+from srs.engine.topk import PADDING, top_k_rows
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -127,10 +128,12 @@ def candidates(
 ) -> Candidates:
     """Each user's top ``count`` unseen items by ``generator`` score, best first.
 
-    ``generator``, each feature, ``seen`` and ``relevant`` are users × items. Ties go to the
-    lower item position so that the candidate lists (and therefore the learned weights) are
-    deterministic. ``N`` is ``min(count, items)``; a user with fewer unseen items gets padding
-    candidates marked ``valid=False`` whose features are 0.
+    ``generator``, each feature, ``seen`` and ``relevant`` are users × items. Candidates are
+    chosen by the engine's one top-k (``topk``), ties to the lower item position, so the
+    candidate lists (and therefore the learned weights) are deterministic and are the items a
+    request would rank first. ``N`` is ``min(count, items)``; a user with fewer unseen items
+    (an unseen item scored −inf counts as none) gets padding candidates marked
+    ``valid=False`` whose features are 0.
     """
     if count < 1:
         raise HyperparameterError(f"count must be at least 1, got {count}")
@@ -151,8 +154,9 @@ def candidates(
     if np.isnan(scores[~seen_mask]).any():
         raise HyperparameterError("generator has NaN scores for unseen items")
 
-    chosen = _top_unseen(scores, seen_mask, count)
-    valid = ~np.take_along_axis(seen_mask, chosen, axis=1)
+    top = top_k_rows(scores, count, seen_mask)
+    valid = top != PADDING
+    chosen = np.maximum(top, 0)  # padding gathers any item; ``valid`` zeroes it below
     gathered = np.stack([np.take_along_axis(c, chosen, axis=1) for c in columns], axis=2)
     gathered = np.where(valid[:, :, None], gathered, 0.0)
     bad = ~np.isfinite(gathered)
@@ -272,29 +276,6 @@ def _require_shape(
         )
 
 
-def _top_unseen(scores: FloatArray, seen: BoolArray, count: int) -> IntArray:
-    """users × min(count, items) item positions, best unseen first, ties to lower positions.
-
-    A partition finds each row's cut score in linear time; among items tied at the cut the
-    lowest positions are kept (a partition alone would pick among them arbitrarily), and only
-    the kept ``N`` are sorted. Seen items score ``-inf`` and so only fill rows that run out of
-    unseen items.
-    """
-    key = np.where(seen, -np.inf, scores)
-    users, items = key.shape
-    width = min(count, items)
-    if width == items:
-        return np.argsort(-key, axis=1, kind="stable").astype(np.int64)
-    cut = -np.partition(-key, width - 1, axis=1)[:, width - 1]
-    above = key > cut[:, None]
-    tied = key == cut[:, None]
-    missing = width - above.sum(axis=1)
-    kept = above | (tied & (np.cumsum(tied, axis=1) <= missing[:, None]))
-    positions = np.nonzero(kept)[1].reshape(users, width)
-    order = np.argsort(-np.take_along_axis(key, positions, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(positions, order, axis=1).astype(np.int64)
-
-
 def _minimise_listwise(
     features: FloatArray, valid: BoolArray, targets: FloatArray, l2: float
 ) -> FloatArray:
@@ -347,14 +328,14 @@ def _users_of(c: Candidates, users: IntArray) -> Candidates:
 
 
 def _user_ndcg(c: Candidates, weights: FloatArray, k: int) -> FloatArray:
-    """Per-user nDCG@k of the candidates re-ranked by the blend (invalid candidates last)."""
+    """Per-user nDCG@k of the candidates re-ranked by the blend, with the engine's one top-k
+    (equal blended scores go to the earlier candidate; invalid candidates are never ranked)."""
     if k < 1:
         raise HyperparameterError(f"k must be at least 1, got {k}")
     blend = np.asarray(weights, dtype=np.float64)
     _require_shape("weights", blend.shape, "features' last axis", c.features.shape[2:])
-    scores = np.where(c.valid, c.features @ blend, -np.inf)
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    hits = np.take_along_axis(c.relevant & c.valid, order, axis=1)
+    order = top_k_rows(c.features @ blend, k, ~c.valid)
+    hits = np.take_along_axis(c.relevant, np.maximum(order, 0), axis=1) & (order != PADDING)
     return ndcg_at_k(hits, c.n_relevant, k)
 
 
