@@ -157,3 +157,30 @@ def _aligned(histories: sp.csr_matrix, users: np.ndarray, recipe: Recipe) -> sp.
     """``histories`` (rows of ``users``) reordered to the recipe's ``user_ids``."""
     row_of = {user: row for row, user in enumerate(users.tolist())}
     return sp.csr_matrix(histories[[row_of[user] for user in recipe.user_ids.tolist()]])
+
+
+def test_rank_orders_tied_items_as_recommend_does_whatever_the_input_order() -> None:
+    recipe = PopularityCount().fit(twin_interactions())
+    answer = recipe.recommend_ranked("u000", num_results=len(recipe.item_ids)).item_ids
+    for given in (answer[::-1], answer[1::2] + answer[::2]):
+        ranked = [item.item_id for item in recipe.rank("u000", given)]
+        assert ranked == [item for item in answer if item in set(given)]
+
+
+def test_similar_items_of_a_twin_break_ties_in_catalogue_order() -> None:
+    recipe = UserPersonalization(algorithm="item-knn", neighbors=5).fit(twin_interactions())
+    index, popularity = recipe.catalogue.index, recipe.catalogue.popularity
+    for source in ("item-03", "item-17"):
+        answer = recipe.similar_items(source, num_results=30)
+        # Items without an item-item score follow by popularity; ties by catalogue position.
+        keys = [
+            (
+                -(item.score or 0.0),
+                -popularity[index[item.item_id]] * (not item.score),
+                index[item.item_id],
+            )
+            for item in answer
+        ]
+        assert keys == sorted(keys)
+        assert len({key[:2] for key in keys}) < len(keys)  # ties do occur
+        assert answer[0].item_id == f"{source}-twin"
