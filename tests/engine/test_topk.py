@@ -96,6 +96,8 @@ def test_degenerate_shapes() -> None:
     assert top_k_rows(np.ones((2, 4)), 9).tolist() == [[0, 1, 2, 3]] * 2
     with pytest.raises(ValueError, match="rows × items"):
         top_k_rows(np.zeros(3), 1)
+    with pytest.raises(ValueError, match="one row"):
+        top_k(np.zeros((2, 3)), 1)
 
 
 def test_blend_candidates_are_the_top_k_of_the_generator() -> None:

@@ -15,9 +15,8 @@ every one of them calls this module, which has a single rule:
 :func:`top_k` answers one request; :func:`top_k_rows` answers a block of rows and gives, row by
 row, exactly what :func:`top_k` gives.
 
-Both internally negate the key and send masked positions to ``+inf`` (−inf keys are there
-already, NaN sorts after it), so "allowed" is simply "below ``+inf``" and whatever may not be
-returned sorts to the end by itself.
+Masked positions are treated as −inf keys, and NaN keys too, so "allowed" is simply "above
+−inf" and whatever may not be returned sorts to the end by itself.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ PADDING: Final = -1
 
 
 def _negated(key: npt.ArrayLike, mask: npt.ArrayLike | None) -> FloatArray:
-    """``-key`` as a fresh float64 array, masked positions at ``+inf``.
+    """``-key`` as a fresh float64 array, masked positions at ``+inf`` (sorted last).
 
     A NaN key stays NaN: sorts and partitions place it after ``+inf``, and it fails the
     ``< +inf`` test that decides what is returned, so it is never returned either.
@@ -60,6 +59,8 @@ def top_k(key: npt.ArrayLike, k: int, mask: npt.ArrayLike | None = None) -> IntA
     when fewer are allowed.
     """
     negated = _negated(key, mask)
+    if negated.ndim != 1:
+        raise ValueError(f"top_k needs one row of items, got shape {negated.shape}")
     n_items = negated.shape[0]
     k = min(int(k), n_items)
     if k <= 0:
@@ -86,41 +87,59 @@ def top_k_rows(key: npt.ArrayLike, k: int, mask: npt.ArrayLike | None = None) ->
     A partition finds each row's ``k`` best; that set is already exact in rows where no item
     outside it ties with the ``k``-th. In the other rows the items tied at the cut are
     re-chosen lowest positions first, over the row (as :func:`top_k` does). Only the kept
-    ``k`` per row are then sorted, stably, so equal keys stay in position order.
+    ``k`` per row are then sorted, so equal keys stay in position order.
+
+    Unlike :func:`top_k` this works on ``key`` itself, not on a negated copy: evaluation
+    hands it blocks of thousands of rows over the whole catalogue, where a copy is the
+    largest array of the step. A copy is made only to apply ``mask`` or to demote NaN keys.
     """
-    negated = _negated(key, mask)
-    if negated.ndim != 2:
-        raise ValueError(f"top_k_rows needs rows × items, got shape {negated.shape}")
-    n_rows, n_items = negated.shape
+    values = np.asarray(key, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"top_k_rows needs rows × items, got shape {values.shape}")
+    if mask is not None:
+        values = np.where(mask, -np.inf, values)
+    n_rows, n_items = values.shape
     width = max(0, min(int(k), n_items))
     if width == 0 or n_rows == 0:
         return np.full((n_rows, width), PADDING, dtype=np.int64)
-    if width == n_items:
-        chosen = np.broadcast_to(np.arange(n_items, dtype=np.int64), negated.shape).copy()
-    else:
-        chosen = np.argpartition(negated, width - 1, axis=1)[:, :width]
-        cut = np.take_along_axis(negated, chosen[:, width - 1 :], axis=1)
-        reach = np.count_nonzero(negated <= cut, axis=1)
-        tied_rows = np.flatnonzero((reach > width) & (cut[:, 0] < np.inf))
-        step = max(1, TIE_BLOCK_CELLS // n_items)
-        for start in range(0, len(tied_rows), step):
-            rows = tied_rows[start : start + step]
-            chosen[rows] = _lowest_at_cut(negated[rows], cut[rows], width)
-    values = np.take_along_axis(negated, chosen, axis=1)
-    order = np.lexsort((chosen, values), axis=1)
+    chosen = _best_unordered(values, width)
+    kept = np.take_along_axis(values, chosen, axis=1)
+    if np.isnan(kept).any():
+        # A partition ranks NaN above everything; the rule never returns it, like −inf.
+        values = np.where(np.isnan(values), -np.inf, values)
+        chosen = _best_unordered(values, width)
+        kept = np.take_along_axis(values, chosen, axis=1)
+    order = np.lexsort((chosen, -kept), axis=1)
     top = np.take_along_axis(chosen, order, axis=1).astype(np.int64, copy=False)
-    allowed = np.take_along_axis(values, order, axis=1) < np.inf
+    allowed = np.take_along_axis(kept, order, axis=1) > -np.inf
     if not allowed.all():
         top[~allowed] = PADDING
     return top
 
 
-def _lowest_at_cut(negated: FloatArray, cut: FloatArray, width: int) -> IntArray:
+def _best_unordered(values: FloatArray, width: int) -> IntArray:
+    """Each row's ``width`` best positions under the rule, in no particular order."""
+    n_items = values.shape[1]
+    if width == n_items:
+        return np.broadcast_to(np.arange(n_items, dtype=np.int64), values.shape).copy()
+    chosen = np.argpartition(values, n_items - width, axis=1)[:, n_items - width :]
+    cut = np.take_along_axis(values, chosen[:, :1], axis=1)
+    reach = np.count_nonzero(values >= cut, axis=1)
+    tied_rows = np.flatnonzero((reach > width) & (cut[:, 0] > -np.inf))
+    step = max(1, TIE_BLOCK_CELLS // n_items)
+    for start in range(0, len(tied_rows), step):
+        rows = tied_rows[start : start + step]
+        chosen[rows] = _lowest_at_cut(values[rows], cut[rows], width)
+    return chosen
+
+
+def _lowest_at_cut(values: FloatArray, cut: FloatArray, width: int) -> IntArray:
     """Per row, the positions strictly better than ``cut`` plus the lowest positions equal to
     it, ``width`` in all, in position order (rows where more than ``width`` reach the cut)."""
-    tied = negated == cut
-    missing = width - np.count_nonzero(negated < cut, axis=1)
-    kept = (negated < cut) | (
-        tied & (np.cumsum(tied, axis=1, dtype=np.int32) <= missing[:, np.newaxis])
-    )
-    return np.nonzero(kept)[1].reshape(len(negated), width).astype(np.int64)
+    better = values > cut
+    missing = width - np.count_nonzero(better, axis=1)
+    rows, columns = np.nonzero(values == cut)  # row by row, lowest position first
+    rank = np.arange(len(rows)) - np.searchsorted(rows, np.arange(len(values)))[rows]
+    lowest = rank < missing[rows]
+    better[rows[lowest], columns[lowest]] = True
+    return np.nonzero(better)[1].reshape(len(values), width).astype(np.int64)
