@@ -11,9 +11,9 @@ import pytest
 from srs.config import Settings, load_settings
 from srs.data.store import LocalStore, S3Store
 from srs.engine.errors import ModelFormatError
-from srs.engine.evaluation import personalize_task
 from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import ACTIVE_KEY, ModelStore, NoActiveModelError
+from srs.engine.validation import validation_folds
 from srs.events import Event, EventStore
 from srs.training import blend_decision, train_and_activate, unused_version_name
 
@@ -41,10 +41,20 @@ def test_training_activates_a_version_with_metrics_and_fingerprint(data_dir: Pat
     assert models.load_active().recipe.recommend("user_000001", num_results=3)
 
 
-def test_tuning_records_the_chosen_parameters(data_dir: Path) -> None:
-    loaded = train_and_activate(settings_for(data_dir), tune=True, evaluate=False)
-    assert set(loaded.training["parameters"]) >= {"l2"}
-    assert loaded.recipe.hyperparameters()["l2"] == loaded.training["parameters"]["l2"]
+def test_tuning_records_what_it_chose_and_why(data_dir: Path) -> None:
+    steps: list[str] = []
+    loaded = train_and_activate(
+        settings_for(data_dir), tune=True, evaluate=False, progress=steps.append
+    )
+    tuning = loaded.training["tuning"]
+    assert tuning["folds"] == 3 and tuning["timestamps_informative"] is True
+    assert tuning["chosen_score"] >= tuning["default_score"] > tuning["popularity_score"]
+    assert tuning["why"]
+    chosen = loaded.recipe.hyperparameters()
+    assert all(chosen[name] == value for name, value in loaded.training["parameters"].items())
+    negative = loaded.recipe.weights.low_rating_max is not None
+    assert negative == tuning["weighting"]["negative_feedback"]
+    assert any("left" in step for step in steps)  # progress with an ETA
 
 
 def test_recorded_events_are_part_of_the_next_model(data_dir: Path) -> None:
@@ -134,13 +144,13 @@ def test_a_blend_decision_on_two_eras_keeps_the_blend_and_says_why_not_on_too_li
     frame = pd.DataFrame(
         rows, columns=["USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"]
     )
-    decision = blend_decision(personalize_task(frame, seed=1, holdout_users=0.5), {"l2": 1.0}, None)
+    decision = blend_decision(validation_folds(frame, seed=1), {"l2": 1.0}, None, None)
     assert decision["adopted"] is True
     assert decision["weights"]["window"] > 0
 
     tiny = frame[frame["USER_ID"].isin(["e0_00", "e1_00"])]
-    refused = blend_decision(personalize_task(tiny, seed=1, holdout_users=0.5), {}, None)
-    assert refused["adopted"] is False and refused["reason"]
+    refused = blend_decision(validation_folds(tiny, seed=1), {}, None, None)
+    assert refused["adopted"] is False and "within the folds' spread" in refused["reason"]
 
 
 def clustered_dataset(directory: Path, users: int) -> Path:

@@ -1,13 +1,14 @@
 """``srs train``: prepared data + recorded events → a verified, activated model version.
 
-Hyperparameters are tuned on a validation split carved from the training part
-of Personalize's split, the metrics are measured on its held-out users (as
-GetSolutionMetrics reports them), and the model that serves is then refitted on
-everything, events included, so feedback recorded since the last training counts.
+Settings are chosen on validation folds of the training part of Personalize's split
+(``engine/validation.py``, ``tuning.choose_parameters``), the metrics are measured on its
+held-out users (as GetSolutionMetrics reports them), and the model that serves is then refitted
+on everything, events included, so feedback recorded since the last training counts.
 
-With ``blend``, user-personalization's blend weights are learned on the same validation split
-and adopted only if the blended lists beat the item-item model's own order there: the blend
-costs several times the training and request time, so it has to earn its place on the data.
+With ``blend``, user-personalization's blend weights are learned on the same folds and adopted
+only if the blended lists beat the item-item model's own order on folds they were not learnt
+on, by more than the folds disagree: the blend costs several times the training and request
+time, so it has to earn its place on the data.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from srs.engine.evaluation import EvaluationTask, evaluate_model, personalize_ta
 from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import TRAINING_FILE, LoadedModel, ModelStore
 from srs.engine.registry import DEFAULT_RECIPE, create_recipe
-from srs.engine.tuning import DEFAULT_GRIDS, learn_blend, tune_recipe
+from srs.engine.tuning import SEARCH_STAGES, choose_parameters, judge_blend
+from srs.engine.validation import validation_folds
+from srs.engine.weights import EventWeights
 from srs.events import EventStore
 
 INTERACTION_DTYPES = {
@@ -119,25 +122,30 @@ def train_and_activate(
     started = time.perf_counter()
 
     parameters: dict[str, Any] = {}
+    weights: EventWeights | None = None
     metrics: dict[str, float] = {}
     blending = blend and recipe in BLENDABLE_RECIPES
     task = (
         personalize_task(data.interactions, seed=seed) if (tune or evaluate or blending) else None
     )
-    if tune and task is not None and DEFAULT_GRIDS.get(recipe):
-        say("tuning on a validation split of the training part")
-        parameters = tune_recipe(recipe, task.fit_frame, seed=seed + 1, items=data.items).best
+    tuning: dict[str, Any] | None = None
+    if tune and task is not None and SEARCH_STAGES.get(recipe):
+        say("tuning on validation folds of the training part")
+        choice = choose_parameters(
+            recipe, task.fit_frame, items=data.items, seed=seed + 1, progress=say
+        )
+        parameters, weights, tuning = dict(choice.parameters), choice.weights, choice.summary()
     blend_report: dict[str, Any] = {}
     if blending and task is not None:
-        say("learning the blend on the validation split")
-        validation = personalize_task(task.fit_frame, seed=seed + 1)
-        blend_report = blend_decision(validation, parameters, data.items)
+        say("learning the blend on validation folds")
+        folds = validation_folds(task.fit_frame, seed=seed + 1)
+        blend_report = blend_decision(folds, parameters, weights, data.items)
         if blend_report["adopted"]:
             parameters = {**parameters, "blend": blend_report["weights"]}
     quality: dict[str, Any] = {}
     if evaluate and task is not None:
         say("measuring on held-out users")
-        held_out = create_recipe(recipe, **parameters).fit(task.fit_frame, data.items)
+        held_out = create_recipe(recipe, weights, **parameters).fit(task.fit_frame, data.items)
         measured = evaluate_model(held_out, task)
         metrics = {name: measured[name] for name in PERSONALIZE_METRICS if name in measured}
         say("measuring popularity on the same held-out users")
@@ -145,7 +153,7 @@ def train_and_activate(
         quality = judge_metrics(metrics, baseline, int(measured.get("users", 0)))
 
     say("training on all data")
-    model = create_recipe(recipe, **parameters).fit(data.interactions, data.items)
+    model = create_recipe(recipe, weights, **parameters).fit(data.interactions, data.items)
     fingerprint = data_fingerprint(data.interactions)
     models = ModelStore(store, settings.model_cache_dir)
     previous = models.active_version()
@@ -160,6 +168,7 @@ def train_and_activate(
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "training_seconds": round(time.perf_counter() - started, 3),
         "fit_seconds": model.stats.get("training_seconds"),
+        "tuning": tuning,
         "blend": blend_report or None,
         **quality,
         "activated": activated,
@@ -207,17 +216,28 @@ BLENDABLE_RECIPES = frozenset({"user-personalization", "personalized-ranking"})
 
 
 def blend_decision(
-    validation: EvaluationTask, parameters: dict[str, Any], items: pd.DataFrame | None
+    folds: list[EvaluationTask],
+    parameters: dict[str, Any],
+    weights: EventWeights | None,
+    items: pd.DataFrame | None,
 ) -> dict[str, Any]:
-    """Learned blend weights, their validation nDCG@10 beside the item-item order's, and
-    whether they win; too little validation data to learn from is a "not adopted" with why."""
+    """Learned blend weights and their out-of-fold gain over the item-item order; kept only
+    when the gain is larger than the folds' spread. Too little validation data to learn from
+    is a "not adopted" with why."""
     try:
-        learned = learn_blend([validation], parameters, items=items)
+        learned, gain = judge_blend(folds, parameters, weights=weights, items=items)
     except HyperparameterError as exc:
         return {"adopted": False, "reason": str(exc)}
     return {
-        "adopted": learned.cv_ndcg > learned.item_item_ndcg,
+        "adopted": gain.wins,
         "weights": learned.weights,
         "validation_ndcg_at_10": round(learned.cv_ndcg, 4),
         "item_item_ndcg_at_10": round(learned.item_item_ndcg, 4),
+        "gain_by_fold": gain.describe(),
+        "reason": (
+            f"it beat the item-item order by {gain.describe()} nDCG@10 on folds it was not "
+            "learnt on"
+            if gain.wins
+            else f"its gain {gain.describe()} nDCG@10 is within the folds' spread"
+        ),
     }

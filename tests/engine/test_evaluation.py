@@ -16,8 +16,8 @@ from srs.engine import (
     evaluate_recipes,
     personalize_task,
     stratified_task,
-    tune_recipe,
 )
+from srs.engine.tuning import choose_parameters
 
 
 def clustered(users: int = 150, seed: int = 0) -> pd.DataFrame:
@@ -102,14 +102,8 @@ def test_evaluate_recipes_compares_every_recipe_with_popularity_first() -> None:
 
 def test_evaluate_recipes_tunes_on_the_training_part_only() -> None:
     data = clustered()
-    grid = {"popularity_exponent": (-1.0, 0.0, 1.0)}
-    table = evaluate_recipes(
-        data,
-        recipes={"user-personalization": {"algorithm": "ease"}},
-        grids={"user-personalization": grid},
-        seed=1,
-    )
+    table = evaluate_recipes(data, recipes={"user-personalization": {"algorithm": "ease"}}, seed=1)
     chosen = json.loads(str(table["hyperparameters"]["user-personalization"]))
     training_part = personalize_task(data, seed=1).fit_frame
-    expected = tune_recipe("user-personalization", training_part, grid=grid, seed=2).best
-    assert chosen == {"algorithm": "ease", **expected}
+    expected = choose_parameters("user-personalization", training_part, seed=2).parameters
+    assert chosen == {**expected, "algorithm": "ease"}

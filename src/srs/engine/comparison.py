@@ -12,7 +12,7 @@ import pandas as pd
 from srs.engine.evaluation import evaluate_model, personalize_task
 from srs.engine.popularity import PopularityCount
 from srs.engine.registry import create_recipe
-from srs.engine.tuning import DEFAULT_GRIDS, DEFAULT_METRIC, Grid, tune_recipe
+from srs.engine.tuning import DEFAULT_METRIC, SEARCH_STAGES, choose_parameters
 from srs.engine.weights import EventWeights
 
 BASELINE: Final = PopularityCount.name
@@ -26,7 +26,6 @@ def evaluate_recipes(
     recipes: Sequence[str] | Mapping[str, Mapping[str, Any]] = DEFAULT_RECIPES,
     *,
     tune: bool = True,
-    grids: Mapping[str, Grid] | None = None,
     weights: EventWeights | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -34,8 +33,9 @@ def evaluate_recipes(
 
     ``recipes`` lists names, or maps names to fixed hyperparameters. popularity-count is always
     evaluated, first, as the baseline; ``lift`` is each recipe's nDCG@10 over the baseline's.
-    With ``tune``, recipes with a grid are tuned on a validation split carved from the training
-    part only (``tuning.tune_recipe``), then refitted on the whole training part.
+    With ``tune``, each recipe's settings are chosen as ``srs train`` chooses them
+    (``tuning.choose_parameters``, on folds of the training part only; fixed hyperparameters
+    stay as given), then it is refitted on the whole training part.
     """
     chosen: dict[str, dict[str, Any]] = (
         {name: dict(params) for name, params in recipes.items()}
@@ -44,22 +44,16 @@ def evaluate_recipes(
     )
     ordered = {BASELINE: chosen.pop(BASELINE, {}), **chosen}
     task = personalize_task(interactions, seed=seed)
-    searched = dict(DEFAULT_GRIDS) if grids is None else dict(grids)
     rows: list[dict[str, Any]] = []
     for name, fixed in ordered.items():
         params = dict(fixed)
-        if tune and searched.get(name):
-            found = tune_recipe(
-                name,
-                task.fit_frame,
-                grid=searched[name],
-                seed=seed + 1,
-                items=items,
-                weights=weights,
-            )
-            params.update(found.best)
+        recipe_weights = weights
+        if tune and SEARCH_STAGES.get(name):
+            choice = choose_parameters(name, task.fit_frame, items=items, seed=seed + 1)
+            params = {**choice.parameters, **fixed}
+            recipe_weights = weights or choice.weights
         started = time.perf_counter()
-        model = create_recipe(name, weights, **params).fit(task.fit_frame, items)
+        model = create_recipe(name, recipe_weights, **params).fit(task.fit_frame, items)
         seconds = time.perf_counter() - started
         rows.append(
             {

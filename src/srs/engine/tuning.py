@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,9 +35,18 @@ from srs.engine.evaluation import (
     personalize_task,
     scoring_input,
 )
+from srs.engine.item_signals import CATEGORY
 from srs.engine.matrix import build_matrix
 from srs.engine.personalization import BLEND_FEATURES, UserPersonalization
 from srs.engine.registry import create_recipe
+from srs.engine.validation import (
+    FOLDS,
+    Comparison,
+    TimestampReport,
+    compare,
+    timestamp_report,
+    validation_folds,
+)
 from srs.engine.weights import EventWeights
 
 DEFAULT_METRIC: Final = "normalized_discounted_cumulative_gain_at_10"
@@ -148,6 +157,46 @@ def learn_blend(
     are computed as requests compute them, and the candidates of all tasks are pooled into one
     listwise fit (``blending.choose_weights``).
     """
+    return _blend_result(
+        concatenate_candidates(
+            blend_candidates(tasks, params, weights=weights, items=items, count=count)
+        )
+    )
+
+
+def judge_blend(
+    tasks: Sequence[EvaluationTask],
+    params: Mapping[str, Any] | None = None,
+    *,
+    weights: EventWeights | None = None,
+    items: pd.DataFrame | None = None,
+    count: int = BLEND_CANDIDATES,
+) -> tuple[BlendResult, Comparison]:
+    """:func:`learn_blend`, plus the blend's gain over the item-item order fold by fold: the
+    weights learnt on the other folds, scored on each one. A blend costs several times the
+    training and request time, so it has to win by more than the folds disagree."""
+    parts = blend_candidates(tasks, params, weights=weights, items=items, count=count)
+    item_item_only = np.asarray([float(name == "item_item") for name in BLEND_FEATURES])
+    blended, plain = [], []
+    for index, part in enumerate(parts):
+        others = [other for position, other in enumerate(parts) if position != index]
+        if not others:
+            break
+        learnt = choose_weights(concatenate_candidates(others))
+        blended.append(ndcg_of_blend(part, learnt.weights))
+        plain.append(ndcg_of_blend(part, item_item_only))
+    return _blend_result(concatenate_candidates(parts)), compare(blended, plain)
+
+
+def blend_candidates(
+    tasks: Sequence[EvaluationTask],
+    params: Mapping[str, Any] | None = None,
+    *,
+    weights: EventWeights | None = None,
+    items: pd.DataFrame | None = None,
+    count: int = BLEND_CANDIDATES,
+) -> list[Candidates]:
+    """Each task's validation users' top ``count`` candidates with every blend feature."""
     every = {name: 1.0 for name in BLEND_FEATURES}
     pooled: list[Candidates] = []
     for task in tasks:
@@ -166,7 +215,10 @@ def learn_blend(
                 count,
             )
         )
-    merged = concatenate_candidates(pooled)
+    return pooled
+
+
+def _blend_result(merged: Candidates) -> BlendResult:
     choice = choose_weights(merged)
     item_item_only = np.asarray([float(name == "item_item") for name in BLEND_FEATURES])
     return BlendResult(
@@ -198,4 +250,245 @@ def concatenate_candidates(parts: Sequence[Candidates]) -> Candidates:
         relevant=np.concatenate([padded(part.relevant, False) for part in parts]),
         valid=np.concatenate([padded(part.valid, False) for part in parts]),
         n_relevant=np.concatenate([part.n_relevant for part in parts]),
+    )
+
+
+NEGATIVE_FEEDBACK: Final = "negative_feedback"
+"""Whether low ratings and "not interested" are negative evidence (``weights.py``); data where
+every rating means "used it" says no."""
+VALUE_OFFSET: Final = "value_offset"
+"""How much an event's value scales its weight (``weights.py``): 0 in full, 2 compressed."""
+WEIGHTING: Final = {NEGATIVE_FEEDBACK: True, VALUE_OFFSET: 0.0}
+"""The event weighting's searched settings, at their defaults."""
+ITEM_ITEM_STAGES: Final = (
+    (NEGATIVE_FEEDBACK, (True, False)),
+    (VALUE_OFFSET, (0.0, 2.0)),
+    ("l2", (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)),
+    ("diag_weight", (0.0, 0.5, 1.0, 2.0, 4.0)),
+    ("popularity_exponent", (-0.2, -0.1, 0.0, 0.1)),
+    ("category_weight", (0.0, 0.1, 0.3)),
+    ("time_weight", (0.0, 0.03, 0.1)),
+)
+SEARCH_STAGES: Final[Mapping[str, tuple[tuple[str, tuple[Any, ...]], ...]]] = {
+    "user-personalization": ITEM_ITEM_STAGES,
+    "personalized-ranking": ITEM_ITEM_STAGES,
+    "similar-items": (("popularity_discount", (0.0, 0.25, 0.5, 0.75, 1.0)),),
+    "trending-now": (("window_days", (1.0, 3.0, 7.0, 14.0)),),
+}
+TIME_SETTINGS: Final = frozenset({"window_days", "time_weight"})
+"""Settings that only mean something when timestamps say when things happened."""
+CATEGORY_SETTINGS: Final = frozenset({"category_weight"})
+"""Settings that need items.csv to give at least two categories."""
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    """One setting tried against the incumbent, for ``srs train`` to say why it chose."""
+
+    setting: str
+    value: Any
+    comparison: Comparison
+    score: float
+    adopted: bool
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the validation search settled on, and the figures behind it."""
+
+    recipe: str
+    parameters: dict[str, Any]
+    weighting: dict[str, Any]
+    default_score: float
+    chosen_score: float
+    popularity_score: float
+    folds: int
+    timestamps: TimestampReport
+    steps: list[SearchStep]
+
+    @property
+    def weights(self) -> EventWeights:
+        return event_weights(self.weighting)
+
+    def summary(self) -> dict[str, Any]:
+        """The choice as training.json records it."""
+        return {
+            "metric": DEFAULT_METRIC,
+            "folds": self.folds,
+            "protocol": "a random quarter of each sampled user's services held out",
+            "timestamps_informative": self.timestamps.informative,
+            "timestamps": self.timestamps.reason,
+            "default_score": round(self.default_score, 4),
+            "chosen_score": round(self.chosen_score, 4),
+            "popularity_score": round(self.popularity_score, 4),
+            "weighting": dict(self.weighting),
+            "adopted": [
+                f"{step.setting}={step.value} ({step.comparison.describe()})"
+                for step in self.steps
+                if step.adopted
+            ],
+            "why": self.reason(),
+        }
+
+    def reason(self) -> str:
+        adopted = [step for step in self.steps if step.adopted]
+        if not adopted:
+            return (
+                "kept the defaults: no setting beat them by more than the folds disagree"
+                if self.steps
+                else "kept the defaults: nothing to search for this recipe and data"
+            )
+        return "; ".join(
+            f"{step.setting}={step.value} won by {step.comparison.describe()} nDCG@10"
+            for step in adopted
+        )
+
+
+def event_weights(weighting: Mapping[str, Any]) -> EventWeights:
+    """The event weights of a searched weighting (``WEIGHTING``'s keys)."""
+    signed: dict[str, Any] = (
+        {}
+        if weighting.get(NEGATIVE_FEEDBACK, True)
+        else {"low_rating_max": None, "negative_types": ()}
+    )
+    return EventWeights(value_offset=float(weighting.get(VALUE_OFFSET, 0.0)), **signed)
+
+
+class _FoldScorer:
+    """Scores settings on the validation folds, building each fold's matrix and scoring input
+    once per event weighting (every candidate of one weighting shares them)."""
+
+    def __init__(
+        self, recipe: str, folds: Sequence[EvaluationTask], items: pd.DataFrame | None
+    ) -> None:
+        self.recipe, self.folds, self.items = recipe, folds, items
+        self._cache: dict[tuple[int, tuple[Any, ...]], tuple[Any, ScoringInput]] = {}
+        self.fits = 0
+
+    def scores(
+        self,
+        parameters: Mapping[str, Any],
+        weighting: Mapping[str, Any],
+        recipe: str | None = None,
+    ) -> list[float]:
+        name = recipe or self.recipe
+        weights = event_weights(weighting)
+        key = tuple(sorted(weighting.items()))
+        shared: dict[str, Any] = {}
+        if name in ("user-personalization", "personalized-ranking"):
+            shared["calibration_users"] = SEARCH_CALIBRATION_USERS
+        results = []
+        for index, task in enumerate(self.folds):
+            cached = self._cache.get((index, key))
+            data = (
+                cached[0]
+                if cached is not None
+                else build_matrix(task.fit_frame, weights, catalogue_ids(self.items))
+            )
+            model = create_recipe(name, weights, **shared, **dict(parameters))
+            model.fit_matrix(data, task.fit_frame, self.items)
+            prepared = cached[1] if cached is not None else scoring_input(model, task)
+            self._cache[(index, key)] = (data, prepared)
+            measured = evaluate_model(model, task, prepared=prepared)
+            results.append(float(measured.get(DEFAULT_METRIC, 0.0)))
+            self.fits += 1
+        return results
+
+
+def _searchable(
+    stages: Sequence[tuple[str, tuple[Any, ...]]],
+    timestamps: TimestampReport,
+    items: pd.DataFrame | None,
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The stages this data can inform: time settings need real timestamps, category ones
+    two categories or more."""
+    categories = (
+        items[CATEGORY].astype(str).str.strip().replace("", np.nan).nunique()
+        if items is not None and CATEGORY in items.columns
+        else 0
+    )
+    return [
+        (setting, values)
+        for setting, values in stages
+        if (timestamps.informative or setting not in TIME_SETTINGS)
+        and (categories >= 2 or setting not in CATEGORY_SETTINGS)
+    ]
+
+
+def choose_parameters(
+    recipe: str,
+    train: pd.DataFrame,
+    *,
+    items: pd.DataFrame | None = None,
+    seed: int = 0,
+    folds: int = FOLDS,
+    progress: Progress | None = None,
+) -> Choice:
+    """Settings for ``recipe`` chosen on validation folds of ``train`` alone (``validation.py``).
+
+    A coordinate search from the defaults: one setting at a time, its values tried against the
+    incumbent; the best value that wins by more than the folds' spread, and is not below
+    popularity on the same folds, replaces it. Otherwise the defaults stay.
+    """
+    say = progress or (lambda _: None)
+    timestamps = timestamp_report(train)
+    stages = _searchable(SEARCH_STAGES.get(recipe, ()), timestamps, items)
+    tasks = validation_folds(train, folds=folds, seed=seed)
+    scorer = _FoldScorer(recipe, tasks, items)
+    defaults = {**WEIGHTING, **create_recipe(recipe).hyperparameters()}
+    total = 2 + sum(sum(value != defaults.get(name) for value in values) for name, values in stages)
+    started = time.perf_counter()
+
+    def tick(what: str) -> None:
+        done = scorer.fits // max(len(tasks), 1)
+        elapsed = time.perf_counter() - started
+        left = f", about {elapsed / done * (total - done):.0f} s left" if done else ""
+        say(f"tuning {recipe}: {what} ({done}/{total} settings{left})")
+
+    tick("popularity baseline")
+    popularity = scorer.scores({}, WEIGHTING, recipe="popularity-count")
+    tick("defaults")
+    parameters: dict[str, Any] = {}
+    weighting: dict[str, Any] = dict(WEIGHTING)
+    incumbent = scorer.scores(parameters, weighting)
+    default_score = float(np.mean(incumbent))
+    floor = float(np.mean(popularity))
+    steps: list[SearchStep] = []
+    for setting, values in stages:
+        is_weighting = setting in WEIGHTING
+        current = (weighting if is_weighting else parameters).get(setting, defaults.get(setting))
+        best: tuple[SearchStep, list[float]] | None = None
+        for value in values:
+            if value == current:
+                continue
+            tick(f"{setting}={value}")
+            trial_parameters = parameters if is_weighting else {**parameters, setting: value}
+            trial_weighting = {**weighting, setting: value} if is_weighting else weighting
+            measured = scorer.scores(trial_parameters, trial_weighting)
+            comparison = compare(measured, incumbent)
+            step = SearchStep(setting, value, comparison, float(np.mean(measured)), False)
+            steps.append(step)
+            if (
+                comparison.wins
+                and step.score >= floor
+                and (best is None or comparison.gain > best[0].comparison.gain)
+            ):
+                best = (step, measured)
+        if best is not None:
+            step, incumbent = best
+            steps[steps.index(step)] = SearchStep(
+                step.setting, step.value, step.comparison, step.score, True
+            )
+            (weighting if is_weighting else parameters)[setting] = step.value
+    return Choice(
+        recipe,
+        parameters,
+        weighting,
+        default_score,
+        float(np.mean(incumbent)),
+        floor,
+        len(tasks),
+        timestamps,
+        steps,
     )
