@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -170,7 +171,30 @@ def test_train_with_a_blend_says_whether_it_was_kept(runner: CliRunner, data_dir
     trained = invoke(runner, "--data-dir", str(data_dir), "train", "--no-tune", "--blend")
     assert trained.exit_code == 0, trained.stderr
     verdict = next(line for line in trained.stdout.splitlines() if line.startswith("blend "))
-    assert verdict.startswith(("blend kept: validation nDCG@10", "blend not kept: validation"))
+    assert re.fullmatch(
+        r"blend (kept: it beat the item-item order by [+-]\d\.\d{4} ± \d\.\d{4} nDCG@10 on "
+        r"folds it was not learnt on|not kept: its gain [+-]\d\.\d{4} ± \d\.\d{4} nDCG@10 is "
+        r"within the folds' spread)",
+        verdict,
+    ), verdict
+    no_blend = invoke(runner, "--data-dir", str(data_dir), "train", "--no-tune", "--no-blend")
+    assert not any(line.startswith("blend ") for line in no_blend.stdout.splitlines())
+
+
+def test_train_prints_what_tuning_chose_and_why(runner: CliRunner, data_dir: Path) -> None:
+    trained = invoke(runner, "--data-dir", str(data_dir), "train", "--no-blend")
+    assert trained.exit_code == 0, trained.stderr
+    lines = trained.stdout.splitlines()
+    assert any(line.startswith("parameters: ") and "negative_feedback=" in line for line in lines)
+    assert any(
+        re.fullmatch(
+            r"validation \(3 folds, nDCG@10\): defaults 0\.\d{4}, chosen 0\.\d{4}, "
+            r"popularity 0\.\d{4}",
+            line,
+        )
+        for line in lines
+    )
+    assert any(line.startswith("why: ") for line in lines)
 
 
 TEAM_SOURCE = (

@@ -32,16 +32,20 @@ def _require_prepared(settings: Settings) -> None:
     show_default=True,
 )
 @click.option(
-    "--tune/--no-tune", default=True, show_default=True, help="Grid-search on validation."
+    "--tune/--no-tune",
+    default=True,
+    show_default=True,
+    help="Choose settings on validation folds of the training data.",
 )
 @click.option(
     "--evaluate/--no-evaluate", default=True, show_default=True, help="Measure held-out metrics."
 )
 @click.option(
     "--blend/--no-blend",
-    default=False,
+    default=True,
     show_default=True,
-    help="Learn user-personalization's blend on validation; keep it only if it wins there.",
+    help="Learn user-personalization's blend on validation folds; keep it only if it wins "
+    "there by more than the folds disagree.",
 )
 @click.option(
     "--force",
@@ -81,11 +85,27 @@ def train(
             f"{decision['item_item_ndcg_at_10']:.4f} without"
         )
         click.echo(f"blend {verdict}: {detail}")
-    if training["parameters"]:
-        click.echo(
-            "parameters: " + ", ".join(f"{k}={v}" for k, v in training["parameters"].items())
-        )
+    _print_tuning(training)
     _print_metrics(training)
+
+
+def _print_tuning(training: dict[str, Any]) -> None:
+    """What was chosen, the validation score of the defaults beside it, and why."""
+    shown = {k: v for k, v in training["parameters"].items() if k != "blend"}
+    tuning = training.get("tuning")
+    if tuning:
+        shown.update(tuning["weighting"])
+    if shown:
+        click.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    if not tuning:
+        return
+    click.echo(
+        f"validation ({tuning['folds']} folds, nDCG@10): defaults {tuning['default_score']:.4f}, "
+        f"chosen {tuning['chosen_score']:.4f}, popularity {tuning['popularity_score']:.4f}"
+    )
+    click.echo(f"why: {tuning['why']}")
+    if not tuning["timestamps_informative"]:
+        click.echo(f"timestamps: {tuning['timestamps']}, so no time settings were tried")
 
 
 def _print_metrics(training: dict[str, Any]) -> None:
