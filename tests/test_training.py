@@ -15,7 +15,12 @@ from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import ACTIVE_KEY, ModelStore, NoActiveModelError
 from srs.engine.validation import validation_folds
 from srs.events import Event, EventStore
-from srs.training import blend_decision, train_and_activate, unused_version_name
+from srs.training import (
+    blend_decision,
+    load_training_data,
+    train_and_activate,
+    unused_version_name,
+)
 
 
 def settings_for(data_dir: Path, **overrides: object) -> Settings:
@@ -52,8 +57,7 @@ def test_tuning_records_what_it_chose_and_why(data_dir: Path) -> None:
     assert tuning["why"]
     chosen = loaded.recipe.hyperparameters()
     assert all(chosen[name] == value for name, value in loaded.training["parameters"].items())
-    negative = loaded.recipe.weights.low_rating_max is not None
-    assert negative == tuning["weighting"]["negative_feedback"]
+    assert loaded.recipe.weights.negative_history == tuning["weighting"]["negative_feedback"]
     assert any("left" in step for step in steps)  # progress with an ETA
 
 
@@ -235,3 +239,16 @@ def test_two_trainings_in_the_same_second_get_their_own_versions() -> None:
     assert unused_version_name("20261204T120000Z-1a2b3c4d", taken) == (
         "20261204T120000Z-1a2b3c4d-3"
     )
+
+
+def test_recorded_feedback_is_told_apart_from_the_prepared_data(data_dir: Path) -> None:
+    settings = settings_for(data_dir)
+    EventStore(settings.events_path).put_events(
+        "newcomer", "s1", [Event("rated", "svc-0001", 1_700_000_000, 1.0)]
+    )
+    store = LocalStore(data_dir)
+    data = load_training_data(store, EventStore(settings.events_path))
+    recorded = data.recorded(data.interactions)
+    assert recorded.sum() == 1 and recorded[-1]
+    part = data.interactions.iloc[::2]
+    assert data.recorded(part).tolist() == [index == len(recorded) - 1 for index in part.index]

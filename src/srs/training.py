@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from srs.config import DATASET_PREFIX, Settings
@@ -61,6 +63,12 @@ class TrainingData:
     interactions: pd.DataFrame
     items: pd.DataFrame
     events: int
+
+    def recorded(self, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+        """Which rows of ``frame`` (this data or a part of it) are feedback SRS recorded: their
+        judgements always count (``weights.py``)."""
+        first = len(self.interactions) - self.events
+        return np.asarray(frame.index.to_numpy() >= first, dtype=bool)
 
 
 def load_training_data(store: DataStore, events: EventStore | None) -> TrainingData:
@@ -145,7 +153,9 @@ def train_and_activate(
     quality: dict[str, Any] = {}
     if evaluate and task is not None:
         say("measuring on held-out users")
-        held_out = create_recipe(recipe, weights, **parameters).fit(task.fit_frame, data.items)
+        held_out = create_recipe(recipe, weights, **parameters).fit(
+            task.fit_frame, data.items, signed_rows=data.recorded(task.fit_frame)
+        )
         measured = evaluate_model(held_out, task)
         metrics = {name: measured[name] for name in PERSONALIZE_METRICS if name in measured}
         say("measuring popularity on the same held-out users")
@@ -153,7 +163,9 @@ def train_and_activate(
         quality = judge_metrics(metrics, baseline, int(measured.get("users", 0)))
 
     say("training on all data")
-    model = create_recipe(recipe, weights, **parameters).fit(data.interactions, data.items)
+    model = create_recipe(recipe, weights, **parameters).fit(
+        data.interactions, data.items, signed_rows=data.recorded(data.interactions)
+    )
     fingerprint = data_fingerprint(data.interactions)
     models = ModelStore(store, settings.model_cache_dir)
     previous = models.active_version()

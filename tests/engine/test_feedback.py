@@ -144,3 +144,27 @@ def test_table_reasons_say_viewed_as_live_ones_do() -> None:
 
 def test_an_unknown_user_is_told_the_list_is_for_a_new_user(model: UserPersonalization) -> None:
     assert {item.reason for item in model.recommend("nobody", num_results=3)} == {NEW_USER_REASON}
+
+
+def test_data_whose_ratings_mean_use_keeps_them_unsigned_but_feedback_still_counts() -> None:
+    data = pd.concat(
+        [
+            planted(),
+            frame([("serverless_00", "dynamo", "rated", 1.0, T0 + 10_000)]),  # prepared data
+            frame([("serverless_01", "dynamo", "rated", 1.0, T0 + 10_000)]),  # recorded by SRS
+        ],
+        ignore_index=True,
+    )
+    weights = EventWeights(negative_history=False)
+    recorded = np.zeros(len(data), dtype=bool)
+    recorded[-1] = True
+    model = create_recipe("user-personalization", weights).fit(
+        data, items_frame(), signed_rows=recorded
+    )
+    items, values = model.history("serverless_00")
+    assert values[items.tolist().index(model.catalogue.index["dynamo"])] > 0  # use, unsigned
+    items, values = model.history("serverless_01")
+    assert values[items.tolist().index(model.catalogue.index["dynamo"])] < 0  # feedback holds
+    assert "dynamo" not in ids(model.recommend("serverless_01", num_results=8))
+    live = model.recommend("serverless_02", events=[HistoryEvent("s3", "rated", 1.0)])
+    assert "s3" not in ids(live)  # feedback given now is a dislike too

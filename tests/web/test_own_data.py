@@ -121,7 +121,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     )
     prepare = srs(data_dir, "prepare", "--source", str(source), "--items", str(items))
     assert prepare.returncode == 0, prepare.stderr
-    train = srs(data_dir, "train", "--no-tune")
+    train = srs(data_dir, "train")
     assert train.returncode == 0, train.stderr
     frame = pd.read_csv(data_dir / "dataset" / "items.csv", dtype=str, keep_default_na=False)
     port = free_port()

@@ -425,11 +425,15 @@ class Recipe(abc.ABC):
         *,
         item_names: Mapping[str, str] | None = None,
         threads: int | None = None,
+        signed_rows: BoolArray | None = None,
     ) -> Self:
         """Train on Personalize-format interactions; ``items`` adds items without interactions
-        and their SERVICE_NAME for reasons (``item_names`` overrides those names)."""
+        and their SERVICE_NAME for reasons (``item_names`` overrides those names).
+        ``signed_rows`` marks feedback SRS recorded itself (see ``weights.py``)."""
         started = time.perf_counter()
-        data = build_matrix(interactions, self.weights, catalogue_ids(items))
+        data = build_matrix(
+            interactions, self.weights, catalogue_ids(items), signed_rows=signed_rows
+        )
         return self.fit_matrix(
             data, interactions, items, item_names=item_names, threads=threads, started=started
         )

@@ -182,11 +182,14 @@ def build_matrix(
     weights: EventWeights | None = None,
     catalogue: Iterable[str] | None = None,
     source: str = "interactions",
+    signed_rows: npt.NDArray[np.bool_] | None = None,
 ) -> InteractionMatrix:
     """Weighted, aggregated user × item matrix of ``frame``.
 
     ``catalogue`` lists items that exist without interactions (e.g. from items.csv); they get
     empty columns, so recipes can still name them, rank them last and score them zero.
+    ``signed_rows`` marks the rows whose judgements sign the histories even when the weights
+    leave the training data's unsigned (the feedback SRS recorded itself).
     """
     rows = check_interactions(frame, source)
     if len(rows.timestamps) == 0:
@@ -203,7 +206,14 @@ def build_matrix(
     )
     shape = (len(rows.user_labels), len(item_ids))
     matrix = aggregate_entries(rows.user_codes, item_codes, row_weights, shape, weights.aggregate)
-    disliked = disliked_pairs(rows, rows.user_codes, item_codes, shape, weights)
+    judged = rows
+    if not weights.signs_history:
+        keep = signed_rows if signed_rows is not None else np.zeros(len(item_codes), dtype=bool)
+        judged = _rows_where(rows, keep)
+        user_codes, item_codes = rows.user_codes[keep], item_codes[keep]
+    else:
+        user_codes = rows.user_codes
+    disliked = disliked_pairs(judged, user_codes, item_codes, shape, weights)
     return InteractionMatrix(matrix, rows.user_labels, item_ids, reference_time, disliked)
 
 
@@ -302,8 +312,9 @@ def history_rows(
     matrix = aggregate_entries(
         rows.user_codes[known], item_codes[known], row_weights[known], shape, weights.aggregate
     )
+    signed = known & weights.signs_history
     disliked = disliked_pairs(
-        _rows_where(rows, known), rows.user_codes[known], item_codes[known], shape, weights
+        _rows_where(rows, signed), rows.user_codes[signed], item_codes[signed], shape, weights
     )
     return rows.user_labels, signed_matrix(matrix, disliked, weights.negative_weight)
 

@@ -254,8 +254,9 @@ def concatenate_candidates(parts: Sequence[Candidates]) -> Candidates:
 
 
 NEGATIVE_FEEDBACK: Final = "negative_feedback"
-"""Whether low ratings and "not interested" are negative evidence (``weights.py``); data where
-every rating means "used it" says no."""
+"""Whether the training data's low ratings and "not interested" sign the histories
+(``weights.negative_history``); data where every rating means "used it" says no. Feedback
+recorded by SRS itself is signed either way."""
 VALUE_OFFSET: Final = "value_offset"
 """How much an event's value scales its weight (``weights.py``): 0 in full, 2 compressed."""
 WEIGHTING: Final = {NEGATIVE_FEEDBACK: True, VALUE_OFFSET: 0.0}
@@ -347,12 +348,10 @@ class Choice:
 
 def event_weights(weighting: Mapping[str, Any]) -> EventWeights:
     """The event weights of a searched weighting (``WEIGHTING``'s keys)."""
-    signed: dict[str, Any] = (
-        {}
-        if weighting.get(NEGATIVE_FEEDBACK, True)
-        else {"low_rating_max": None, "negative_types": ()}
+    return EventWeights(
+        value_offset=float(weighting.get(VALUE_OFFSET, 0.0)),
+        negative_history=bool(weighting.get(NEGATIVE_FEEDBACK, True)),
     )
-    return EventWeights(value_offset=float(weighting.get(VALUE_OFFSET, 0.0)), **signed)
 
 
 class _FoldScorer:

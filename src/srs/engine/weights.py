@@ -35,6 +35,12 @@ next request, and the disliked item itself is never recommended. The item-item m
 learnt from what users did (a pair's positive weight stays in the training matrix): a launch
 followed by 1★ still says the services were used together. ``low_rating_max = None`` and no
 ``negative_types`` give the unsigned behaviour.
+
+Some data's ratings all mean "used it", low ones too (on MovieLens a 1★ film was watched, and so
+are its companions), and there signing the history costs accuracy. ``negative_history = False``
+(``srs train`` chooses it on validation) leaves the training data's judgements unsigned, while
+feedback recorded by SRS (request-time events, and ``signed_rows`` in training) stays signed:
+what a user says in the app always holds.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ class EventWeights:
     low_rating_max: float | None = 2.0
     negative_types: tuple[str, ...] = NEGATIVE_TYPES
     negative_weight: float = 2.0
+    negative_history: bool = True
 
     def __post_init__(self) -> None:
         normalised = {
@@ -136,6 +143,12 @@ class EventWeights:
     def signs_feedback(self) -> bool:
         """Whether any event can be negative evidence (else histories are never signed)."""
         return self.low_rating_max is not None or bool(self.negative_types)
+
+    @property
+    def signs_history(self) -> bool:
+        """Whether the judgements in the training data sign the stored histories too, beside
+        the feedback recorded by SRS itself, which always does."""
+        return self.signs_feedback and self.negative_history
 
     def verdict(self, event_type: str, event_value: float | None) -> int:
         """+1 or -1 for an explicit judgement (a rating, ``liked``, ``not_interested``), 0 for
@@ -219,6 +232,7 @@ class EventWeights:
             "low_rating_max": self.low_rating_max,
             "negative_types": list(self.negative_types),
             "negative_weight": self.negative_weight,
+            "negative_history": self.negative_history,
         }
 
     @classmethod
@@ -233,6 +247,7 @@ class EventWeights:
             "low_rating_max",
             "negative_types",
             "negative_weight",
+            "negative_history",
         }
         unknown = sorted(set(data) - known)
         if unknown:
