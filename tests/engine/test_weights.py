@@ -128,4 +128,5 @@ def test_settings_saved_before_value_offset_and_signed_feedback_load_unchanged()
         "low_rating_max": None,
         "negative_types": [],
         "negative_weight": 2.0,
+        "negative_history": True,
     }
