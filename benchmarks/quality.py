@@ -407,19 +407,25 @@ def describe(dataset: Dataset) -> str:
     )
 
 
+HEADER = (
+    f"{'model':<34} {'MAP':>7} {'nDCG@10':>8} {'P@10':>7} {'R@10':>7} {'train s':>8} "
+    f"{'peak RSS':>9}  notes"
+)
+
+
+def format_row(row: Row) -> str:
+    values = " ".join(
+        f"{row.metrics.get(name, float('nan')):>{8 if name == 'ndcg_at_10' else 7}.4f}"
+        for name in METRICS
+    )
+    return f"{row.model:<34} {values} {row.seconds:>8.2f} {row.peak_rss_mib:>5.0f} MiB  {row.note}"
+
+
 def print_table(rows: list[Row], scale: float) -> None:
-    header = f"{'model':<34} {'MAP':>7} {'nDCG@10':>8} {'P@10':>7} {'R@10':>7} {'train s':>8} "
-    header += f"{'peak RSS':>9}  notes"
-    print(header)
-    print("-" * len(header))
+    print(HEADER)
+    print("-" * len(HEADER))
     for row in rows:
-        values = " ".join(
-            f"{row.metrics.get(name, float('nan')):>{8 if name == 'ndcg_at_10' else 7}.4f}"
-            for name in METRICS
-        )
-        print(
-            f"{row.model:<34} {values} {row.seconds:>8.2f} {row.peak_rss_mib:>5.0f} MiB  {row.note}"
-        )
+        print(format_row(row))
     eases = [row for row in rows if row.model.startswith("plain EASE")]
     if eases:
         best = max(eases, key=lambda row: row.metrics.get("ndcg_at_10", -math.inf))
@@ -500,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(("SRS srs train --blend", True, True))
     rows: list[Row] = []
     started = time.perf_counter()
+    print(HEADER, flush=True)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -507,12 +514,16 @@ def main(argv: list[str] | None = None) -> int:
         console=console,
         transient=True,
     ) as progress:
+        # Baselines first: they are quick, and a long tuning run then still leaves figures.
+        for row in baseline_rows(task, args.lambdas, progress):
+            rows.append(row)
+            print(format_row(row), flush=True)
         for label, tune, blend in runs:
             rows.append(product_row(label, task, dataset.items, progress, tune=tune, blend=blend))
-            console.print(f"done: {label} in {rows[-1].seconds:.1f} s")
-        rows.extend(baseline_rows(task, args.lambdas, progress))
+            print(format_row(rows[-1]), flush=True)
+    product = [row for row in rows if row.model.startswith("SRS")]
     print()
-    print_table(rows, mean_gram_diagonal(train))
+    print_table(product + [row for row in rows if row not in product], mean_gram_diagonal(train))
     print(f"whole run: {time.perf_counter() - started:.1f} s")
     if args.json:
         args.json.write_text(
