@@ -35,7 +35,13 @@ from srs.engine.evaluation import EvaluationTask, evaluate_model, personalize_ta
 from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import TRAINING_FILE, LoadedModel, ModelStore
 from srs.engine.registry import DEFAULT_RECIPE, create_recipe
-from srs.engine.tuning import SEARCH_STAGES, choose_parameters, judge_blend
+from srs.engine.tuning import (
+    SEARCH_STAGES,
+    choose_parameters,
+    default_weighting,
+    event_weights,
+    judge_blend,
+)
 from srs.engine.validation import validation_folds
 from srs.engine.weights import EventWeights
 from srs.events import EventStore
@@ -130,13 +136,13 @@ def train_and_activate(
     started = time.perf_counter()
 
     parameters: dict[str, Any] = {}
-    weights: EventWeights | None = None
     metrics: dict[str, float] = {}
     blending = blend and recipe in BLENDABLE_RECIPES
     task = (
         personalize_task(data.interactions, seed=seed) if (tune or evaluate or blending) else None
     )
     tuning: dict[str, Any] | None = None
+    weights = event_weights(default_weighting(data.interactions))
     if tune and task is not None and SEARCH_STAGES.get(recipe):
         say("tuning on validation folds of the training part")
         choice = choose_parameters(

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 from engine_support import T0, frame, planted
 
-from srs.engine.tuning import WEIGHTING, choose_parameters
+from srs.engine.tuning import (
+    LARGE_CATALOGUE_STAGES,
+    VALUE_OFFSET,
+    VALUE_SCALE,
+    WEIGHTING,
+    choose_parameters,
+    default_weighting,
+)
 from srs.engine.validation import (
     MIN_USER_PAIRS,
     compare,
@@ -137,3 +144,21 @@ def test_time_settings_are_not_searched_without_real_timestamps(recipe: str) -> 
     assert untimed.steps == [] and "nothing to search" in untimed.reason()
     timed = choose_parameters(recipe, data, folds=2)
     assert {step.setting for step in timed.steps} == {"window_days"}
+
+
+def test_play_counts_start_from_log_weights_and_a_large_catalogue_searches_less() -> None:
+    data = logged(users=60, items=30)
+    plays = data.assign(EVENT_TYPE="play", EVENT_VALUE=np.arange(len(data)) % 400)
+    assert default_weighting(plays)[VALUE_SCALE] == "log"
+    assert default_weighting(data)[VALUE_SCALE] == "ratio"
+    choice = choose_parameters("user-personalization", plays, folds=2)
+    assert VALUE_OFFSET not in {step.setting for step in choice.steps}  # offsets shift ratings
+    settings = {setting for setting, _ in LARGE_CATALOGUE_STAGES}
+    large = choose_parameters("user-personalization", _with_items(data, 4097), folds=3)
+    assert {step.setting for step in large.steps} <= settings and large.folds == 2
+
+
+def _with_items(data: pd.DataFrame, count: int) -> pd.DataFrame:
+    """``data`` plus one user who touched ``count`` distinct items, for a catalogue that size."""
+    extra = frame(("wide", f"w{item:05d}", "viewed", 3.0, T0 + item) for item in range(count))
+    return pd.concat([data, extra], ignore_index=True)

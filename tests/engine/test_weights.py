@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from srs.engine.errors import HyperparameterError
-from srs.engine.weights import DEFAULT_TYPE_WEIGHTS, SECONDS_PER_DAY, EventWeights
+from srs.engine.weights import DEFAULT_TYPE_WEIGHTS, SECONDS_PER_DAY, EventWeights, value_scale_of
 
 
 def test_default_type_weights_follow_the_funnel() -> None:
@@ -129,4 +129,20 @@ def test_settings_saved_before_value_offset_and_signed_feedback_load_unchanged()
         "negative_types": [],
         "negative_weight": 2.0,
         "negative_history": True,
+        "value_scale": "ratio",
     }
+
+
+def test_counts_are_weighed_by_their_log_and_detected_beyond_a_rating_scale() -> None:
+    counts = np.array([1.0, 0.0, 120.0, np.nan])
+    assert value_scale_of(counts) == "log"
+    assert value_scale_of(np.array([1.0, 5.0, 3.0])) == "ratio"
+    logged = EventWeights(value_scale="log")
+    assert logged.event_weight("viewed", 120.0) == pytest.approx(1.0 + np.log1p(120.0))
+    assert logged.event_weight("viewed", 0.0) == pytest.approx(1.0)
+    assert EventWeights(value_scale="none").event_weight("launched", 120.0) == pytest.approx(3.0)
+    codes = np.zeros(3, dtype=np.int64)
+    rows = logged.row_weights(codes, ["viewed"], np.array([0.0, 9.0, 999.0]), codes, 0)
+    assert rows.tolist() == pytest.approx([1.0, 1.0 + np.log1p(9.0), 1.0 + np.log1p(999.0)])
+    with pytest.raises(HyperparameterError, match="value_scale"):
+        EventWeights(value_scale="cube")  # type: ignore[arg-type]

@@ -12,7 +12,13 @@ import pandas as pd
 from srs.engine.evaluation import evaluate_model, personalize_task
 from srs.engine.popularity import PopularityCount
 from srs.engine.registry import create_recipe
-from srs.engine.tuning import DEFAULT_METRIC, SEARCH_STAGES, choose_parameters
+from srs.engine.tuning import (
+    DEFAULT_METRIC,
+    SEARCH_STAGES,
+    choose_parameters,
+    default_weighting,
+    event_weights,
+)
 from srs.engine.weights import EventWeights
 
 BASELINE: Final = PopularityCount.name
@@ -47,7 +53,7 @@ def evaluate_recipes(
     rows: list[dict[str, Any]] = []
     for name, fixed in ordered.items():
         params = dict(fixed)
-        recipe_weights = weights
+        recipe_weights = weights or event_weights(default_weighting(task.fit_frame))
         if tune and SEARCH_STAGES.get(name):
             choice = choose_parameters(name, task.fit_frame, items=items, seed=seed + 1)
             params = {**choice.parameters, **fixed}

@@ -36,7 +36,7 @@ from srs.engine.evaluation import (
     scoring_input,
 )
 from srs.engine.item_signals import CATEGORY
-from srs.engine.matrix import build_matrix
+from srs.engine.matrix import EVENT_VALUE, ITEM_ID, build_matrix
 from srs.engine.personalization import BLEND_FEATURES, UserPersonalization
 from srs.engine.registry import create_recipe
 from srs.engine.validation import (
@@ -47,7 +47,7 @@ from srs.engine.validation import (
     timestamp_report,
     validation_folds,
 )
-from srs.engine.weights import EventWeights
+from srs.engine.weights import EventWeights, value_scale_of
 
 DEFAULT_METRIC: Final = "normalized_discounted_cumulative_gain_at_10"
 BLEND_CANDIDATES: Final = 50
@@ -259,10 +259,13 @@ NEGATIVE_FEEDBACK: Final = "negative_feedback"
 recorded by SRS itself is signed either way."""
 VALUE_OFFSET: Final = "value_offset"
 """How much an event's value scales its weight (``weights.py``): 0 in full, 2 compressed."""
-WEIGHTING: Final = {NEGATIVE_FEEDBACK: True, VALUE_OFFSET: 0.0}
+VALUE_SCALE: Final = "value_scale"
+"""Ratings scale a weight by their ratio to 3, counts by their log (``weights.py``)."""
+WEIGHTING: Final = {NEGATIVE_FEEDBACK: True, VALUE_OFFSET: 0.0, VALUE_SCALE: "ratio"}
 """The event weighting's searched settings, at their defaults."""
 ITEM_ITEM_STAGES: Final = (
     (NEGATIVE_FEEDBACK, (True, False)),
+    (VALUE_SCALE, ("ratio", "log", "none")),
     (VALUE_OFFSET, (0.0, 2.0)),
     ("l2", (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)),
     ("diag_weight", (0.0, 0.5, 1.0, 2.0, 4.0)),
@@ -276,6 +279,14 @@ SEARCH_STAGES: Final[Mapping[str, tuple[tuple[str, tuple[Any, ...]], ...]]] = {
     "similar-items": (("popularity_discount", (0.0, 0.25, 0.5, 0.75, 1.0)),),
     "trending-now": (("window_days", (1.0, 3.0, 7.0, 14.0)),),
 }
+LARGE_CATALOGUE_ITEMS: Final = 4096
+"""Above this many items each EASE fit is a dense solve of seconds, so the search is cut down
+to what moved the score most on the data sets measured (``LARGE_CATALOGUE_STAGES``, two folds)."""
+LARGE_CATALOGUE_STAGES: Final = (
+    (NEGATIVE_FEEDBACK, (True, False)),
+    (VALUE_SCALE, ("ratio", "log", "none")),
+    ("l2", (0.5, 2.0, 8.0, 32.0)),
+)
 TIME_SETTINGS: Final = frozenset({"window_days", "time_weight"})
 """Settings that only mean something when timestamps say when things happened."""
 CATEGORY_SETTINGS: Final = frozenset({"category_weight"})
@@ -348,10 +359,18 @@ class Choice:
 
 def event_weights(weighting: Mapping[str, Any]) -> EventWeights:
     """The event weights of a searched weighting (``WEIGHTING``'s keys)."""
+    scale = str(weighting.get(VALUE_SCALE, "ratio"))
     return EventWeights(
         value_offset=float(weighting.get(VALUE_OFFSET, 0.0)),
         negative_history=bool(weighting.get(NEGATIVE_FEEDBACK, True)),
+        value_scale="log" if scale == "log" else "none" if scale == "none" else "ratio",
     )
+
+
+def default_weighting(train: pd.DataFrame) -> dict[str, Any]:
+    """The weighting a recipe starts from on this data: counts by log, ratings by ratio."""
+    values = pd.to_numeric(train[EVENT_VALUE], errors="coerce").to_numpy(dtype=np.float64)
+    return {**WEIGHTING, VALUE_SCALE: value_scale_of(values)}
 
 
 class _FoldScorer:
@@ -432,10 +451,14 @@ def choose_parameters(
     """
     say = progress or (lambda _: None)
     timestamps = timestamp_report(train)
-    stages = _searchable(SEARCH_STAGES.get(recipe, ()), timestamps, items)
+    searched = SEARCH_STAGES.get(recipe, ())
+    if searched is ITEM_ITEM_STAGES and train[ITEM_ID].nunique() > LARGE_CATALOGUE_ITEMS:
+        searched, folds = LARGE_CATALOGUE_STAGES, min(folds, 2)
+    stages = _searchable(searched, timestamps, items)
     tasks = validation_folds(train, folds=folds, seed=seed)
     scorer = _FoldScorer(recipe, tasks, items)
-    defaults = {**WEIGHTING, **create_recipe(recipe).hyperparameters()}
+    start = default_weighting(train)
+    defaults = {**start, **create_recipe(recipe).hyperparameters()}
     total = 2 + sum(sum(value != defaults.get(name) for value in values) for name, values in stages)
     started = time.perf_counter()
 
@@ -446,15 +469,17 @@ def choose_parameters(
         say(f"tuning {recipe}: {what} ({done}/{total} settings{left})")
 
     tick("popularity baseline")
-    popularity = scorer.scores({}, WEIGHTING, recipe="popularity-count")
+    popularity = scorer.scores({}, start, recipe="popularity-count")
     tick("defaults")
     parameters: dict[str, Any] = {}
-    weighting: dict[str, Any] = dict(WEIGHTING)
+    weighting: dict[str, Any] = dict(start)
     incumbent = scorer.scores(parameters, weighting)
     default_score = float(np.mean(incumbent))
     floor = float(np.mean(popularity))
     steps: list[SearchStep] = []
     for setting, values in stages:
+        if setting == VALUE_OFFSET and weighting[VALUE_SCALE] != "ratio":
+            continue  # an offset only shifts a rating's ratio
         is_weighting = setting in WEIGHTING
         current = (weighting if is_weighting else parameters).get(setting, defaults.get(setting))
         best: tuple[SearchStep, list[float]] | None = None

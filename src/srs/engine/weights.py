@@ -18,6 +18,9 @@ configured, plus ratings): launched 3 > configured 2.5 > rated 2 > clicked 1.5 >
   ``value_offset = 2`` — weights (2 + r) / 5, from 0.6 for a 1 to 1.4 for a 5 — ranks better
   than the plain ratio (``benchmarks/movielens100k.py`` chooses between them on validation).
   ``value_offset + value_reference`` must stay > 0; a value below ``-value_offset`` weighs 0.
+* ``value_scale = "log"`` weighs counts (hours played, visits) by ``1 + log1p(value)`` instead:
+  :func:`value_scale_of` picks it when the values go beyond a rating scale; ``"none"`` ignores
+  the value (only the event type weighs).
 * ``aggregate = "max"`` keeps the strongest statement per pair, so ten page views of S3 do not
   outweigh one launch of Lambda; ``"sum"`` rewards repetition instead.
 * ``half_life_days`` (off by default) halves a row's weight for every half-life it is older than
@@ -66,6 +69,9 @@ DEFAULT_TYPE_WEIGHTS: Final[Mapping[str, float]] = {
     "not_interested": 0.0,
 }
 AGGREGATIONS: Final = ("max", "sum")
+VALUE_SCALES: Final = ("ratio", "log", "none")
+COUNT_VALUE_MIN: Final = 10.0
+"""Event values above this are counts (plays, hours), not ratings: they are weighed by log."""
 RATING_TYPES: Final = ("rated",)
 POSITIVE_TYPES: Final = ("liked",)
 NEGATIVE_TYPES: Final = ("not_interested",)
@@ -91,6 +97,7 @@ class EventWeights:
     negative_types: tuple[str, ...] = NEGATIVE_TYPES
     negative_weight: float = 2.0
     negative_history: bool = True
+    value_scale: Literal["ratio", "log", "none"] = "ratio"
 
     def __post_init__(self) -> None:
         normalised = {
@@ -138,6 +145,10 @@ class EventWeights:
         object.__setattr__(
             self, "negative_types", tuple(str(name).lower() for name in self.negative_types)
         )
+        if self.value_scale not in VALUE_SCALES:
+            raise HyperparameterError(
+                f"value_scale must be one of {', '.join(VALUE_SCALES)}, got {self.value_scale!r}"
+            )
 
     @property
     def signs_feedback(self) -> bool:
@@ -202,8 +213,7 @@ class EventWeights:
         weights = per_type[type_codes]
         if self.value_reference is not None:
             values = np.asarray(event_values, dtype=np.float64)
-            denominator = self.value_offset + self.value_reference
-            scaled = np.maximum(values + self.value_offset, 0.0) / denominator
+            scaled = self._scaled(values)
             factor = np.where(np.isnan(values), 1.0, scaled)
             weights = weights * factor
         if self.half_life_days is not None:
@@ -214,8 +224,18 @@ class EventWeights:
     def _value_factor_scalar(self, event_value: float | None) -> float:
         if self.value_reference is None or event_value is None or math.isnan(event_value):
             return 1.0
-        denominator = self.value_offset + self.value_reference
-        return max(float(event_value) + self.value_offset, 0.0) / denominator
+        return float(self._scaled(np.asarray([float(event_value)]))[0])
+
+    def _scaled(self, values: FloatArray) -> FloatArray:
+        """The value factor: a ratio to the reference for ratings, ``1 + log1p(value)`` for
+        counts (hours played, visits), whose raw size would let a few heavy rows drown the
+        rest."""
+        if self.value_scale == "none":
+            return np.ones(len(values), dtype=np.float64)
+        if self.value_scale == "log":
+            return np.asarray(1.0 + np.log1p(np.maximum(values, 0.0)), dtype=np.float64)
+        denominator = self.value_offset + float(self.value_reference or 1.0)
+        return np.asarray(np.maximum(values + self.value_offset, 0.0) / denominator)
 
     def combine(self, current: float, new: float) -> float:
         """Fold one more event into a (user, item) entry, as training aggregated duplicates."""
@@ -233,6 +253,7 @@ class EventWeights:
             "negative_types": list(self.negative_types),
             "negative_weight": self.negative_weight,
             "negative_history": self.negative_history,
+            "value_scale": self.value_scale,
         }
 
     @classmethod
@@ -248,6 +269,7 @@ class EventWeights:
             "negative_types",
             "negative_weight",
             "negative_history",
+            "value_scale",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -259,3 +281,10 @@ class EventWeights:
             # Saved before feedback was signed: keep the model answering as it was trained.
             settings.update(low_rating_max=None, negative_types=())
         return cls(**settings)
+
+
+def value_scale_of(values: npt.NDArray[np.float64]) -> Literal["ratio", "log"]:
+    """ "log" when the event values are counts rather than ratings (some exceed
+    ``COUNT_VALUE_MIN``), so that defaults hold for play counts without tuning."""
+    finite = values[np.isfinite(values)]
+    return "log" if len(finite) and float(finite.max()) > COUNT_VALUE_MIN else "ratio"
