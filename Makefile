@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/movielens100k.py
 	$(BIN)/python benchmarks/feedback.py
+	$(BIN)/python benchmarks/quality.py --blend
 	$(BIN)/python benchmarks/serve.py
 
 clean:
