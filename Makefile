@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python benchmarks/movielens100k.py
 	$(BIN)/python benchmarks/feedback.py
 	$(BIN)/python benchmarks/quality.py --blend
+	$(BIN)/python benchmarks/personas.py
 	$(BIN)/python benchmarks/serve.py
 
 clean:
