@@ -1,17 +1,16 @@
-"""Hyperparameter search on a validation split carved out of the training data only.
+"""Choosing settings on validation data carved out of the training data only.
 
-:func:`tune_recipe` never sees a test split: it receives the training rows, applies
-Personalize's protocol to *them* (holding out some training users' newest interactions as
-validation truth), and grid-searches on that. The caller then refits the chosen setting on all
-its training rows and measures on its own test split. :func:`grid_search` takes any
-:class:`EvaluationTask`, so a benchmark with another protocol (MovieLens' stratified split)
-carves its validation task its own way and reuses the same search.
+:func:`choose_parameters` is what ``srs train`` and ``srs evaluate`` run: a coordinate search
+over the recipe's settings and the event weighting on the folds of ``validation.py``, moving
+away from a default only when a value wins by more than the folds disagree. :func:`judge_blend`
+decides user-personalization's blend on the same folds, out of fold.
+
+:func:`grid_search` scores every combination of a grid on any :class:`EvaluationTask`; the
+MovieLens benchmark uses it with its own protocol. :func:`tune_recipe` is that grid on a
+Personalize-style split, kept for callers of the engine API.
 
 EASE's ``l2`` is relative to the Gram diagonal (``ease.py``), so a value chosen on the smaller
 validation fit transfers to the full training set without rescaling.
-
-:func:`learn_blend` learns user-personalization's blend weights the same way: on validation
-tasks only, with the blending module's cross-validated listwise fit.
 """
 
 from __future__ import annotations
