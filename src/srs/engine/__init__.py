@@ -56,8 +56,9 @@ truncated, corrupted or foreign directory.
 
 Evaluation: :func:`evaluate_recipes` compares recipes on Personalize's split with popularity as
 the baseline; :func:`evaluate_model` scores one model on an :class:`EvaluationTask`;
-:func:`tune_recipe`/:func:`grid_search` choose hyperparameters on validation data carved from
-training data only. Metric functions are in ``metrics.py``.
+:func:`choose_parameters` chooses settings as ``srs train`` does, on validation folds carved
+from training data only (``validation.py``); :func:`grid_search` scores a whole grid on any task.
+Metric functions are in ``metrics.py``.
 """
 
 from srs.engine.answers import AnswerTable, Ranked, ScoredItem
@@ -92,7 +93,14 @@ from srs.engine.registry import DEFAULT_RECIPE, RECIPES, create_recipe, load_mod
 from srs.engine.sims import SimilarItems
 from srs.engine.splits import PersonalizeSplit, personalize_split, stratified_split
 from srs.engine.trending import TrendingNow
-from srs.engine.tuning import DEFAULT_GRIDS, TuningResult, grid_search, tune_recipe
+from srs.engine.tuning import (
+    DEFAULT_GRIDS,
+    Choice,
+    TuningResult,
+    choose_parameters,
+    grid_search,
+    tune_recipe,
+)
 from srs.engine.weights import DEFAULT_TYPE_WEIGHTS, EventWeights
 
 __all__ = [
@@ -106,6 +114,7 @@ __all__ = [
     "RECIPES",
     "RECOMMENDERS_METRICS",
     "AnswerTable",
+    "Choice",
     "EngineError",
     "EvaluationTask",
     "EventLike",
@@ -129,6 +138,7 @@ __all__ = [
     "UserPersonalization",
     "build_matrix",
     "check_num_results",
+    "choose_parameters",
     "create_recipe",
     "evaluate_model",
     "evaluate_recipes",
