@@ -48,12 +48,12 @@ def test_events_come_back_newest_first_per_user(store: EventStore) -> None:
 def test_item_log_lists_every_event_time_and_item(store: EventStore) -> None:
     assert [len(part) for part in store.item_log()] == [0, 0]
     store.put_events("u1", "s1", clicks("svc-1", "svc-2", sent_at=1_700_000_000))
-    store.put_events("u2", "s2", clicks("svc-1", sent_at=1_800_000_000))
+    store.put_events("u2", "s2", clicks("svc-1", sent_at=1_750_000_000))
     stamps, items = store.item_log()
     assert sorted(zip(stamps.tolist(), items.tolist(), strict=True)) == [
         (1_700_000_000, "svc-1"),
         (1_700_000_001, "svc-2"),
-        (1_800_000_000, "svc-1"),
+        (1_750_000_000, "svc-1"),
     ]
 
 
@@ -86,7 +86,7 @@ def test_another_process_sees_an_event_as_soon_as_put_returns(store: EventStore)
         (
             "u1",
             "s1",
-            [*clicks("svc-1"), Event("rated", "svc-2", 1, float("nan"))],
+            [*clicks("svc-1"), Event("rated", "svc-2", 1_700_000_000, float("nan"))],
             "eventList[1].eventValue must be a finite number",
         ),
         ("u1", "s1", [Event("", "svc-1", 1)], "eventList[0].eventType is blank"),
@@ -203,7 +203,7 @@ def test_a_failed_commit_fails_its_calls_only() -> None:
 def write_from_threads(store: EventStore, process: int) -> None:
     def write(thread: int) -> None:
         for call in range(20):
-            events = [Event("clicked", "svc-1", call)] * 2
+            events = [Event("clicked", "svc-1", 1_700_000_000 + call)] * 2
             store.put_events(f"p{process}-t{thread}", "s", events)
 
     threads = [threading.Thread(target=write, args=(t,)) for t in range(4)]
@@ -283,3 +283,110 @@ def test_a_table_made_before_deletes_is_rebuilt_keeping_its_ids(tmp_path: Path) 
     store.delete_event("u1", 9)
     store.put_events("u1", "s", clicks("svc-3"))
     assert store.recent("u1")[0].id == 10
+
+
+# --- the rules every event meets, and rows stored before them ------------------------------
+
+NOW = 1_760_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (Event("clicked", "svc-1", 1_700_000_000_000), "eventList[0].sentAt out of range"),
+        (Event("clicked", "svc-1", 9 * 10**18), "(value 9000000000000000000)"),
+        (Event("clicked", "svc-1", 2**70), "eventList[0].sentAt out of range"),
+        (Event("clicked", "svc-1", 1e300), "(value 1e+300)"),  # type: ignore[arg-type]
+        (Event("clicked", "svc-1", float("nan")), "sentAt must be a finite"),  # type: ignore[arg-type]
+        (Event("clicked", "svc-1", int(NOW) + 2 * 86_400), "later than"),
+        (Event("clicked", "svc-1", 900_000_000), "earlier than 2000-01-01"),
+        (Event("clicked", "svc-1", True), "sentAt must be a number"),  # type: ignore[arg-type]
+        (Event("rated", "svc-1", 1_700_000_000, 99.0), "eventValue is a rating: out of range 1–5"),
+        (Event("rated", "svc-1", 1_700_000_000, 0.0), "(value 0.0)"),
+        (Event("played", "svc-1", 1_700_000_000, 1e300), "eventList[0].eventValue must be"),
+        (Event("played", "svc-1", 1_700_000_000, -1e300), "(value -1e+300)"),
+        (Event("played", "svc-1", 1_700_000_000, float("inf")), "must be a finite number"),
+        (Event("played", "svc-1", 1_700_000_000, "5"), "must be a number, got str"),  # type: ignore[arg-type]
+    ],
+)
+def test_times_and_values_out_of_range_are_refused_before_storage(
+    tmp_path: Path, event: Event, message: str
+) -> None:
+    store = EventStore(tmp_path / "events.sqlite", clock=lambda: NOW)
+    with pytest.raises(EventError) as raised:
+        store.put_events("u1", "s1", [*clicks("svc-0"), event])
+    assert message.replace("eventList[0]", "eventList[1]") in str(raised.value)
+    assert store.count() == 0
+
+
+def test_fractional_seconds_and_counts_within_bounds_are_accepted(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.sqlite", clock=lambda: NOW)
+    store.put_events(
+        "u1",
+        "s1",
+        [
+            Event("played", "svc-1", 1_700_000_000.75, 120.0),  # type: ignore[arg-type]
+            Event("rated", "svc-2", int(NOW) + 3_600, 5.0),
+        ],
+    )
+    assert [(e.sent_at, e.event_value) for e in store.recent("u1")] == [
+        (int(NOW) + 3_600, 5.0),
+        (1_700_000_000, 120.0),
+    ]
+
+
+def test_a_bad_event_from_one_thread_fails_no_other_call(store: EventStore) -> None:
+    """Refused before the group commit, so it cannot poison a transaction shared with others."""
+    failures: list[str] = []
+
+    def write(index: int) -> None:
+        try:
+            sent_at = 2**70 if index == 0 else 1_700_000_000 + index
+            store.put_events(f"u{index}", "s", [Event("clicked", "svc-1", sent_at)])
+        except EventError as exc:
+            failures.append(f"{index}: {exc}")
+
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(failures) == 1 and failures[0].startswith("0: ")
+    assert store.count() == 7
+
+
+def poison(path: Path) -> None:
+    """Rows an older version or a hand edit could have left: times and values out of range."""
+    with sqlite3.connect(path) as connection:
+        connection.executemany(
+            "INSERT INTO events (user_id, session_id, event_type, item_id, event_value,"
+            " sent_at, received_at) VALUES (?, ?, ?, ?, ?, ?, 0.0)",
+            [
+                ("u1", "s", "clicked", "svc-ms", 3.0, 1_700_000_000_000),
+                ("u1", "s", "clicked", "svc-huge", 3.0, 9 * 10**18),
+                ("u1", "s", "rated", "svc-99", 99.0, 1_700_000_000),
+                ("u1", "s", "played", "svc-inf", float("inf"), 1_700_000_000),
+                ("u1", "s", "clicked", "svc-text", 3.0, "yesterday"),
+            ],
+        )
+    connection.close()
+
+
+def test_stored_rows_out_of_range_are_skipped_by_every_read_and_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "events.sqlite"
+    EventStore(path).put_events("u1", "s", clicks("svc-good"))
+    poison(path)
+    store = EventStore(path)
+    caplog.set_level("WARNING", logger="srs.events")
+    assert [event.item_id for event in store.recent("u1")] == ["svc-good"]
+    stamps, items = store.item_log()
+    assert (stamps.tolist(), items.tolist()) == ([1_700_000_000], ["svc-good"])
+    assert [table.num_rows for table in store.iter_batches(batch_rows=2)] == [1]
+    assert store.export_csv(tmp_path / "export.csv") == 1
+    exported = (tmp_path / "export.csv").read_text()
+    assert "svc-good" in exported and "svc-ms" not in exported and "1700000000000" not in exported
+    skipped = [record for record in caplog.records if "skipped" in record.getMessage()]
+    assert len(skipped) == 5
+    assert store.count() == 6  # quarantined, not deleted

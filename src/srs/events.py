@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
+import math
 import mmap
 import os
 import sqlite3
@@ -48,6 +50,9 @@ import pyarrow.csv as pcsv
 from srs.data.prepare import INTERACTIONS_ARROW_SCHEMA
 from srs.data.store import atomic_file
 from srs.errors import SRSError
+from srs.event_rules import stored_event_problem, timestamp_problem, value_problem
+
+LOG = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.sqlite"
 WRITER_LOCK_SUFFIX = ".writer-lock"
@@ -123,21 +128,53 @@ def _check_id(name: str, value: str) -> None:
         raise EventError(f"{name} is longer than {MAX_ID_LENGTH} characters")
 
 
-def check_batch(user_id: str, session_id: str, events: Sequence[Event]) -> None:
-    """PutEvents' rules: 1–10 events, non-blank IDs, finite values."""
+def check_batch(
+    user_id: str, session_id: str, events: Sequence[Event], now: float | None = None
+) -> None:
+    """PutEvents' rules: 1–10 events, non-blank IDs, and each time and value within
+    :mod:`srs.event_rules` (``now`` defaults to the clock), so nothing that would overflow
+    SQLite or break a date is ever stored. One bad event refuses the whole call."""
     _check_id("userId", user_id)
     _check_id("sessionId", session_id)
     if not 1 <= len(events) <= MAX_EVENTS_PER_CALL:
         raise EventError(
             f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events, got {len(events)}"
         )
+    clock = time.time() if now is None else now
     for index, event in enumerate(events):
         _check_id(f"eventList[{index}].eventType", event.event_type)
         _check_id(f"eventList[{index}].itemId", event.item_id)
-        if event.event_value != event.event_value or abs(event.event_value) == float("inf"):
-            raise EventError(f"eventList[{index}].eventValue must be a finite number")
-        if event.sent_at < 0:
-            raise EventError(f"eventList[{index}].sentAt must not be negative")
+        problem = timestamp_problem(event.sent_at, clock)
+        if problem is not None:
+            raise EventError(f"eventList[{index}].sentAt {problem} (value {event.sent_at!r})")
+        problem = value_problem(event.event_type, event.event_value)
+        if problem is not None:
+            raise EventError(
+                f"eventList[{index}].eventValue {problem} (value {event.event_value!r})"
+            )
+
+
+class _Quarantine:
+    """Stored rows that break the rules, left in the table but never used.
+
+    Older versions accepted any time, and a person may edit the file by hand; one such row
+    must not fail every page that reads it. Each is logged once per process, not per read.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._logged: set[int] = set()
+
+    def usable(self, row_id: int, event_type: object, value: object, sent_at: object) -> bool:
+        problem = stored_event_problem(event_type, value, sent_at)
+        if problem is None:
+            return True
+        with self._lock:
+            first = row_id not in self._logged
+            self._logged.add(row_id)
+        if first:
+            LOG.warning("events: row %s skipped (left in place): %s", row_id, problem)
+        return False
 
 
 Row = tuple[str, str, str, str, float, int, float]
@@ -338,8 +375,10 @@ def _never_reuse_ids(connection: sqlite3.Connection) -> None:
 class EventStore:
     """One SQLite file shared by every process; one connection per thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._clock = clock
+        self._quarantine = _Quarantine()
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_lock = _WriterLock(path.with_name(path.name + WRITER_LOCK_SUFFIX))
@@ -376,14 +415,23 @@ class EventStore:
     def put_events(self, user_id: str, session_id: str, events: Sequence[Event]) -> None:
         """Store a PutEvents call atomically; returns only once it is on disk.
 
-        Raises :class:`EventError` for invalid events (nothing is stored) and
+        Fractional times are stored as whole seconds, as ``srs prepare`` does. Raises
+        :class:`EventError` for invalid events (nothing is stored) and
         :class:`EventStoreError` when valid events could not be written.
         """
-        check_batch(user_id, session_id, events)
-        received = time.time()
+        received = self._clock()
+        check_batch(user_id, session_id, events, now=received)
         self._commits.submit(
             [
-                (user_id, session_id, e.event_type, e.item_id, e.event_value, e.sent_at, received)
+                (
+                    user_id,
+                    session_id,
+                    e.event_type,
+                    e.item_id,
+                    float(e.event_value),
+                    math.floor(e.sent_at),
+                    received,
+                )
                 for e in events
             ]
         )
@@ -470,7 +518,8 @@ class EventStore:
             " FROM events WHERE user_id = ? ORDER BY id DESC LIMIT ?",
             (user_id, limit),
         )
-        return [StoredEvent(*row) for row in cursor]
+        usable = self._quarantine.usable
+        return [StoredEvent(*row) for row in cursor if usable(row[0], row[3], row[5], row[6])]
 
     def users_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
         """Sorted IDs of users with events that begin with ``prefix``: users who exist only
@@ -499,7 +548,14 @@ class EventStore:
 
     def item_log(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
         """Every event's timestamp and item ID, for aggregate views such as daily counts."""
-        rows = self._connect().execute("SELECT sent_at, item_id FROM events").fetchall()
+        usable = self._quarantine.usable
+        rows = [
+            (sent_at, item_id)
+            for row_id, sent_at, item_id, event_type, value in self._connect().execute(
+                "SELECT id, sent_at, item_id, event_type, event_value FROM events"
+            )
+            if usable(row_id, event_type, value, sent_at)
+        ]
         return (
             np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
             np.asarray([row[1] for row in rows], dtype=object),
@@ -521,6 +577,10 @@ class EventStore:
             if not rows:
                 return
             last = rows[-1][0]
+            usable = self._quarantine.usable
+            rows = [row for row in rows if usable(row[0], row[3], row[4], row[5])]
+            if not rows:
+                continue
             _, users, items, types, values, times = zip(*rows, strict=True)
             yield pa.table(
                 {

@@ -587,3 +587,31 @@ def test_a_bad_items_file_names_the_problem_and_keeps_previous_outputs(
     assert expected in message
     assert "\n" not in message
     assert snapshot(out_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "value", "rule"),
+    [
+        (
+            "u2,Amazon S3,viewed,4,1700000000000",
+            "Timestamp",
+            "1700000000000",
+            "out of range for Unix seconds (milliseconds?); it is later than",
+        ),
+        ("u2,Amazon S3,viewed,99,1700000000", "Rating", "99", "out of range 1–5"),
+        ("u2,Amazon S3,viewed,4,4000000000", "Timestamp", "4000000000", "later than"),
+        ("u2,Amazon S3,viewed,4,900000000", "Timestamp", "900000000", "earlier than 2000-01-01"),
+    ],
+)
+def test_times_and_ratings_follow_the_event_rules_the_api_applies(
+    tmp_path: Path, row: str, field: str, value: str, rule: str
+) -> None:
+    """One rule set: a source row refused here is refused by PutEvents too, and the other way."""
+    source = write_source(tmp_path / "bad.csv", HEADER + GOOD_ROWS[0] + "\n" + row + "\n")
+    with pytest.raises(SourceError) as raised:
+        prepare_dataset(source, tmp_path / "out")
+    message = str(raised.value)
+    assert message.startswith(f"{source}: line 3: field {field!r}: ")
+    assert rule in message
+    assert message.endswith(f"(value {value!r})")
+    assert "\n" not in message

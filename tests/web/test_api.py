@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -665,3 +666,88 @@ def test_awkward_slashed_user_ids_reach_exactly_their_own_events(
     recommendations = client.get(f"/api/v1/users/{quote(user, safe='')}/recommendations")
     assert recommendations.status_code == 200
     assert "svc-0001" not in [item["itemId"] for item in recommendations.get_json()["itemList"]]
+
+
+# --- times and values out of range, and rows stored before the rules ----------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("sentAt", 1.7e12, "eventList[1].sentAt"),
+        ("sentAt", 9e18, "eventList[1].sentAt"),
+        ("sentAt", 2**63 - 1, "eventList[1].sentAt"),
+        ("sentAt", 1e300, "eventList[1].sentAt"),
+        ("sentAt", -1e300, "eventList[1].sentAt"),
+        ("sentAt", 900_000_000, "eventList[1].sentAt"),
+        ("sentAt", "later", "eventList[1].sentAt"),
+        ("eventValue", 1e300, "eventList[1].eventValue"),
+        ("eventValue", -1e300, "eventList[1].eventValue"),
+        ("eventValue", False, "eventList[1].eventValue"),
+    ],
+)
+def test_events_out_of_range_are_refused_whole_with_where_and_value(
+    client: FlaskClient, field: str, value: Any, where: str
+) -> None:
+    bad = {"eventType": "played", "itemId": "svc-0001", "sentAt": int(time.time()), field: value}
+    body = {"userId": "range-user", "sessionId": "s", "eventList": [valid_event(), bad]}
+    response = post_json(client, EVENTS, body)
+    assert response.status_code in (400, 422)
+    message = error_of(response, EVENTS, "post")["message"]
+    assert message.startswith(where)
+    if not isinstance(value, str | bool):
+        assert repr(float(value)) in message or repr(value) in message
+    assert client.get("/api/v1/users/range-user/history").status_code == 404  # nothing stored
+
+
+def test_a_rating_of_99_is_refused(client: FlaskClient) -> None:
+    event = {"eventType": "rated", "itemId": "svc-0001", "sentAt": 1_700_000_000, "eventValue": 99}
+    body = {"userId": "rating-user", "sessionId": "s", "eventList": [event]}
+    response = post_json(client, EVENTS, body)
+    assert response.status_code == 422
+    assert "eventList[0].eventValue" in error_of(response, EVENTS, "post")["message"]
+    assert client.get("/api/v1/users/rating-user/history").status_code == 404
+
+
+def test_huge_or_non_finite_json_numbers_are_refused(client: FlaskClient) -> None:
+    for raw in ("1e400", "NaN", "Infinity", "184467440737095516160000"):
+        data = (
+            '{"userId": "raw-user", "sessionId": "s", "eventList": [{"eventType": "liked",'
+            f' "itemId": "svc-0001", "sentAt": {raw}}}]}}'
+        )
+        response = client.post(EVENTS, data=data, content_type="application/json")
+        assert response.status_code in (400, 422), raw
+    assert client.get("/api/v1/users/raw-user/history").status_code == 404
+
+
+def test_fractional_seconds_are_accepted_as_whole_seconds(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    sent = time.time() - 10
+    event = {"eventType": "launched", "itemId": item_ids(service)[0], "sentAt": sent}
+    body = {"userId": "fraction-user", "sessionId": "s", "eventList": [event]}
+    assert post_json(client, EVENTS, body).status_code == 204
+    history = client.get("/api/v1/users/fraction-user/history").get_json()
+    assert history["interactions"][0]["timestamp"] == int(sent)
+
+
+def test_history_skips_stored_rows_out_of_range(
+    client: FlaskClient, service: RecommendationService, data_settings: Settings
+) -> None:
+    item = item_ids(service)[0]
+    with sqlite3.connect(data_settings.events_path) as connection:
+        connection.executemany(
+            "INSERT INTO events (user_id, session_id, event_type, item_id, event_value,"
+            " sent_at, received_at) VALUES ('poisoned-user', 's', ?, ?, ?, ?, 0.0)",
+            [("clicked", item, 3.0, 1_700_000_000_000), ("rated", item, 99.0, 1_700_000_000)],
+        )
+    connection.close()
+    good = {"eventType": "liked", "itemId": item, "sentAt": int(time.time())}
+    body = {"userId": "poisoned-user", "sessionId": "s", "eventList": [good]}
+    assert post_json(client, EVENTS, body).status_code == 204  # moves the change counter
+    response = client.get("/api/v1/users/poisoned-user/history")
+    body = check_against_document(response, HISTORY)
+    assert body is not None
+    assert [entry["eventType"] for entry in body["interactions"]] == ["liked"]
+    recommended = client.get("/api/v1/users/poisoned-user/recommendations")
+    assert recommended.status_code == 200

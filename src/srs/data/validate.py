@@ -12,6 +12,7 @@ import codecs
 import csv
 import difflib
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,12 @@ import pyarrow.compute as pc
 
 from srs.catalog import alias_key
 from srs.errors import SourceError
+from srs.event_rules import (
+    rating_rule,
+    ratings_outside,
+    timestamp_problem,
+    timestamps_outside,
+)
 
 USER, SERVICE, EVENT_TYPE, RATING, TIMESTAMP = (
     "User ID",
@@ -32,9 +39,7 @@ USER, SERVICE, EVENT_TYPE, RATING, TIMESTAMP = (
     "Timestamp",
 )
 REQUIRED_COLUMNS = (USER, SERVICE, EVENT_TYPE, RATING)
-RATING_MIN, RATING_MAX = 1.0, 5.0
 MAX_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
-TIMESTAMP_MAX = 4_102_444_800  # 2100-01-01: later values are almost surely milliseconds
 OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 PERSONALIZE_MIN_INTERACTIONS = 1000
@@ -170,12 +175,15 @@ class _Batch:
         row = _first(pa.array(~np.isfinite(numbers)))
         if row is not None:
             raise self.fail(RATING, row, "not a number")
-        row = _first(pa.array((numbers < RATING_MIN) | (numbers > RATING_MAX)))
+        row = _first(pa.array(ratings_outside(numbers)))
         if row is not None:
-            raise self.fail(RATING, row, f"out of range {RATING_MIN:g}–{RATING_MAX:g}")
+            raise self.fail(RATING, row, rating_rule())
         return numbers
 
     def timestamps(self) -> np.ndarray:
+        """Unix seconds, floored, each within :mod:`srs.event_rules`' window as of now: the
+        same window the API applies to events sent to it."""
+        now = time.time()
         text, seconds = self.numbers(TIMESTAMP)
         textual = np.isnan(seconds)
         if textual.any():
@@ -183,9 +191,10 @@ class _Batch:
         row = _first(pa.array(np.isnan(seconds)))
         if row is not None:
             raise self.fail(TIMESTAMP, row, "neither Unix seconds nor ISO 8601")
-        row = _first(pa.array((seconds < 0) | (seconds >= TIMESTAMP_MAX)))
+        row = _first(pa.array(timestamps_outside(seconds, now)))
         if row is not None:
-            raise self.fail(TIMESTAMP, row, "out of range for Unix seconds (milliseconds?)")
+            problem = timestamp_problem(float(seconds[row]), now)
+            raise self.fail(TIMESTAMP, row, problem or "out of range for Unix seconds")
         return np.asarray(np.floor(seconds), dtype=np.int64)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ import orjson
 from flask import Blueprint, Response, request
 from werkzeug.routing import PathConverter
 
+from srs.event_rules import timestamp_problem, value_problem
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event
 from srs.service import (
     DEFAULT_RESULTS,
@@ -163,7 +165,9 @@ def number_field(obj: Mapping[str, Any], name: str, where: str) -> float:
     return float(value)
 
 
-def parse_event(raw: Any, index: int) -> Event:
+def parse_event(raw: Any, index: int, now: float) -> Event:
+    """One eventList entry, checked against :mod:`srs.event_rules` before any conversion:
+    a time or value out of range is a 422 here, never an overflow further down."""
     where = f"eventList[{index}]"
     if not isinstance(raw, dict):
         raise ApiError(400, f"{where} must be an object, got {type(raw).__name__}")
@@ -173,12 +177,16 @@ def parse_event(raw: Any, index: int) -> Event:
     if "sentAt" not in raw:
         raise ApiError(400, f"{where}: missing required field sentAt")
     sent_at = number_field(raw, "sentAt", where)
-    if sent_at < 0:
-        raise ApiError(422, f"{where}.sentAt must be Unix seconds >= 0, got {sent_at}")
-    if "eventValue" in raw:
-        value = number_field(raw, "eventValue", where)
-        return Event(event_type, item_id, int(sent_at), value)
-    return Event(event_type, item_id, int(sent_at))
+    problem = timestamp_problem(sent_at, now)
+    if problem is not None:
+        raise ApiError(422, f"{where}.sentAt {problem} (value {sent_at!r})")
+    if "eventValue" not in raw:
+        return Event(event_type, item_id, math.floor(sent_at))
+    value = number_field(raw, "eventValue", where)
+    problem = value_problem(event_type, value)
+    if problem is not None:
+        raise ApiError(422, f"{where}.eventValue {problem} (value {value!r})")
+    return Event(event_type, item_id, math.floor(sent_at), value)
 
 
 def parse_filter_values(raw: str | None) -> dict[str, str] | None:
@@ -312,7 +320,8 @@ def events() -> Response:
             422,
             f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events, got {len(event_list)}",
         )
-    parsed = [parse_event(raw, index) for index, raw in enumerate(event_list)]
+    now = time.time()
+    parsed = [parse_event(raw, index, now) for index, raw in enumerate(event_list)]
     context = web_context()
     context.service.put_events(user_id, session_id, parsed)
     context.metrics.events_accepted.inc(len(parsed))

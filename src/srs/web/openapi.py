@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from srs.event_rules import EARLIEST_TIMESTAMP, MAX_ABS_EVENT_VALUE, RATING_MAX, RATING_MIN
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH
 from srs.service import DEFAULT_RESULTS, MAX_RANKING_INPUTS, MAX_RESULTS
 
@@ -86,9 +87,21 @@ def _schemas() -> dict[str, Any]:
             "itemId": _ID,
             "eventValue": {
                 "type": "number",
-                "description": "A rating for 'rated' events; 3.0 (neutral) when absent.",
+                "minimum": -MAX_ABS_EVENT_VALUE,
+                "maximum": MAX_ABS_EVENT_VALUE,
+                "description": (
+                    f"A rating from {RATING_MIN:g} to {RATING_MAX:g} for 'rated' events, a"
+                    " finite weight otherwise; 3.0 (neutral) when absent."
+                ),
             },
-            "sentAt": {"type": "number", "minimum": 0, "description": "Unix seconds."},
+            "sentAt": {
+                "type": "number",
+                "minimum": EARLIEST_TIMESTAMP,
+                "description": (
+                    "Unix seconds, whole or fractional: from 2000-01-01 to one day after the"
+                    " server's clock (a value in milliseconds is refused)."
+                ),
+            },
             "eventId": {"type": "string", "description": "Accepted and ignored."},
             "recommendationId": {"type": "string", "description": "Accepted and ignored."},
             "impression": {
