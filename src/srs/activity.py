@@ -13,12 +13,18 @@ serves every other page, and the data page says the figures are unavailable.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from srs.event_rules import usable_timestamps
+
+LOG = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
 DEFAULT_DAYS = 90
@@ -99,11 +105,30 @@ def summarize_activity(
     )
 
 
+_skipped_logged = threading.Event()
+
+
+def _log_skipped_once(count: int) -> None:
+    """Say once per process that times were left out, not on every page view."""
+    if not _skipped_logged.is_set():
+        _skipped_logged.set()
+        LOG.warning("activity: %d interaction(s) with an out-of-range time left out", count)
+
+
 def daily_counts(timestamps: npt.NDArray[np.int64], days: int) -> list[DailyCount]:
-    """Counts per UTC day over the last ``days`` days, ending on the newest one."""
-    if len(timestamps) == 0:
+    """Counts per UTC day over the last ``days`` days, ending on the newest one.
+
+    Times outside the stored-event window (:mod:`srs.event_rules`) are left out: one such
+    row would otherwise move the chart's last day to a year no date type can show.
+    """
+    seconds = np.asarray(timestamps, dtype=np.int64)
+    usable = usable_timestamps(seconds)
+    if not usable.all():
+        _log_skipped_once(int((~usable).sum()))
+        seconds = seconds[usable]
+    if len(seconds) == 0:
         return []
-    day_numbers = np.asarray(timestamps, dtype=np.int64) // SECONDS_PER_DAY
+    day_numbers = seconds // SECONDS_PER_DAY
     last_day = int(day_numbers.max())
     first_day = max(int(day_numbers.min()), last_day - days + 1)
     in_window = day_numbers >= first_day

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,9 +27,20 @@ from web_support import (
 from werkzeug.test import TestResponse
 
 from srs.activity import ActivitySource
+from srs.config import Settings
 from srs.service import RecommendationService, RecommendedItem
 from srs.web.openapi import openapi_document
-from srs.web.pages import HISTORY_PAGE_SIZE, HOME_CARDS, UNRELIABLE_NOTE, cards_from, percent_text
+from srs.web.pages import (
+    HISTORY_PAGE_SIZE,
+    HOME_CARDS,
+    UNKNOWN_TIME,
+    UNRELIABLE_NOTE,
+    cards_from,
+    iso_time,
+    percent_text,
+    utc_clock,
+    utc_date,
+)
 
 
 class PageParser(HTMLParser):
@@ -660,3 +672,41 @@ def test_after_feedback_the_message_offers_to_undo_it(
     assert parse(restored).cards == page.cards
     assert service.history(user, limit=1).total == before
     assert "Undo that" not in client.get(f"/?user={user}").get_data(as_text=True)
+
+
+def test_pages_render_around_stored_rows_out_of_range(
+    client: FlaskClient, service: RecommendationService, data_settings: Settings
+) -> None:
+    """Rows an older version accepted (milliseconds, a rating of 99) are skipped, not raised."""
+    item = service.items()[0].item_id
+    with sqlite3.connect(data_settings.events_path) as connection:
+        connection.executemany(
+            "INSERT INTO events (user_id, session_id, event_type, item_id, event_value,"
+            " sent_at, received_at) VALUES ('page-poisoned', 's', ?, ?, ?, ?, 0.0)",
+            [("clicked", item, 3.0, 1_700_000_000_000), ("rated", item, 99.0, 1_700_000_000)],
+        )
+    connection.close()
+    sent = int(time.time())
+    response = client.post(
+        "/api/v1/events",
+        json={
+            "userId": "page-poisoned",
+            "sessionId": "s",
+            "eventList": [{"eventType": "liked", "itemId": item, "sentAt": sent}],
+        },
+    )
+    assert response.status_code == 204, response.get_json()
+    home = client.get("/?user=page-poisoned")
+    assert home.status_code == 200
+    assert time.strftime("%Y-%m-%d", time.gmtime(sent)) in home.get_data(as_text=True)
+    data = client.get("/data")
+    assert data.status_code == 200
+    assert "55840" not in data.get_data(as_text=True)
+    assert isinstance(service, ActivitySource)
+    assert service.activity().feedback_daily[-1].day == time.strftime("%Y-%m-%d", time.gmtime(sent))
+
+
+@pytest.mark.parametrize("timestamp", [1_700_000_000_000, 9 * 10**18, -5])
+def test_date_filters_show_a_placeholder_for_times_out_of_range(timestamp: int) -> None:
+    assert utc_date(timestamp) == utc_clock(timestamp) == iso_time(timestamp) == UNKNOWN_TIME
+    assert utc_date(1_700_000_000) == "2023-11-14"

@@ -34,6 +34,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from srs.activity import Activity, ActivitySource
 from srs.engine.metrics import PERSONALIZE_METRICS
+from srs.event_rules import stored_timestamp_problem
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event, EventStore, StoredEvent
 from srs.service import (
     HistoryEntry,
@@ -66,6 +67,7 @@ FEEDBACK_LABELS = {
 RATINGS = (1, 2, 3, 4, 5)
 RATING_EVENT = "rated"
 """The one event type whose value is a star rating; on every other row it is a weight."""
+UNKNOWN_TIME = "unknown time"
 GIVEN_TEXT = {
     "liked": "You liked this",
     "not_interested": "You marked this not interested",
@@ -210,19 +212,27 @@ def ordered_metrics(metrics: dict[str, float]) -> list[tuple[str, float]]:
     return known + others
 
 
+def _shown_time(timestamp: int, pattern: str) -> str:
+    """A time as text, or a placeholder when it lies outside the stored-event window: one odd
+    row from an older version or a hand edit must not fail the page that shows it."""
+    if stored_timestamp_problem(timestamp) is not None:
+        return UNKNOWN_TIME
+    return datetime.fromtimestamp(timestamp, UTC).strftime(pattern)
+
+
 @pages.app_template_filter("utc_date")
 def utc_date(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    return _shown_time(timestamp, "%Y-%m-%d")
 
 
 @pages.app_template_filter("utc_clock")
 def utc_clock(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M")
+    return _shown_time(timestamp, "%H:%M")
 
 
 @pages.app_template_filter("iso_time")
 def iso_time(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+    return _shown_time(timestamp, "%Y-%m-%dT%H:%M:%S+00:00")
 
 
 @pages.app_template_filter("event_label")
