@@ -102,11 +102,13 @@ def test_events_export_writes_interactions_csv(runner: CliRunner, tmp_path: Path
     assert missing.exit_code == USER_ERROR_EXIT
     assert "no events have been recorded yet" in missing.stderr
 
-    EventStore(tmp_path / "events.sqlite").put_events("u1", "s1", [Event("liked", "svc-0001", 5)])
+    EventStore(tmp_path / "events.sqlite").put_events(
+        "u1", "s1", [Event("liked", "svc-0001", 1_760_000_000)]
+    )
     exported = invoke(runner, "--data-dir", str(tmp_path), "events", "export")
     assert exported.exit_code == 0, exported.stderr
     lines = (tmp_path / "events_export.csv").read_text().splitlines()
-    assert lines[1] == '"u1","svc-0001","liked",3,5'
+    assert lines[1] == '"u1","svc-0001","liked",3,1760000000'
 
 
 def test_train_recommend_similar_and_evaluate(runner: CliRunner, data_dir: Path) -> None:
@@ -336,8 +338,8 @@ def test_history_includes_recorded_feedback_newest_first(runner: CliRunner, tmp_
         for item, name in (row.split(",", 1) for row in mapping[1:])
     }
     events = EventStore(tmp_path / "events.sqlite")
-    events.put_events("007", "s1", [Event("liked", ids["Amazon S3"], 1_800_000_000)])
-    events.put_events("007", "s1", [Event("rated", ids["AWS Lambda"], 1_800_000_060, 2.0)])
+    events.put_events("007", "s1", [Event("liked", ids["Amazon S3"], 1_760_000_000)])
+    events.put_events("007", "s1", [Event("rated", ids["AWS Lambda"], 1_760_000_060, 2.0)])
     events.close()
 
     shown = invoke(runner, "--data-dir", str(tmp_path), "history", "007")
@@ -351,3 +353,53 @@ def test_history_includes_recorded_feedback_newest_first(runner: CliRunner, tmp_
     newest = invoke(runner, "--data-dir", str(tmp_path), "history", "007", "--limit", "1")
     assert "AWS Lambda" in newest.stdout and "rated" in newest.stdout
     assert "liked" not in newest.stdout
+
+
+HOSTILE_HEADER = "User ID,AWS Service,Interaction Type,Rating,Timestamp\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            HOSTILE_HEADER + "007,Amazon S3,viewed,4,1700000000\nu2,Amazon\x00 S3,viewed,3,1\n",
+            "line 3: field 'AWS Service': contains control character U+0000 "
+            "(value 'Amazon\\x00 S3')",
+        ),
+        (
+            "User ID,AWS Service,Interaction Type,Rating,RATING\n007,Amazon S3,viewed,4,5\n",
+            "line 1: column 5 ('RATING') repeats the name of column 4 ('Rating'); "
+            "give each column its own name",
+        ),
+        (
+            HOSTILE_HEADER + "007,Amazon S3,viewed,4,1700000000\n\n\nu2,Amazon S3,viewed,0,1\n",
+            "line 5: field 'Rating': out of range 1–5 (value '0')",
+        ),
+    ],
+    ids=["nul", "repeated_column", "after_blank_lines"],
+)
+def test_hostile_source_is_one_line_and_exit_2_keeping_the_dataset(
+    runner: CliRunner, tmp_path: Path, text: str, expected: str
+) -> None:
+    (tmp_path / "aws_synthetic_service_recommendation_data.csv").write_text(SOURCE)
+    assert invoke(runner, "--data-dir", str(tmp_path), "prepare").exit_code == 0
+    dataset = tmp_path / "dataset"
+    before = {path.name: path.read_bytes() for path in dataset.iterdir()}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    result = invoke(runner, "--data-dir", str(tmp_path), "prepare", "--source", str(bad))
+    assert result.exit_code == USER_ERROR_EXIT
+    assert result.stderr.strip() == f"error: {bad}: {expected}"
+    assert {path.name: path.read_bytes() for path in dataset.iterdir()} == before
+
+
+def test_prepare_accepts_a_header_with_spaces_around_names(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    spaced = SOURCE.replace("User ID,AWS Service", " User ID , AWS Service ", 1)
+    (tmp_path / "spaced.csv").write_text(spaced)
+    result = invoke(
+        runner, "--data-dir", str(tmp_path), "prepare", "--source", str(tmp_path / "spaced.csv")
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "prepared 3 interactions, 2 users" in result.stderr + result.stdout

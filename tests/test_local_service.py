@@ -94,8 +94,8 @@ def test_feedback_changes_the_next_answer_at_once_in_every_worker(service_dir: P
         "user_000004",
         "session-1",
         [
-            Event("not_interested", dismissed.item_id, 1_800_000_000),
-            Event("launched", launched.item_id, 1_800_000_001, 5.0),
+            Event("not_interested", dismissed.item_id, 1_760_000_000),
+            Event("launched", launched.item_id, 1_760_000_001, 5.0),
         ],
     )
     after = [item.item_id for item in worker_b.recommend("user_000004", num_results=10).item_list]
@@ -113,7 +113,7 @@ def test_a_launch_moves_related_services_up(service_dir: Path) -> None:
     service = open_service(service_dir)
     user = "brand-new-user"
     sagemaker = next(i.item_id for i in service.items() if i.service_name == "Amazon SageMaker")
-    service.put_events(user, "s", [Event("launched", sagemaker, 1_800_000_000, 5.0)])
+    service.put_events(user, "s", [Event("launched", sagemaker, 1_760_000_000, 5.0)])
     answer = service.recommend(user, num_results=10)
     assert all(item.reason == "because you use Amazon SageMaker" for item in answer.item_list)
     categories = {item.category for item in answer.item_list}
@@ -123,7 +123,7 @@ def test_a_launch_moves_related_services_up(service_dir: Path) -> None:
 def test_history_pages_through_events_then_prepared_rows(service_dir: Path) -> None:
     service = open_service(service_dir)
     stored = service.history("user_000005", limit=500)
-    service.put_events("user_000005", "s", [Event("liked", "svc-0001", 1_900_000_000)])
+    service.put_events("user_000005", "s", [Event("liked", "svc-0001", 1_760_000_100)])
     page = service.history("user_000005", limit=2, offset=0)
     assert page.total == stored.total + 1
     assert page.interactions[0].event_type == "liked"
@@ -343,7 +343,7 @@ def test_a_user_known_only_through_feedback_is_found_by_the_user_search(
     service = open_service(service_dir)
     assert service.search_users("zz_newcomer") == []
     item = service.items()[0].item_id
-    service.put_events("zz_newcomer_1", "s", [Event("viewed", item, 1_800_000_000)])
+    service.put_events("zz_newcomer_1", "s", [Event("viewed", item, 1_760_000_000)])
     assert service.search_users("zz_new") == ["zz_newcomer_1"]
     assert service.search_users("user_00000", limit=3) == [
         "user_000001",
@@ -359,9 +359,9 @@ def test_event_types_clients_send_are_stored_in_canonical_form(service_dir: Path
         "user_000005",
         "s",
         [
-            Event(" Launch ", first, 1_800_000_000),
-            Event("deploy", second, 1_800_000_001),
-            Event("Page View", third, 1_800_000_002),
+            Event(" Launch ", first, 1_760_000_000),
+            Event("deploy", second, 1_760_000_001),
+            Event("Page View", third, 1_760_000_002),
         ],
     )
     newest = service.history("user_000005", limit=3).interactions

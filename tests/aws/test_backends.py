@@ -133,7 +133,7 @@ def test_batch_results_are_served_with_no_campaign(
         ("svc-0001", 0.3),
     ]
     assert app.get("/api/v1/users/user_000001/history?limit=1").status_code == 200
-    event = {"eventType": "liked", "itemId": "svc-0001", "sentAt": 1_800_000_000}
+    event = {"eventType": "liked", "itemId": "svc-0001", "sentAt": 1_760_000_000}
     posted = app.post(
         "/api/v1/events", json={"userId": "user_000001", "sessionId": "s", "eventList": [event]}
     )
