@@ -590,6 +590,132 @@ def test_a_bad_items_file_names_the_problem_and_keeps_previous_outputs(
 
 
 @pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            "u2,Amazon\x00 S3,viewed,4,1700000000",
+            "line 3: field 'AWS Service': contains control character U+0000 "
+            "(value 'Amazon\\x00 S3')",
+        ),
+        (
+            "u\x1b2,Amazon S3,viewed,4,1700000000",
+            "line 3: field 'User ID': contains control character U+001B (value 'u\\x1b2')",
+        ),
+        (
+            "u2,Amazon S3,vie\x07wed,4,1700000000",
+            "line 3: field 'Interaction Type': contains control character U+0007",
+        ),
+        (
+            'u2,"Amazon\nS3",viewed,4,1700000000',
+            "line 3: field 'AWS Service': contains control character U+000A",
+        ),
+    ],
+    ids=["nul", "escape", "bell", "newline_inside"],
+)
+def test_a_control_character_in_a_text_field_is_refused(
+    tmp_path: Path, out_dir: Path, row: str, expected: str
+) -> None:
+    source = write_source(tmp_path / "bad.csv", HEADER + GOOD_ROWS[0] + "\n" + row + "\n")
+    before = snapshot(out_dir)
+    with pytest.raises(SourceError) as raised:
+        prepare_dataset(source, out_dir)
+    assert str(raised.value).startswith(f"{source}: {expected}")
+    assert snapshot(out_dir) == before
+
+
+def test_a_control_character_deep_in_a_streamed_file_names_its_line_and_tabs_pass(
+    tmp_path: Path, out_dir: Path
+) -> None:
+    rows = [f"u{i % 50},{'Amazon S3' if i % 2 else 'AWS Lambda'},viewed,4" for i in range(3000)]
+    rows[100] = "u7,Amazon\tS3,viewed,4"  # a tab is not refused
+    rows[2500] = "u7,Amazon\x00S3,viewed,4"
+    text = "User ID,AWS Service,Interaction Type,Rating\n" + "\n".join(rows) + "\n"
+    source = write_source(tmp_path / "big.csv", text)
+    before = snapshot(out_dir)
+    with pytest.raises(SourceError, match=r"line 2502: field 'AWS Service': contains control"):
+        prepare_dataset(source, out_dir, block_bytes=4096)
+    assert snapshot(out_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            "User ID,AWS Service,Interaction Type,Rating,Rating",
+            "line 1: column 5 ('Rating') repeats the name of column 4 ('Rating')",
+        ),
+        (
+            "User ID,AWS Service,Interaction Type,Rating, rating ",
+            "line 1: column 5 ('rating') repeats the name of column 4 ('Rating')",
+        ),
+        (
+            "USER ID,AWS Service,Interaction Type,Rating,User ID",
+            "line 1: column 5 ('User ID') repeats the name of column 1 ('USER ID')",
+        ),
+    ],
+    ids=["exact", "spaces_and_case", "first_differs_in_case"],
+)
+def test_a_repeated_column_name_names_both_positions(
+    tmp_path: Path, out_dir: Path, header: str, expected: str
+) -> None:
+    source = write_source(tmp_path / "dup.csv", header + "\nu1,Amazon S3,viewed,4,2\n")
+    before = snapshot(out_dir)
+    with pytest.raises(SourceError) as raised:
+        prepare_dataset(source, out_dir)
+    assert str(raised.value).startswith(f"{source}: {expected}")
+    assert snapshot(out_dir) == before
+
+
+def test_header_names_with_surrounding_spaces_are_read_as_trimmed(tmp_path: Path) -> None:
+    spaced = " User ID , AWS Service ,Interaction Type , Rating,  Timestamp  ,, \n"
+    rows = "\n".join(f"{row},x, " for row in GOOD_ROWS) + "\n"
+    plain = prepare_dataset(
+        write_source(tmp_path / "plain.csv", HEADER + "\n".join(GOOD_ROWS) + "\n"),
+        tmp_path / "plain",
+    )
+    spaces = prepare_dataset(write_source(tmp_path / "spaced.csv", spaced + rows), tmp_path / "sp")
+    assert spaces.rows == plain.rows == len(GOOD_ROWS)
+    assert snapshot(tmp_path / "sp") == snapshot(tmp_path / "plain")
+
+
+BLANK_LINES_SOURCE = (
+    "User ID,AWS Service,Interaction Type,Rating,Note\n"  # line 1
+    "u1,Amazon S3,viewed,4,a\n"  # 2
+    "\n"  # 3
+    "\r\n"  # 4
+    "u1,AWS Lambda,launched,5,b\n"  # 5
+    'u2,Amazon S3,viewed,3,"two\n'  # 6
+    'lines"\n'  # 7
+    "\n"  # 8
+    "u2,Amazon EC2,zapped,2,c\n"  # 9
+    "{row}\n"  # 10
+)
+
+
+def test_errors_name_the_true_line_after_blank_lines_and_multi_line_values(
+    tmp_path: Path, out_dir: Path
+) -> None:
+    source = write_source(
+        tmp_path / "blank.csv", BLANK_LINES_SOURCE.format(row="u3,Amazon EC2,viewed,9,d")
+    )
+    before = snapshot(out_dir)
+    with pytest.raises(SourceError) as raised:
+        prepare_dataset(source, out_dir, block_bytes=64)
+    assert str(raised.value) == f"{source}: line 10: field 'Rating': out of range 1–5 (value '9')"
+    assert snapshot(out_dir) == before
+
+
+def test_unknown_event_types_name_their_true_line_after_blank_lines(tmp_path: Path) -> None:
+    source = write_source(
+        tmp_path / "blank.csv", BLANK_LINES_SOURCE.format(row="u3,Amazon EC2,viewed,1,d")
+    )
+    result = prepare_dataset(source, tmp_path / "out", block_bytes=64)
+    zapped = next(seen for seen in result.event_types if seen.written == "zapped")
+    assert zapped.canonical is None
+    assert zapped.first_line == 9
+
+
+@pytest.mark.parametrize(
     ("row", "field", "value", "rule"),
     [
         (

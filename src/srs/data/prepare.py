@@ -41,6 +41,7 @@ from srs.data.validate import (
     check_rows,
     inspect_source,
     load_item_metadata,
+    locate_record_lines,
     locate_unreadable_line,
 )
 from srs.data.vocabulary import EventVocabulary, normalise_event_type
@@ -180,7 +181,7 @@ class _Tally:
 class _EventTypeCount:
     canonical: str | None
     rows: int = 0
-    first_line: int | None = None
+    first_record: int | None = None
 
 
 class _Recognition:
@@ -198,15 +199,15 @@ class _Recognition:
         self.service_of: dict[str, str] = {}
         self.service_rows: dict[str, int] = {}
 
-    def event_types_of(self, raw: pa.Array, first_line: int) -> pa.Array:
+    def event_types_of(self, raw: pa.Array, first_record: int) -> pa.Array:
         mapped = self.vocabulary.map_array(raw)
         for written, canonical, rows, first_row in zip(
             mapped.written, mapped.canonical, mapped.rows, mapped.first_rows, strict=True
         ):
             count = self.event_types.setdefault(written, _EventTypeCount(canonical))
             count.rows += int(rows)
-            if count.first_line is None and first_row >= 0:
-                count.first_line = first_line + int(first_row)
+            if count.first_record is None and first_row >= 0:
+                count.first_record = first_record + int(first_row)
         return mapped.event_types
 
     def services_of(self, raw: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -221,9 +222,21 @@ class _Recognition:
         names = pa.array([self.service_of[value] for value in written], pa.string())
         return names, codes
 
-    def event_type_report(self) -> list[EventTypeSeen]:
+    def event_type_report(self, source: Path) -> list[EventTypeSeen]:
+        """Every type seen; unknown ones with the line they first appear on in ``source``."""
+        records = [
+            count.first_record
+            for count in self.event_types.values()
+            if count.first_record is not None
+        ]
+        lines = locate_record_lines(source, records)
         seen = [
-            EventTypeSeen(written, count.canonical, count.rows, count.first_line)
+            EventTypeSeen(
+                written,
+                count.canonical,
+                count.rows,
+                None if count.first_record is None else lines[count.first_record],
+            )
             for written, count in self.event_types.items()
         ]
         return sorted(seen, key=lambda entry: (-entry.rows, entry.written))
@@ -288,14 +301,21 @@ def _pending(directory: Path) -> Iterator[_PendingOutputs]:
         pending.discard()
 
 
-def _batches(layout: SourceLayout, handle: BinaryIO, block_bytes: int) -> Iterator[pd.DataFrame]:
+def _batches(layout: SourceLayout, handle: BinaryIO, block_bytes: int) -> Iterator[pa.RecordBatch]:
+    """The source in blocks, its columns named as ``layout`` read them.
+
+    The header row is skipped rather than parsed again: Arrow would keep each name as
+    written, spaces included, and then not find the trimmed names the layout holds.
+    """
     wanted = [
         layout.columns[name] for name in (*REQUIRED_COLUMNS, TIMESTAMP) if name in layout.columns
     ]
     try:
         reader = pcsv.open_csv(
             handle,
-            read_options=pcsv.ReadOptions(block_size=block_bytes),
+            read_options=pcsv.ReadOptions(
+                block_size=block_bytes, column_names=list(layout.header), skip_rows=1
+            ),
             parse_options=pcsv.ParseOptions(newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
                 column_types={name: pa.string() for name in layout.header},
@@ -329,9 +349,8 @@ def _write_interactions(
     ):
         position = 0
         for frame in _batches(layout, source, block_bytes):
-            first_line = tally.rows + 2
-            rows = check_rows(frame, layout, first_line=first_line)
-            event_types = recognition.event_types_of(rows.event_types, first_line)
+            rows = check_rows(frame, layout, first_record=tally.rows)
+            event_types = recognition.event_types_of(rows.event_types, tally.rows)
             names, codes = recognition.services_of(rows.services)
             services = mapping.assign(names)
             sequence = tally.add(rows.users, services)
@@ -551,7 +570,7 @@ def prepare_dataset(
             raise SourceError(
                 f"{source}: found 1 unique service ({only!r}); at least 2 are required"
             )
-        event_types = recognition.event_type_report()
+        event_types = recognition.event_type_report(source)
         refusal = _strict_refusal(source, event_types) if strict else None
         if refusal is not None:
             raise refusal

@@ -9,11 +9,12 @@ batch of rows; the streaming in :mod:`srs.data.prepare` feeds them.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import difflib
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,9 @@ USER, SERVICE, EVENT_TYPE, RATING, TIMESTAMP = (
 REQUIRED_COLUMNS = (USER, SERVICE, EVENT_TYPE, RATING)
 MAX_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
 OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+# C0 control characters other than tab: a NUL or an escape in an ID makes a new user or
+# service that nobody can type, and several of them break the CSV written for Personalize.
+CONTROL_CHARACTERS = "[\\x00-\\x08\\x0a-\\x1f]"
 
 PERSONALIZE_MIN_INTERACTIONS = 1000
 PERSONALIZE_MIN_ACTIVE_USERS = 25
@@ -87,7 +91,27 @@ def inspect_source(path: Path) -> SourceLayout:
             f"{path}: line 1: header is blank (expected {', '.join(REQUIRED_COLUMNS)})"
         )
     header = tuple(cell.strip() for cell in next(csv.reader([text.rstrip("\r\n")])))
+    _refuse_repeated_columns(path, header)
     return SourceLayout(path=path, header=header, columns=_locate_columns(path, header, text))
+
+
+def _refuse_repeated_columns(path: Path, header: tuple[str, ...]) -> None:
+    """Two columns of one name (spaces and case aside) leave it to chance which one is read.
+
+    Blank names are not names, so trailing commas in a header stay harmless.
+    """
+    first: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            continue
+        key = name.casefold()
+        if key in first:
+            earlier = first[key]
+            raise SourceError(
+                f"{path}: line 1: column {position} ({name!r}) repeats the name of column "
+                f"{earlier} ({header[earlier - 1]!r}); give each column its own name"
+            )
+        first[key] = position
 
 
 def _locate_columns(path: Path, header: tuple[str, ...], text: str) -> dict[str, str]:
@@ -137,24 +161,52 @@ class CheckedRows:
     timestamps: np.ndarray | None
 
 
-class _Batch:
-    """A batch with the layout that says which of its columns is which."""
+def _control_rows(values: pa.Array) -> pa.Array | None:
+    """Which values hold a control character, or None when none can.
 
-    def __init__(self, batch: pa.RecordBatch, layout: SourceLayout, first_line: int) -> None:
-        self.batch, self.layout, self.first_line = batch, layout, first_line
+    The bytes of the whole array are scanned with numpy first: almost every batch has no
+    byte below 0x20 at all, and that scan costs a fraction of a regular expression run
+    over each value, which is kept for the batches that do (tabs included).
+    """
+    data = values.buffers()[2]
+    if data is None or data.size == 0 or np.frombuffer(data, np.uint8).min() >= 0x20:
+        return None
+    return pc.match_substring_regex(values, CONTROL_CHARACTERS)
+
+
+def _control_rule(value: str) -> str:
+    code = next(ord(char) for char in value if ord(char) < 0x20 and char != "\t")
+    return f"contains control character U+{code:04X}"
+
+
+class _Batch:
+    """A batch with the layout that says which of its columns is which.
+
+    Rows are known by their position among the file's data records; the line an editor
+    shows is looked up only when a row fails, so the fast path never counts lines.
+    """
+
+    def __init__(self, batch: pa.RecordBatch, layout: SourceLayout, first_record: int) -> None:
+        self.batch, self.layout, self.first_record = batch, layout, first_record
 
     def raw(self, name: str) -> pa.Array:
         return self.batch.column(self.layout.columns[name])
 
     def fail(self, name: str, row: int, rule: str) -> SourceError:
         value = self.raw(name)[row].as_py()
-        return _fail(self.layout, self.first_line + row, name, value, rule)
+        record = self.first_record + row
+        line = locate_record_lines(self.layout.path, [record])[record]
+        return _fail(self.layout, line, name, value, rule)
 
     def text(self, name: str, check_length: bool = True) -> pa.Array:
         values = pc.utf8_trim_whitespace(self.raw(name))
         row = _first(pc.equal(values, ""))
         if row is not None:
             raise self.fail(name, row, "blank")
+        controls = _control_rows(values)
+        row = None if controls is None else _first(controls)
+        if row is not None:
+            raise self.fail(name, row, _control_rule(values[row].as_py()))
         if check_length:
             row = _first(pc.greater(pc.utf8_length(values), MAX_ID_LENGTH))
             if row is not None:
@@ -205,9 +257,9 @@ def parse_iso_timestamps(text: pd.Series) -> np.ndarray:
     return np.where(parsed.isna().to_numpy(), np.nan, seconds)
 
 
-def check_rows(batch: pa.RecordBatch, layout: SourceLayout, first_line: int) -> CheckedRows:
-    """Validate and type one batch; ``first_line`` is the file line of its first row."""
-    rows = _Batch(batch, layout, first_line)
+def check_rows(batch: pa.RecordBatch, layout: SourceLayout, first_record: int) -> CheckedRows:
+    """Validate and type one batch; ``first_record`` is the 0-based data record of its first row."""
+    rows = _Batch(batch, layout, first_record)
     return CheckedRows(
         users=rows.text(USER),
         services=rows.text(SERVICE),
@@ -220,6 +272,36 @@ def check_rows(batch: pa.RecordBatch, layout: SourceLayout, first_line: int) -> 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as handle:
         yield from enumerate(handle, start=1)
+
+
+def locate_record_lines(path: Path, records: Collection[int]) -> dict[int, int]:
+    """The line on which each 0-based data record of a source CSV starts.
+
+    The CSV reader skips blank lines and lets quoted values span lines, so a record's
+    position is not its line. The file is re-read with the csv module up to the last
+    record asked for; that is slow, so it runs only for an error or a warning. Should
+    the re-read fail, a record keeps the line it would have without blank lines.
+    """
+    wanted = set(records)
+    found = {record: record + 2 for record in wanted}
+    if not wanted:
+        return found
+    last = max(wanted)
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        reader = csv.reader(handle)
+        with contextlib.suppress(csv.Error):
+            next(reader, None)
+            line, record = reader.line_num, 0
+            for cells in reader:
+                start, line = line + 1, reader.line_num
+                if not cells:
+                    continue
+                if record in wanted:
+                    found[record] = start
+                if record == last:
+                    break
+                record += 1
+    return found
 
 
 def locate_unreadable_line(path: Path, expected_fields: int) -> str:
