@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +98,47 @@ def test_a_worker_freezes_its_start_up_objects_out_of_the_collector(
     found = json.loads(done.stdout.splitlines()[-1])
     assert found["status"] == 200
     assert found["frozen"] > 10_000
+
+
+def _run_in_own_session(command: list[str]) -> tuple[str, str, int]:
+    """Run a server command that should stop at once; one that starts instead is stopped
+    with all its workers, so a regression fails the test without leaving servers behind."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"{command[0]} started a server on a busy port")
+    return stdout, stderr, process.returncode
+
+
+def test_serve_refuses_a_port_another_server_listens_on(data_settings: Settings) -> None:
+    """Granian's SO_REUSEPORT would let a second server share the port and split requests
+    between two models; the real command must stop first, with one line."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        srs = Path(sys.executable).with_name("srs")
+        stdout, stderr, status = _run_in_own_session(
+            [str(srs), "--data-dir", str(data_settings.data_dir), "serve", "--port", str(port)]
+        )
+    assert status == 2
+    assert stdout == ""
+    assert stderr == f"error: port {port} on 127.0.0.1 is already in use\n"
+
+
+def test_the_module_entry_point_refuses_a_busy_port_too() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        _, stderr, status = _run_in_own_session(
+            [sys.executable, "-m", "srs.web.serve", "--port", str(port)]
+        )
+    assert status == 2
+    assert stderr == f"error: port {port} on 127.0.0.1 is already in use\n"

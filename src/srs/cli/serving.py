@@ -29,11 +29,13 @@ def serve(
     ctx: click.Context, host: str, port: int, workers: int | None, threads: int, dev: bool
 ) -> None:
     """Serve the web interface and the REST API (granian) until stopped."""
+    from srs.web.serve import ensure_port_free
     from srs.web.serve import serve as run_server
 
     settings = settings_of(ctx)
     if not (settings.dataset_dir / "items.csv").exists() and settings.store == "local":
         raise SRSError(f"{settings.dataset_dir}: no prepared dataset; run 'srs prepare' first")
+    ensure_port_free(host, port)
     click.echo(f"serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     status = run_server(
         settings,

@@ -21,10 +21,12 @@ memory-mapped by the service, so the page cache holds them once for all workers.
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,7 @@ from types import FrameType
 from flask import Flask
 
 from srs.config import ENV_PREFIX, Settings, load_settings
+from srs.errors import SRSError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -110,6 +113,35 @@ def server_command(
         "warning",
         APP_FACTORY,
     ]
+
+
+def ensure_port_free(host: str, port: int, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse a port another server already listens on, before any server starts.
+
+    Granian binds with SO_REUSEPORT, so a second server on a busy port would start
+    without complaint and the kernel would split requests between two servers that may
+    hold different models. A socket bound without that option fails where granian would
+    not. SO_REUSEADDR is kept so connections of a just-stopped server, still in
+    TIME_WAIT, do not count as a server. Under Flask's reloader the parent process holds
+    the port for its child, so the child does not check again.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("WERKZEUG_RUN_MAIN") == "true":
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise SRSError(f"cannot serve on {host}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SRSError(f"port {port} on {host} is already in use") from None
+            raise SRSError(f"cannot listen on port {port} on {host}: {exc.strerror}") from None
 
 
 def server_environ(settings: Settings, base: Mapping[str, str], metrics_dir: str) -> dict[str, str]:
@@ -207,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--dev", action="store_true", help="Flask's reloader, one process")
     args = parser.parse_args(argv)
+    try:
+        ensure_port_free(args.host, args.port)
+    except SRSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return serve(load_settings(), args.host, args.port, args.workers, args.dev, args.threads)
 
 
