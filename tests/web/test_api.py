@@ -394,8 +394,6 @@ def test_events_accept_personalize_attribution_fields(client: FlaskClient) -> No
     [
         ("{not json", "application/json"),
         ("[1, 2]", "application/json"),
-        ('{"userId": "u"}', "text/plain"),
-        ("userId=u", "application/x-www-form-urlencoded"),
     ],
 )
 def test_events_need_a_json_object_body(client: FlaskClient, data: str, content_type: str) -> None:
@@ -751,3 +749,91 @@ def test_history_skips_stored_rows_out_of_range(
     assert [entry["eventType"] for entry in body["interactions"]] == ["liked"]
     recommended = client.get("/api/v1/users/poisoned-user/recommendations")
     assert recommended.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "filter_values",
+    [
+        "[" * 1000 + "]" * 1000,
+        '{"A":' * 1000 + '"v"' + "}" * 1000,
+        '{"A":"\\"x\\"","B":' + "[" * 10_000,
+    ],
+)
+def test_deeply_nested_filter_values_are_a_400_naming_them(
+    client: FlaskClient, service: RecommendationService, filter_values: str
+) -> None:
+    response = client.get(
+        RECS.format(userId=a_user(service)),
+        query_string={
+            "filter": "EXCLUDE ItemID WHERE Items.CATEGORY IN ($A)",
+            "filterValues": filter_values,
+        },
+    )
+    assert response.status_code == 400
+    error = error_of(response, RECS)
+    assert error["code"] == "bad_request"
+    assert "filterValues" in error["message"]
+
+
+def test_overlong_filter_values_are_refused_before_parsing(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    response = client.get(
+        RECS.format(userId=a_user(service)),
+        query_string={"filterValues": json.dumps({"A": "x" * 50_000})},
+    )
+    assert response.status_code == 422
+    assert "filterValues" in error_of(response, RECS)["message"]
+
+
+def test_filter_values_with_brackets_inside_strings_still_parse(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    response = client.get(
+        RECS.format(userId=a_user(service)),
+        query_string={
+            "filter": "EXCLUDE ItemID WHERE Items.CATEGORY IN ($A)",
+            "filterValues": json.dumps({"A": '"[{not nested}]"'}),
+        },
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", [EVENTS, RANKINGS])
+def test_json_bodies_nested_past_any_limit_are_a_400(client: FlaskClient, path: str) -> None:
+    response = client.post(path, data='{"userId": ' + "[" * 5_000, content_type="application/json")
+    assert response.status_code == 400
+    assert error_of(response, path, "post")["code"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/vnd.api+json",
+        "text/json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+    ],
+)
+@pytest.mark.parametrize("path", [EVENTS, RANKINGS])
+def test_bodies_not_sent_as_application_json_get_415(
+    client: FlaskClient, path: str, content_type: str
+) -> None:
+    response = client.post(path, data='{"userId": "u"}', content_type=content_type)
+    assert response.status_code == 415
+    error = error_of(response, path, "post")
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/json;"]
+)
+def test_application_json_with_parameters_is_read(
+    client: FlaskClient, service: RecommendationService, content_type: str
+) -> None:
+    body = {"userId": a_user(service), "inputList": item_ids(service)[:3]}
+    response = client.post(RANKINGS, data=json.dumps(body), content_type=content_type)
+    assert response.status_code == 200

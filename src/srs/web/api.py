@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -48,6 +49,12 @@ EVENT_FIELDS = frozenset({"eventType", "itemId", "eventValue", "sentAt"})
 # Fields PutEvents clients commonly send for attribution; accepted and not used here.
 IGNORED_EVENT_FIELDS = frozenset({"eventId", "recommendationId", "impression", "properties"})
 _ECHO_LIMIT = 40
+JSON_MEDIA_TYPE = "application/json"
+# The longest filterValues a valid request needs: every entry at its limits, each character
+# written as a \uXXXX escape, plus the quotes, colons and commas around them.
+MAX_FILTER_VALUES_TEXT = 6 * MAX_FILTER_VALUES * (MAX_ID_LENGTH + MAX_FILTER_VALUE_LENGTH + 8)
+# A string literal, or an unclosed one to the end; possessive, so the scan stays linear.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
 
 
 class IdConverter(PathConverter):
@@ -128,13 +135,18 @@ def check_id(name: str, value: str) -> str:
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object; reading the body enforces MAX_CONTENT_LENGTH (413)."""
-    if not request.is_json:
-        raise ApiError(400, "send the body as JSON with Content-Type: application/json")
+    """The request's JSON object; reading the body enforces MAX_CONTENT_LENGTH (413).
+
+    Only ``application/json`` itself is read: a look-alike such as ``json-patch+json`` means
+    other semantics than these endpoints apply, so it is refused (415) rather than guessed at.
+    orjson bounds nesting itself and reports too deep a document as a decode error.
+    """
+    if request.mimetype != JSON_MEDIA_TYPE:
+        raise ApiError(415, "send the body as JSON with Content-Type: application/json")
     raw = request.get_data(cache=False)
     try:
         body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+    except (orjson.JSONDecodeError, RecursionError) as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
@@ -190,12 +202,25 @@ def parse_event(raw: Any, index: int, now: float) -> Event:
 
 
 def parse_filter_values(raw: str | None) -> dict[str, str] | None:
-    """``filterValues`` travels in the query string as a JSON object of strings."""
+    """``filterValues`` travels in the query string as a JSON object of strings.
+
+    A valid value is one object deep and a few entries long, so anything longer or nested is
+    refused before the JSON parser sees it: the standard parser recurses once per level and
+    overflows the interpreter's stack on a value nested a thousand deep.
+    """
     if raw is None or raw == "":
         return None
+    if len(raw) > MAX_FILTER_VALUES_TEXT:
+        raise ApiError(
+            422, f"query parameter filterValues is longer than {MAX_FILTER_VALUES_TEXT} characters"
+        )
+    if _nesting(raw) > 1:
+        raise ApiError(
+            400, "query parameter filterValues must be a JSON object of strings, not nested"
+        )
     try:
         values = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(400, "query parameter filterValues must be a JSON object") from None
     if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
         raise ApiError(400, "query parameter filterValues must be a JSON object of strings")
@@ -209,6 +234,12 @@ def parse_filter_values(raw: str | None) -> dict[str, str] | None:
                 f" values at most {MAX_FILTER_VALUE_LENGTH}",
             )
     return values
+
+
+def _nesting(raw: str) -> int:
+    """How many arrays and objects ``raw`` opens outside its string literals."""
+    structure = _JSON_STRING.sub("", raw)
+    return structure.count("{") + structure.count("[")
 
 
 def history_json(entry: HistoryEntry) -> dict[str, Any]:

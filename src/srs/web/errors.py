@@ -118,6 +118,15 @@ def _http_error(error: HTTPException) -> Response:
     return response
 
 
+def _too_deep(error: RecursionError) -> Response:
+    """Input nested past the interpreter's stack is the client's to fix, not a server fault.
+
+    The parsers bound nesting themselves; this keeps any parse they missed from a 500.
+    """
+    current_app.logger.warning("recursion limit on %s %s", request.method, request.path)
+    return error_response(400, "bad_request", "the request is nested too deeply to read")
+
+
 def _unexpected(error: Exception) -> Response:
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "internal_error", "internal server error")
@@ -133,4 +142,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(FilterError, _invalid)
     app.register_error_handler(SRSError, _backend_failure)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(RecursionError, _too_deep)
     app.register_error_handler(Exception, _unexpected)

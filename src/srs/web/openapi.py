@@ -297,6 +297,7 @@ def _error_responses() -> dict[str, Any]:
             "Forbidden": "Admin actions are disabled (no token configured).",
             "NotFound": "No such user or item.",
             "PayloadTooLarge": "The body is larger than the server's limit.",
+            "UnsupportedMediaType": "The body is not sent as Content-Type: application/json.",
             "Unprocessable": "Well-formed, but a value is out of range or not acceptable.",
             "NotReady": "No model is active yet.",
             "NotImplemented": "This deployment cannot do that.",
@@ -328,7 +329,12 @@ def _operation(
     return operation
 
 
-_BODY_ERRORS = {"400": "BadRequest", "413": "PayloadTooLarge", "422": "Unprocessable"}
+_BODY_ERRORS = {
+    "400": "BadRequest",
+    "413": "PayloadTooLarge",
+    "415": "UnsupportedMediaType",
+    "422": "Unprocessable",
+}
 
 
 def _paths() -> dict[str, Any]:
