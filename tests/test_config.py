@@ -130,3 +130,9 @@ def test_settings_table_shows_an_empty_mapping_as_empty() -> None:
     rows = {name: default for name, default, _ in settings_table()}
     assert rows["SRS_EVENT_TYPES"] == "(empty)"
     assert rows["SRS_CHUNK_BYTES"] == "4194304"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("false", False)])
+def test_secure_cookies_come_from_the_environment(raw: str, expected: bool) -> None:
+    assert Settings().secure_cookies is False
+    assert load_settings(environ={"SRS_SECURE_COOKIES": raw}).secure_cookies is expected

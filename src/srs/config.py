@@ -80,6 +80,10 @@ class Settings:
         default=262_144,
         metadata={"help": "Largest request body the web server accepts (413 above)."},
     )
+    secure_cookies: bool = field(
+        default=False,
+        metadata={"help": "Mark the session cookie Secure (HTTPS only); on behind a TLS proxy."},
+    )
     workers: int = field(
         default=0,
         metadata={

@@ -6,10 +6,14 @@ import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from flask import Flask, session
 
+from srs.config import Settings
+from srs.service import RecommendationService
+from srs.web import create_app
 from srs.web.middleware import SecurityHeaders
 from srs.web.security import (
     SECRET_KEY_FILE,
@@ -88,3 +92,31 @@ def test_sessions_follow_a_changed_secret_key() -> None:
     assert client.get("/get").get_data(as_text=True) == "missing"
     app.config["SECRET_KEY_FALLBACKS"] = ["first"]
     assert client.get("/get").get_data(as_text=True) == "kept"
+
+
+def _session_cookie(tmp_path: Path, **settings: Any) -> str:
+    """The Set-Cookie header of an app built from ``settings`` once it stores a session."""
+    app = create_app(cast(RecommendationService, object()), Settings(data_dir=tmp_path, **settings))
+
+    def remember() -> str:
+        session["value"] = "kept"
+        return "set"
+
+    app.add_url_rule("/remember", "remember", remember)
+    cookie = app.test_client().get("/remember").headers.get("Set-Cookie")
+    assert cookie is not None and cookie.startswith("srs_session=")
+    return cookie
+
+
+def test_the_session_cookie_is_secure_when_the_setting_says_so(tmp_path: Path) -> None:
+    attributes = [
+        part.strip().lower() for part in _session_cookie(tmp_path, secure_cookies=True).split(";")
+    ]
+    assert "secure" in attributes
+    assert "httponly" in attributes
+
+
+def test_the_session_cookie_is_not_secure_by_default(tmp_path: Path) -> None:
+    attributes = [part.strip().lower() for part in _session_cookie(tmp_path).split(";")]
+    assert "secure" not in attributes
+    assert "httponly" in attributes

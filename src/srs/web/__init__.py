@@ -11,6 +11,8 @@ Flask config keys the app reads (defaults in ``DEFAULT_CONFIG``):
   app unless given, shared by workers via the data directory in ``create_app_from_settings``.
 - ``SRS_ADMIN_TOKEN``: bearer token for ``POST /admin/retrain``; empty disables admin.
 - ``MAX_CONTENT_LENGTH``: request body limit in bytes; larger bodies get 413.
+- ``SESSION_COOKIE_SECURE``: send the session cookie over HTTPS only; the app cannot tell
+  when a TLS proxy fronts it, so the ``secure_cookies`` setting says so.
 - ``PROMETHEUS_MULTIPROC_DIR``: per-process metric files for multi-worker servers.
 """
 
@@ -50,6 +52,7 @@ SETTINGS_FIELDS = {
     "admin_token": "SRS_ADMIN_TOKEN",
     "secret_key": "SECRET_KEY",
     "max_body_bytes": "MAX_CONTENT_LENGTH",
+    "secure_cookies": "SESSION_COOKIE_SECURE",
 }
 # Backends that keep feedback in the local EventStore, where the pages can show and undo it.
 LOCAL_FEEDBACK_BACKENDS = frozenset({"local", "batch"})
