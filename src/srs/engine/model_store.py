@@ -4,8 +4,10 @@ A version is a directory ``models/<version>/`` of array files, ``training.json``
 and, uploaded last, ``model.json``; a partial upload therefore has no
 ``model.json`` and can never load. ``models/ACTIVE`` names the serving version
 and is replaced atomically, and only after the new version has been read back
-and its checksums verified: a truncated or corrupt artifact is refused while
-the previous version keeps serving.
+and verified: a truncated or corrupt artifact is refused while the previous
+version keeps serving. A version that stops verifying after activation (changed
+on disk, or corrupt when a worker starts) is replaced by the newest other version
+that verifies (:meth:`ModelStore.fallback`), so one bad version never stops serving.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from srs.data.store import DataStore, StoreError
 from srs.engine.base import Recipe
 from srs.engine.errors import ModelFormatError
-from srs.engine.persistence import METADATA_FILE
+from srs.engine.persistence import METADATA_FILE, FileStamps, file_stamps
 from srs.engine.registry import load_model
 
 MODELS_PREFIX = "models/"
@@ -39,6 +42,15 @@ class LoadedModel:
     version: str
     recipe: Recipe
     training: dict[str, Any]
+    directory: Path | None = None
+    stamps: FileStamps = field(default_factory=dict)
+    """The directory's files as they were when verification started."""
+
+    def changed(self) -> bool:
+        """Whether the verified files were changed since, judged by ``stat`` alone: reading a
+        memory-mapped array whose file was truncated kills the process, so this must be asked
+        before the arrays are touched again."""
+        return self.directory is not None and file_stamps(self.directory) != self.stamps
 
 
 @dataclass(frozen=True)
@@ -92,8 +104,39 @@ class ModelStore:
             directory = self.local_dir(version)
         except StoreError as exc:
             raise ModelFormatError(f"model {version!r}: {exc}") from None
-        recipe = load_model(directory, verify=verify)
-        return LoadedModel(version, recipe, _read_training(directory / TRAINING_FILE))
+        stamps = file_stamps(directory)
+        try:
+            recipe = load_model(directory, verify=verify)
+        except ModelFormatError as exc:
+            raise ModelFormatError(f"model {version!r}: {exc}") from None
+        training = _read_training(directory / TRAINING_FILE)
+        return LoadedModel(version, recipe, training, directory, stamps)
+
+    def stamps(self, version: str) -> FileStamps:
+        """``version``'s files as they are now (empty when they cannot be reached)."""
+        try:
+            return file_stamps(self.local_dir(version))
+        except (StoreError, OSError):
+            return {}
+
+    def fallback(self, skip: Collection[str]) -> LoadedModel:
+        """The newest version outside ``skip`` that loads and verifies.
+
+        Used when the active version cannot serve: an older good version answering beats a
+        service that answers nothing.
+        """
+        problems: list[str] = []
+        for version in reversed(self.versions()):
+            if version in skip:
+                continue
+            try:
+                return self.load(version)
+            except ModelFormatError as exc:
+                problems.append(str(exc))
+        raise ModelFormatError(
+            "no other model version passes verification"
+            + (f" ({'; '.join(problems)})" if problems else "")
+        )
 
     def activate(self, version: str) -> LoadedModel:
         """Verify ``version`` fully, then make it the serving version."""

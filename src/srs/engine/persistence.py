@@ -17,9 +17,9 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -155,3 +155,105 @@ def _load_array(directory: Path, name: str, entry: Any, verify: bool) -> Array:
     # A plain ndarray view of the same mapped pages: np.memmap's Python-level __getitem__ would
     # tax every lookup made while serving.
     return np.asarray(array)
+
+
+FileStamps = dict[str, tuple[int, int]]
+"""Each file of a model directory with its size and modification time (nanoseconds)."""
+
+
+def file_stamps(directory: Path) -> FileStamps:
+    """Size and mtime of every file of ``directory``, read without touching any array.
+
+    A worker compares these with the stamps taken when it verified the directory: a file
+    changed in place under a memory map can kill the process on the next access, so the
+    change has to be noticed by ``stat`` before any mapped page is read again.
+    """
+    stamps: FileStamps = {}
+    try:
+        paths = sorted(Path(directory).iterdir())
+    except OSError:
+        return stamps
+    for path in paths:
+        if path.name.startswith("."):
+            continue
+        try:
+            status = path.stat()
+        except OSError:
+            continue
+        stamps[path.name] = (status.st_size, status.st_mtime_ns)
+    return stamps
+
+
+def check_layout(directory: Path, arrays: Mapping[str, Array]) -> None:
+    """Refuse arrays whose shapes and dtypes cannot belong together.
+
+    Checksums only prove the files are the ones the manifest names; a manifest rewritten to
+    match wrong arrays passes them, and would then fail on every request instead of once here.
+    """
+    where = Path(directory) / METADATA_FILE
+
+    def fail(problem: str) -> NoReturn:
+        raise ModelFormatError(f"{where}: {problem}")
+
+    def vector(name: str, length: int | None, kinds: str) -> Array | None:
+        array = arrays.get(name)
+        if array is None:
+            return None
+        if array.ndim != 1 or (length is not None and array.shape[0] != length):
+            fail(f"array {name!r} has shape {list(array.shape)}, expected [{length}]")
+        if array.dtype.kind not in kinds:
+            fail(f"array {name!r} has dtype {array.dtype.str}, which does not fit it")
+        return array
+
+    item_ids = arrays.get("item_ids")
+    if item_ids is None:
+        fail("array 'item_ids' is missing")
+    if item_ids.ndim != 1 or item_ids.dtype.kind not in "US":
+        fail(f"array 'item_ids' is {item_ids.dtype.str} {list(item_ids.shape)}, not a list of ids")
+    items = int(item_ids.shape[0])
+    if items == 0:
+        fail("the catalogue is empty")
+    vector("item_names", items, "US")
+    vector("popularity", items, "fiu")
+    for name in ("recent", "previous", "growth"):
+        vector(name, items, "fiu")
+    users = vector("user_ids", None, "US")
+    if users is not None:
+        _check_csr(arrays, "history_", int(users.shape[0]), items, fail)
+    if "similarity_indptr" in arrays:
+        _check_csr(arrays, "similarity_", items, items, fail)
+    weights = arrays.get("item_weights")
+    if weights is not None and (weights.shape != (items, items) or weights.dtype.kind != "f"):
+        fail(
+            f"array 'item_weights' is {weights.dtype.str} {list(weights.shape)}, "
+            f"expected floats [{items}, {items}]"
+        )
+    factors = arrays.get("item_factors")
+    if factors is not None and (
+        factors.ndim != 2 or factors.shape[0] != items or factors.dtype.kind != "f"
+    ):
+        fail(f"array 'item_factors' is {factors.dtype.str} {list(factors.shape)}, not {items} rows")
+
+
+def _check_csr(
+    arrays: Mapping[str, Array],
+    prefix: str,
+    rows: int,
+    columns: int,
+    fail: Callable[[str], NoReturn],
+) -> None:
+    names = [prefix + part for part in ("indptr", "indices", "values")]
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        fail(f"array {missing[0]!r} is missing")
+    indptr, indices, values = (arrays[name] for name in names)
+    if indptr.shape != (rows + 1,) or indptr.dtype.kind not in "iu":
+        fail(f"array {names[0]!r} is {indptr.dtype.str} {list(indptr.shape)}, not {rows + 1} long")
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        fail(f"array {names[1]!r} is {indices.dtype.str} {list(indices.shape)}, not positions")
+    if values.shape != indices.shape or values.dtype.kind not in "fiu":
+        fail(f"array {names[2]!r} is {values.dtype.str} {list(values.shape)}, not {names[1]!r}'s")
+    if int(indptr[0]) != 0 or int(indptr[-1]) != indices.shape[0] or np.any(np.diff(indptr) < 0):
+        fail(f"array {names[0]!r} does not delimit {names[1]!r}")
+    if indices.shape[0] and (int(indices.min()) < 0 or int(indices.max()) >= columns):
+        fail(f"array {names[1]!r} points outside the catalogue")

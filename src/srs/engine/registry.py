@@ -7,9 +7,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from srs.engine.base import Recipe
+from srs.engine.base import DEFAULT_RESULTS, Recipe
 from srs.engine.errors import HyperparameterError, ModelFormatError
-from srs.engine.persistence import load_model_files
+from srs.engine.persistence import check_layout, load_model_files
 from srs.engine.personalization import PersonalizedRanking, UserPersonalization
 from srs.engine.popularity import PopularityCount
 from srs.engine.sims import SimilarItems
@@ -47,10 +47,14 @@ def create_recipe(
 def load_model(directory: Path | str, verify: bool = True) -> Recipe:
     """A fitted recipe from ``Recipe.save``'s directory, arrays memory-mapped read-only.
 
-    ``verify`` re-hashes every array file (SHA-256) and raises :class:`ModelFormatError` on any
-    mismatch; turn it off only for a directory already verified by the same process.
+    ``verify`` re-hashes every array file (SHA-256), checks that the arrays' shapes and dtypes
+    fit together and asks the model for a few answers, raising :class:`ModelFormatError` on any
+    problem: a model that fails only at request time would fail every request. Turn it off only
+    for a directory already verified by the same process.
     """
     metadata, arrays = load_model_files(Path(directory), verify=verify)
+    if verify:
+        check_layout(Path(directory), arrays)
     name = metadata.get("recipe")
     if name not in RECIPES:
         raise ModelFormatError(f"{directory}: unknown recipe {name!r} in model.json")
@@ -59,4 +63,39 @@ def load_model(directory: Path | str, verify: bool = True) -> Recipe:
         recipe = create_recipe(str(name), weights, **dict(metadata.get("hyperparameters", {})))
     except HyperparameterError as exc:
         raise ModelFormatError(f"{directory}: model.json settings are invalid: {exc}") from None
-    return recipe.restore(metadata, arrays)
+    try:
+        restored = recipe.restore(metadata, arrays)
+    except ModelFormatError:
+        raise
+    except Exception as exc:
+        raise ModelFormatError(
+            f"{directory}: model.json does not fit its arrays ({type(exc).__name__}: {exc})"
+        ) from None
+    if verify:
+        try_answers(restored, directory)
+    return restored
+
+
+SMOKE_USERS: Final = 3
+UNKNOWN_USER: Final = "\x00srs-model-check"
+
+
+def try_answers(recipe: Recipe, source: Path | str) -> None:
+    """Ask a restored model what requests will ask it, and refuse it if any answer fails.
+
+    Checksums and shapes cannot prove that a model answers; a few users from across its
+    histories, a user it never saw, an item's neighbours and a ranking cover the code paths a
+    request takes, so a model that would raise on every request is refused once, here.
+    """
+    try:
+        users = [str(user) for user in recipe.user_ids.tolist()]
+        picked = users[:: max(1, len(users) // SMOKE_USERS)][:SMOKE_USERS] + users[-1:]
+        for user in [*picked, UNKNOWN_USER]:
+            recipe.recommend(user, num_results=DEFAULT_RESULTS)
+        items = [str(item) for item in recipe.item_ids.tolist()]
+        recipe.rank(picked[0] if picked else UNKNOWN_USER, items[:DEFAULT_RESULTS])
+        recipe.similar_items(items[0], num_results=DEFAULT_RESULTS)
+    except Exception as exc:
+        raise ModelFormatError(
+            f"{source}: the model does not answer ({type(exc).__name__}: {exc})"
+        ) from None
