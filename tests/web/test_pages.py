@@ -710,3 +710,33 @@ def test_pages_render_around_stored_rows_out_of_range(
 def test_date_filters_show_a_placeholder_for_times_out_of_range(timestamp: int) -> None:
     assert utc_date(timestamp) == utc_clock(timestamp) == iso_time(timestamp) == UNKNOWN_TIME
     assert utc_date(1_700_000_000) == "2023-11-14"
+
+
+RTL_USER = "rtl\u202eresu"
+"""A user ID with a right-to-left override: shown raw, it would reverse the text after it."""
+ISOLATED_BEFORE = ("<bdi>", '<bdi class="user-id">', "\u2068", 'value="')
+
+
+def test_a_user_id_with_a_direction_override_is_isolated_wherever_it_shows(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/", query_string={"user": RTL_USER})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    shown = [match.start() for match in re.finditer(re.escape(RTL_USER), html)]
+    assert shown
+    for start in shown:
+        assert html[:start].endswith(ISOLATED_BEFORE), html[start - 60 : start + 20]
+    assert f'<bdi class="user-id">{RTL_USER}</bdi>' in html
+    assert f"<title>\u2068{RTL_USER}\u2069 · " in html
+
+
+def test_service_names_from_the_data_are_isolated(
+    client: FlaskClient, service: RecommendationService
+) -> None:
+    chosen = service.items()[0]
+    response = client.get("/similar", query_string={"item": chosen.item_id})
+    html = response.get_data(as_text=True)
+    assert re.search(r'<h2 id="chosen-title"><bdi>[^<]+</bdi></h2>', html)
+    titles = re.findall(r'class="card-title"><a href="[^"]*">(<bdi>)?', html)
+    assert titles and all(titles)

@@ -68,6 +68,8 @@ RATINGS = (1, 2, 3, 4, 5)
 RATING_EVENT = "rated"
 """The one event type whose value is a star rating; on every other row it is a weight."""
 UNKNOWN_TIME = "unknown time"
+FIRST_STRONG_ISOLATE = "\u2068"
+POP_DIRECTIONAL_ISOLATE = "\u2069"
 GIVEN_TEXT = {
     "liked": "You liked this",
     "not_interested": "You marked this not interested",
@@ -244,6 +246,14 @@ def event_label(event_type: str) -> str:
 def slug(text: str) -> str:
     """A CSS-class-safe form of a value (event types come from data)."""
     return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") or "other"
+
+
+@pages.app_template_filter("isolate")
+def isolate(text: object) -> str:
+    """``text`` between Unicode isolate marks, for places where no ``<bdi>`` can go (a title,
+    an attribute, an option): a name carrying a right-to-left override must not reorder the
+    words around it."""
+    return f"{FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
 
 
 @pages.app_template_filter("event_value")
