@@ -368,3 +368,83 @@ def test_event_types_clients_send_are_stored_in_canonical_form(service_dir: Path
     assert [entry.event_type for entry in newest] == ["viewed", "launched", "launched"]
     after = {item.item_id for item in service.recommend("user_000005").item_list}
     assert first not in after and second not in after  # the default filter sees launches
+
+
+def with_a_newer_copy(data_dir: Path) -> tuple[str, str]:
+    """Publish a copy of the active version under a later name and activate it."""
+    import shutil
+
+    models = data_dir / "models"
+    previous = (models / "ACTIVE").read_text().strip()
+    newer = "20991231T000000Z-copy0000"
+    shutil.copytree(models / previous, models / newer)
+    (models / "ACTIVE").write_text(newer + "\n")
+    return previous, newer
+
+
+def truncate_largest_array(directory: Path) -> None:
+    largest = max(directory.glob("*.npy"), key=lambda path: path.stat().st_size)
+    os.truncate(largest, 1000)
+
+
+def test_a_fresh_worker_falls_back_from_a_truncated_active_version(
+    service_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    previous, newer = with_a_newer_copy(service_dir)
+    truncate_largest_array(service_dir / "models" / newer)
+    service = open_service(service_dir)
+    assert service.model_info().version == previous
+    assert service.recommend("user_000001", num_results=3).item_list
+    assert service.recommend("nobody-at-all", num_results=3).item_list
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert newer in warnings[0].getMessage() and previous in warnings[0].getMessage()
+
+
+def test_a_serving_worker_falls_back_when_its_version_is_truncated_under_it(
+    service_dir: Path,
+) -> None:
+    previous, newer = with_a_newer_copy(service_dir)
+    clock = ManualClock()
+    service = open_service(service_dir, clock)
+    assert service.model_info().version == newer
+    truncate_largest_array(service_dir / "models" / newer)
+    clock.now += MODEL_CHECK_SECONDS
+    assert service.model_info().version == previous
+    assert service.recommend("user_000001", num_results=3).item_list
+    clock.now += MODEL_CHECK_SECONDS
+    assert service.model_info().version == previous
+
+
+def test_a_forged_manifest_is_never_adopted(service_dir: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from srs.engine.persistence import file_sha256
+
+    previous, newer = with_a_newer_copy(service_dir)
+    directory = service_dir / "models" / newer
+    manifest = json.loads((directory / "model.json").read_text())
+    for name, entry in manifest["arrays"].items():
+        if name != "item_ids" and len(entry["shape"]) >= 1:
+            path = directory / entry["file"]
+            wrong = np.zeros([3, *entry["shape"][1:]], dtype=np.float64)
+            np.save(path, wrong, allow_pickle=False)
+            entry.update(dtype=wrong.dtype.str, shape=list(wrong.shape), sha256=file_sha256(path))
+    (directory / "model.json").write_text(json.dumps(manifest))
+    service = open_service(service_dir)
+    assert service.model_info().version == previous
+    for user in ("user_000001", "user_000002", "nobody-at-all"):
+        assert service.recommend(user, num_results=5).item_list
+
+
+def test_no_valid_version_is_not_ready(service_dir: Path) -> None:
+    models = service_dir / "models"
+    for version in models.iterdir():
+        if version.is_dir():
+            truncate_largest_array(version)
+    service = open_service(service_dir)
+    assert not service.is_ready()
+    with pytest.raises(NotReadyError, match="no model can serve"):
+        service.recommend("user_000001")

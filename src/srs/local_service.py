@@ -42,7 +42,8 @@ from srs.engine.filters import (
     InteractionRows,
     parse_filter,
 )
-from srs.engine.model_store import LoadedModel, ModelStore
+from srs.engine.model_store import LoadedModel, ModelStore, NoActiveModelError
+from srs.engine.persistence import FileStamps
 from srs.events import Event, EventStore, StoredEvent
 from srs.exclusions import StoredExclusions
 from srs.service import (
@@ -116,9 +117,12 @@ class LocalRecommendationService:
         clock: Callable[[], float] = time.monotonic,
         answer_tables: bool = True,
         vocabulary: EventVocabulary | None = None,
+        on_fallback: Callable[[str], None] | None = None,
     ) -> None:
         """``answer_tables=False`` scores every request live (see the module docstring);
-        ``vocabulary`` maps the event types clients send onto the canonical ones."""
+        ``vocabulary`` maps the event types clients send onto the canonical ones;
+        ``on_fallback`` hears why another version serves than the active one (a warning in
+        the log by default)."""
         self._models = models
         self._vocabulary = vocabulary or EventVocabulary()
         self._answer_tables = answer_tables
@@ -141,6 +145,10 @@ class LocalRecommendationService:
         self._serving: Serving | None = None
         self._swapping = threading.Lock()
         self._checked_at = float("-inf")
+        self._refused: tuple[str, FileStamps] | None = None
+        self._last_fallback: str | None = None
+        self._problem: str | None = None
+        self._on_fallback = on_fallback or log.warning
         self._refresh(force=True)
 
     @classmethod
@@ -149,6 +157,7 @@ class LocalRecommendationService:
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
         answer_tables: bool = True,
+        on_fallback: Callable[[str], None] | None = None,
     ) -> LocalRecommendationService:
         store = open_store(settings)
         return cls(
@@ -160,36 +169,96 @@ class LocalRecommendationService:
             clock=clock,
             answer_tables=answer_tables,
             vocabulary=EventVocabulary(settings.event_types),
+            on_fallback=on_fallback,
         )
 
     # ---- model -------------------------------------------------------------------------------
 
     def _refresh(self, force: bool = False) -> None:
-        """Adopt a newly activated model; keep serving the current one if it fails to load."""
+        """Adopt a newly activated model; keep serving the current one if it fails to load.
+
+        The serving version's files are compared by ``stat`` on every check: when they were
+        changed in place, its memory-mapped arrays are never read again, and the version is
+        verified afresh or replaced by the newest version that verifies. An active version
+        that failed is not hashed again until its files change.
+        """
         now = self._clock()
         if not force and now - self._checked_at < MODEL_CHECK_SECONDS:
             return
         self._checked_at = now
+        current = self._serving
+        intact = current is not None and not current.model.changed()
         try:
             version = self._models.active_version()
-            current = self._serving
-            if version is None or (current is not None and current.model.version == version):
+            if version is None:
+                if current is None or intact:
+                    return
+                raise NoActiveModelError("the active model pointer is gone")
+            if (
+                intact
+                and current is not None
+                and (current.model.version == version or self._still_refused(version))
+            ):
                 return
-            loaded = self._models.load(version)
+            serving = self._prepare(self._models.load(version))
         except ModelFormatError as exc:
-            log.error("active model not loaded, previous one keeps serving: %s", exc)
-            return
-        infos = [
-            self._by_id.get(str(item), _unknown_item(str(item))) for item in loaded.recipe.item_ids
-        ]
-        indexed = IndexedFrame(pd.DataFrame(infos).rename(columns=str.upper))
-        serving = Serving(
-            loaded,
-            indexed,
-            self._default_view_for(loaded, indexed),
-            infos,
-        )
-        if current is None and loaded.recipe.answers_quickly:
+            if version is not None:
+                self._refused = (version, self._models.stamps(version))
+            if intact:
+                log.error("active model not loaded, previous one keeps serving: %s", exc)
+                return
+            fallback = self._fall_back(version, exc)
+            if fallback is None:
+                self._serving = None
+                return
+            serving = fallback
+        self._adopt(serving, current)
+
+    def _still_refused(self, version: str) -> bool:
+        refused = self._refused
+        return refused is not None and refused == (version, self._models.stamps(version))
+
+    def _fall_back(self, version: str | None, problem: ModelFormatError) -> Serving | None:
+        """The newest other version that verifies, or None (then nothing serves: 503)."""
+        skip = {version} if version is not None else set()
+        while True:
+            try:
+                loaded = self._models.fallback(skip)
+            except ModelFormatError as exc:
+                self._problem = f"{problem}; {exc}"
+                log.error("no model can serve: %s", self._problem)
+                return None
+            try:
+                serving = self._prepare(loaded)
+            except ModelFormatError:
+                skip.add(loaded.version)
+                continue
+            message = (
+                f"model {version} cannot serve ({problem}); "
+                f"fell back to {loaded.version}, the newest version that verifies"
+            )
+            self._last_fallback = message
+            self._on_fallback(message)
+            return serving
+
+    def _prepare(self, loaded: LoadedModel) -> Serving:
+        """What a request needs of ``loaded``; any failure here refuses the version."""
+        try:
+            infos = [
+                self._by_id.get(str(item), _unknown_item(str(item)))
+                for item in loaded.recipe.item_ids
+            ]
+            indexed = IndexedFrame(pd.DataFrame(infos).rename(columns=str.upper))
+            return Serving(loaded, indexed, self._default_view_for(loaded, indexed), infos)
+        except ModelFormatError:
+            raise
+        except Exception as exc:
+            raise ModelFormatError(
+                f"model {loaded.version!r} cannot serve this catalogue ({exc})"
+            ) from None
+
+    def _adopt(self, serving: Serving, current: Serving | None) -> None:
+        if current is None and serving.model.recipe.answers_quickly:
             self._serving = replace(serving, answers=self._answer_table(serving))
         else:
             with self._swapping:
@@ -197,7 +266,12 @@ class LocalRecommendationService:
             threading.Thread(
                 target=self._add_answer_table, args=(serving,), daemon=True, name="answer-table"
             ).start()
-        log.info("serving model %s", version)
+        log.info("serving model %s", serving.model.version)
+
+    @property
+    def fallback_message(self) -> str | None:
+        """Why the version serving is not the active one, when the last adoption fell back."""
+        return self._last_fallback
 
     def _answer_table(self, serving: Serving) -> AnswerTable | None:
         """Default answers for the model's users, when the default filter allows working
@@ -249,6 +323,8 @@ class LocalRecommendationService:
         self._refresh()
         serving = self._serving
         if serving is None:
+            if self._problem is not None:
+                raise NotReadyError(f"no model can serve: {self._problem}")
             raise NotReadyError("no model is active yet; run 'srs train'")
         return serving
 
