@@ -403,3 +403,26 @@ def test_prepare_accepts_a_header_with_spaces_around_names(
     )
     assert result.exit_code == 0, result.stderr
     assert "prepared 3 interactions, 2 users" in result.stderr + result.stdout
+
+
+def test_recommend_from_a_corrupt_active_version_says_which_it_fell_back_to(
+    runner: CliRunner, data_dir: Path
+) -> None:
+    import os
+    import shutil
+
+    base = ["--data-dir", str(data_dir)]
+    assert invoke(runner, *base, "train", "--no-tune").exit_code == 0
+    models = data_dir / "models"
+    previous = (models / "ACTIVE").read_text().strip()
+    newer = "20991231T000000Z-copy0000"
+    shutil.copytree(models / previous, models / newer)
+    (models / "ACTIVE").write_text(newer + "\n")
+    os.truncate(max((models / newer).glob("*.npy"), key=lambda p: p.stat().st_size), 1000)
+
+    result = invoke(runner, *base, "recommend", "user_000001", "--num", "3")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("because you use") == 3
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("warning: ") and f"fell back to {previous}" in result.stderr
+    assert "Traceback" not in result.stderr

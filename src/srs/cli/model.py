@@ -136,6 +136,10 @@ def _print_metrics(training: dict[str, Any]) -> None:
             )
 
 
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 def _print_recommendations(title: str, recommendations: Any) -> None:
     table = Table(title=title)
     for column in ("#", "service", "category", "score", "reason"):
@@ -175,7 +179,7 @@ def recommend(
             raise SRSError(f"--value {value!r}: expected NAME=VALUES")
         filter_values[name] = text
     _require_prepared(settings_of(ctx))
-    service = LocalRecommendationService.from_settings(settings_of(ctx))
+    service = LocalRecommendationService.from_settings(settings_of(ctx), on_fallback=_warn)
     answer = service.recommend(user_id, num_results, filter_expression, filter_values or None)
     _print_recommendations(f"for {user_id}", answer)
 
@@ -188,7 +192,7 @@ def similar(ctx: click.Context, service_name: str, num_results: int) -> None:
     """Services often used with SERVICE_NAME (a name such as 'Amazon S3', or an item ID)."""
     from srs.local_service import LocalRecommendationService
 
-    service = LocalRecommendationService.from_settings(settings_of(ctx))
+    service = LocalRecommendationService.from_settings(settings_of(ctx), on_fallback=_warn)
     by_name = {item.service_name.lower(): item.item_id for item in service.items()}
     item_id = by_name.get(service_name.lower(), service_name)
     if item_id not in {item.item_id for item in service.items()}:
