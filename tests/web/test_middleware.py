@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pytest
 from flask import Flask, session
+from web_support import DataFacts, copy_template, free_port, wait_until_ready
 
 from srs.web.metrics import UNMATCHED_ROUTE, create_metrics
-from srs.web.middleware import BufferedBodies, RequestMetrics, RoutedRequest
+from srs.web.middleware import (
+    BufferedBodies,
+    DrainedOversizedBodies,
+    RequestMetrics,
+    RoutedRequest,
+)
 from srs.web.security import SigningSessionInterface
 
 
@@ -100,3 +114,81 @@ def test_api_paths_get_no_session_while_pages_keep_theirs() -> None:
     answer = client.get("/api/v1/thing")
     assert answer.get_data(as_text=True) == "NullSession"
     assert "Set-Cookie" not in answer.headers
+
+
+def refusing_app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+    start_response("413 Request Entity Too Large", [("Content-Type", "application/json")])
+    return [b"{}"]
+
+
+@pytest.mark.parametrize(("length", "read"), [(10, 0), (1000, 1000), (5000, 0)])
+def test_only_oversized_bodies_within_the_drain_limit_are_discarded(length: int, read: int) -> None:
+    stream = io.BytesIO(b"x" * length)
+    app = DrainedOversizedBodies(refusing_app, lambda: 100, drain_limit=4096)
+    environ = {"CONTENT_LENGTH": str(length), "wsgi.input": stream}
+    body = app(environ, lambda status, headers, exc_info=None: None)  # type: ignore[arg-type]
+    assert list(body) == [b"{}"]
+    assert stream.tell() == read
+
+
+def test_a_body_shorter_than_it_declared_ends_the_discarding() -> None:
+    stream = io.BytesIO(b"x" * 300)
+    app = DrainedOversizedBodies(refusing_app, lambda: 100)
+    environ = {"CONTENT_LENGTH": "1000000", "wsgi.input": stream}
+    assert list(app(environ, lambda *args: None)) == [b"{}"]  # type: ignore[arg-type]
+    assert stream.tell() == 300
+
+
+@pytest.fixture(scope="module")
+def served_url(
+    trained_template: tuple[Path, DataFacts], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``python -m srs.web.serve`` (granian) over a private copy of the trained data."""
+    root = tmp_path_factory.mktemp("served")
+    settings = copy_template(trained_template[0], root / "data")
+    port = free_port()
+    log = root / "server.log"
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SRS_", "PROMETHEUS"))
+    }
+    environ["SRS_DATA_DIR"] = str(settings.data_dir)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "srs.web.serve", "--port", str(port), "--workers", "1"],
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"http://{url}", process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/rankings"])
+def test_the_real_server_answers_a_ten_megabyte_body_with_a_413(served_url: str, path: str) -> None:
+    """Sent whole before the answer is read, as most clients do."""
+    host, port = served_url.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request(
+            "POST", path, body=b" " * 10_000_000, headers={"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        assert response.status == 413
+        assert response.getheader("Content-Type") == "application/json"
+        error = json.loads(response.read())["error"]
+    finally:
+        connection.close()
+    assert error["code"] == "payload_too_large"
+    assert "larger than the limit" in error["message"]

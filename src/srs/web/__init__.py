@@ -31,7 +31,13 @@ from srs.web.api import ID_CONVERTER, IdConverter, api, ops
 from srs.web.context import WebContext, attach_context
 from srs.web.errors import register_error_handlers
 from srs.web.metrics import create_metrics
-from srs.web.middleware import BufferedBodies, RequestMetrics, RoutedRequest, SecurityHeaders
+from srs.web.middleware import (
+    BufferedBodies,
+    DrainedOversizedBodies,
+    RequestMetrics,
+    RoutedRequest,
+    SecurityHeaders,
+)
 from srs.web.pages import attach_feedback_log, pages
 from srs.web.security import SigningSessionInterface, csrf_token, shared_secret_key
 
@@ -112,7 +118,12 @@ def create_app(
         ),
     )
     app.wsgi_app = BufferedBodies(  # type: ignore[method-assign]
-        SecurityHeaders(RequestMetrics(app.wsgi_app, metrics))
+        SecurityHeaders(
+            RequestMetrics(
+                DrainedOversizedBodies(app.wsgi_app, lambda: app.config.get("MAX_CONTENT_LENGTH")),
+                metrics,
+            )
+        )
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.url_map.converters[ID_CONVERTER] = IdConverter

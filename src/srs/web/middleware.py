@@ -8,7 +8,7 @@ six headers one by one cost about a quarter of the time.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Request
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 BUFFERED_BODY_MAX_BYTES = 1 << 20
+DRAINED_BODY_MAX_BYTES = 64 << 20
+DRAIN_CHUNK_BYTES = 64 << 10
 ROUTE_KEY = "srs.route"
 
 
@@ -132,3 +134,47 @@ class BufferedBodies:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
+
+
+class DrainedOversizedBodies:
+    """Reads and discards a body too large for the app after the app has answered (413).
+
+    The app refuses such a body from its ``Content-Length`` without reading it. Granian then
+    closes the connection with the unread rest still arriving, and a client that sends the
+    whole body before reading the answer (most HTTP libraries) sees a broken pipe or a reset
+    instead of the 413. Discarding the rest first lets the answer through. Bodies above
+    ``drain_limit`` are not worth that much reading: for those the connection still closes.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        body_limit: Callable[[], int | None],
+        drain_limit: int = DRAINED_BODY_MAX_BYTES,
+    ) -> None:
+        self.app = app
+        self.body_limit = body_limit
+        self.drain_limit = drain_limit
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        declared = environ.get("CONTENT_LENGTH")
+        body = self.app(environ, start_response)
+        if declared:
+            limit = self.body_limit()
+            length = int(declared) if str(declared).isdigit() else 0
+            if limit is not None and limit < length <= self.drain_limit:
+                _discard(environ["wsgi.input"], length)
+        return body
+
+
+def _discard(stream: Any, length: int) -> None:
+    """Read up to ``length`` bytes from ``stream`` and drop them; stop early if it ends."""
+    remaining = length
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(DRAIN_CHUNK_BYTES, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+    except (OSError, ValueError):
+        return
