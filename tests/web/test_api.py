@@ -837,3 +837,15 @@ def test_application_json_with_parameters_is_read(
     body = {"userId": a_user(service), "inputList": item_ids(service)[:3]}
     response = client.post(RANKINGS, data=json.dumps(body), content_type=content_type)
     assert response.status_code == 200
+
+
+def test_a_recursion_error_anywhere_in_a_request_is_a_400_not_a_500(app: Flask) -> None:
+    def deep(depth: int) -> str:
+        return deep(depth + 1)
+
+    app.add_url_rule("/api/v1/deep", "deep", lambda: deep(0))
+    response = app.test_client().get("/api/v1/deep")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"]["code"] == "bad_request"
+    assert "nested too deeply" in body["error"]["message"]
