@@ -2,8 +2,8 @@
 
 Every other part of SRS reads and writes through ``DataStore`` with '/'-separated keys, so the
 same code runs on one machine and on AWS. Both implementations give the same guarantees that
-callers rely on: a reader never sees a half-written object (local writes go through a temp file
-and ``os.replace``; an S3 PUT is atomic by itself), a key cannot escape the store, and every
+callers rely on: a reader never sees a half-written object (local writes go through
+``srs.atomic``; an S3 PUT is atomic by itself), a key cannot escape the store, and every
 failure surfaces as a ``StoreError`` whose message names the object and what happened instead of
 a botocore or OS trace.
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import builtins
 import io
-import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -27,14 +25,14 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from srs import atomic
+from srs.atomic import TEMP_SUFFIX
 from srs.config import Settings
 from srs.errors import SRSError
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-TEMP_SUFFIX = ".srs-partial"
-"""Suffix of in-flight local writes; listing skips such files and keys may not end with it."""
 
 _SPOOL_BYTES = 8 * 1024 * 1024
 _READ_BUFFER_BYTES = 1024 * 1024
@@ -161,42 +159,14 @@ def _open_source(path: Path, uri: str) -> BinaryIO:
         raise StoreError(f"cannot store {uri}: source {path}: {exc.strerror or exc}") from exc
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable: without it a crash can lose the new directory entry."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def atomic_file(path: Path, uri: str) -> Iterator[IO[bytes]]:
-    """Yield a stream whose content replaces ``path`` only if the block finishes without error.
-
-    The temp file lives in the target directory so that ``os.replace`` is a same-filesystem
-    rename, which is what makes the switch atomic; fsync before the rename keeps a crash from
-    leaving a renamed but empty file.
-    """
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+    """``srs.atomic.atomic_file`` with its failures named as a store error about ``uri``."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Not mkstemp: its 0600 mode would outlive the rename; 0666 lets the umask decide.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with atomic.atomic_file(path) as stream:
+            yield stream
     except OSError as exc:
         raise _os_error("writing", uri, exc) from exc
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
 
 
 class LocalStore:

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from srs.atomic import atomic_path
 from srs.catalog import load_catalog
 from srs.data.personas import BUNDLES, PERSONAS, POPULARITY_HEAD, Bundle, Persona
 from srs.errors import SRSError
@@ -264,24 +263,14 @@ def _write_table_atomically(
 ) -> int:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary_name = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
     except OSError as exc:
         raise SourceWriteError(f"{path}: cannot create the file: {_reason(exc)}") from exc
-    os.close(descriptor)
-    temporary = Path(temporary_name)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     try:
-        written = _write_csv(table, temporary, progress, chunk_rows)
-        temporary.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(temporary, path)
+        with atomic_path(path, mode=mode) as temporary:
+            return _write_csv(table, temporary, progress, chunk_rows)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise SourceWriteError(f"{path}: cannot write the file: {_reason(exc)}") from exc
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return written
 
 
 def _write_csv(
@@ -297,7 +286,6 @@ def _write_csv(
                 written += batch.num_rows
                 if progress is not None:
                     progress(batch.num_rows)
-    _flush_to_disk(path)
     return written
 
 
@@ -324,15 +312,6 @@ def _header_line(column_names: Sequence[str]) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(column_names)
     return buffer.getvalue().encode("utf-8")
-
-
-def _flush_to_disk(path: Path) -> None:
-    """fsync before the rename so a crash cannot leave an empty file under the final name."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _check_count(name: str, value: Any) -> None:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -24,6 +23,7 @@ from typing import Any, Final, NoReturn
 import numpy as np
 import numpy.typing as npt
 
+from srs.atomic import atomic_file
 from srs.engine.errors import ModelFormatError
 
 FORMAT: Final = "srs-engine-model"
@@ -72,16 +72,8 @@ def save_model_files(
         **dict(metadata),
         "arrays": manifest,
     }
-    handle_fd, temporary = tempfile.mkstemp(dir=directory, prefix=".model-", suffix=".json")
-    try:
-        with os.fdopen(handle_fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, directory / METADATA_FILE)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(directory / METADATA_FILE) as handle:
+        handle.write(json.dumps(document, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def read_metadata(directory: Path) -> dict[str, Any]:
