@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from srs.activity import SECONDS_PER_DAY, summarize_activity
+from srs.activity import SECONDS_PER_DAY, LogCounts, summarize_activity, summarize_counts
+from srs.events import Event, EventStore
+from srs.local_service import LocalRecommendationService
 
 DAY0 = 19_800 * SECONDS_PER_DAY  # 2024-03-18 00:00 UTC
 
@@ -85,3 +90,44 @@ def test_recorded_feedback_is_charted_apart_and_counted_with_the_services() -> N
     assert (activity.total_interactions, activity.recorded_interactions) == (5, 2)
     with pytest.raises(ValueError, match="differ in length"):
         summarize_activity(*prepared, {}, recorded=(recorded[0], recorded[1][:1]))
+
+
+def test_local_service_charts_from_aggregates_without_reading_every_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = EventStore(tmp_path / "events.sqlite")
+    store.put_events("u", "s", [Event("clicked", "a", 1_700_000_000)])
+    statements: list[str] = []
+    store._connect().set_trace_callback(statements.append)
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("item_log read every row on a page view")
+
+    monkeypatch.setattr(EventStore, "item_log", refuse)
+    prepared = LogCounts.from_log(*arrays([(DAY0, "a"), (DAY0, "b"), (DAY0 + 5, "a")]))
+    fake = SimpleNamespace(
+        _history=SimpleNamespace(activity_counts=prepared, item_log=refuse),
+        _items=[],
+        _events=store,
+    )
+    activity = LocalRecommendationService.activity(fake)  # type: ignore[arg-type]
+    assert [s.item_id for s in activity.top_services] == ["a", "b"]
+    assert activity.top_services[0].interactions == 3
+    assert activity.recorded_interactions == 1 and len(activity.feedback_daily) == 1
+    assert statements and all("FROM events" not in sql for sql in statements)
+
+
+def test_counted_logs_summarize_like_the_raw_arrays() -> None:
+    day = SECONDS_PER_DAY
+    stamps, items = arrays([(DAY0, "a"), (DAY0, "b"), (DAY0 + 3 * day, "a"), (DAY0 + 5 * day, "c")])
+    fed_stamps, fed_items = arrays([(DAY0 + day, "c"), (DAY0 + day + 7, "c")])
+    raw = summarize_activity(stamps, items, {}, days=4, recorded=(fed_stamps, fed_items))
+    counted = summarize_counts(
+        LogCounts.from_log(stamps, items),
+        {},
+        days=4,
+        recorded=LogCounts.from_daily_items(
+            np.array([DAY0 // day + 1], np.int64), np.array(["c"], object), np.array([2])
+        ),
+    )
+    assert counted == raw

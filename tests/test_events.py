@@ -390,3 +390,69 @@ def test_stored_rows_out_of_range_are_skipped_by_every_read_and_logged_once(
     skipped = [record for record in caplog.records if "skipped" in record.getMessage()]
     assert len(skipped) == 5
     assert store.count() == 6  # quarantined, not deleted
+
+
+def recount(store: EventStore) -> dict[tuple[int, str], int]:
+    """The daily aggregate as a full read of the events would give it."""
+    stamps, items = store.item_log()
+    counts: dict[tuple[int, str], int] = {}
+    for stamp, item in zip(stamps.tolist(), items.tolist(), strict=True):
+        key = (stamp // 86_400, item)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def aggregate(store: EventStore) -> dict[tuple[int, str], int]:
+    daily = store.daily_item_counts()
+    return {
+        (int(day), str(item)): int(count)
+        for day, item, count in zip(daily.days, daily.item_ids, daily.counts, strict=True)
+    }
+
+
+def test_daily_aggregate_equals_a_recount_after_inserts_and_deletes(store: EventStore) -> None:
+    store.put_events("u1", "s", clicks("a", "b", "a"))
+    store.put_events("u2", "s", clicks("a", sent_at=1_700_100_000))
+    assert aggregate(store) == recount(store) == {(19675, "a"): 2, (19675, "b"): 1, (19677, "a"): 1}
+    first = store.recent("u1")[-1]
+    store.delete_event("u1", first.id)
+    store.delete_event("u2", store.recent("u2")[0].id)
+    assert aggregate(store) == recount(store) == {(19675, "a"): 1, (19675, "b"): 1}
+
+
+def test_existing_database_is_backfilled_once_leaving_bad_rows_out(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite"
+    EventStore(path).put_events("u1", "s", clicks("a", "b"))
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE event_daily")
+        connection.execute(
+            "INSERT INTO events (user_id, session_id, event_type, item_id, event_value,"
+            " sent_at, received_at) VALUES ('u', 's', 'clicked', 'bad', 1.0, 'soon', 0)"
+        )
+    store = EventStore(path)
+    assert aggregate(store) == recount(store) == {(19675, "a"): 1, (19675, "b"): 1}
+    store.put_events("u3", "s", clicks("a"))
+    assert aggregate(EventStore(path)) == recount(store)
+
+
+def test_compact_removes_only_old_rows_and_keeps_the_aggregate(tmp_path: Path) -> None:
+    now = 1_700_000_000.0
+    store = EventStore(tmp_path / "events.sqlite", clock=lambda: now)
+    store.put_events("u1", "s", clicks("old", sent_at=int(now) - 40 * 86_400))
+    store.put_events("u1", "s", clicks("new", "new", sent_at=int(now) - 86_400))
+    assert store.compact(older_than_days=30) == 1
+    assert [e.item_id for e in store.recent("u1")] == ["new", "new"]
+    assert aggregate(store) == recount(store) == {(19674, "new"): 2}
+    assert store.compact(older_than_days=30) == 0
+    with pytest.raises(ValueError):
+        store.compact(older_than_days=0)
+
+
+def test_compact_moves_the_change_counter_so_other_processes_reread(tmp_path: Path) -> None:
+    now = 1_700_000_000.0
+    store = EventStore(tmp_path / "events.sqlite", clock=lambda: now)
+    store.put_events("u1", "s", clicks("old", sent_at=int(now) - 40 * 86_400))
+    before = store._changes.value()
+    store.compact(older_than_days=30)
+    after = store._changes.value()
+    assert after > before and after % 2 == 0

@@ -38,7 +38,8 @@ import sqlite3
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,23 @@ _SCHEMA = (
     _TABLE.format(name="events")
     + ";\nCREATE INDEX IF NOT EXISTS events_by_user ON events (user_id, id);\n"
 )
+# Events per UTC day of their own time and item, kept in step with the events table by every
+# write so the data page reads a table that grows with days times items, never with events.
+_DAILY = """
+CREATE TABLE IF NOT EXISTS event_daily (
+    day     INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (day, item_id)
+) WITHOUT ROWID
+"""
+_ADD_DAILY = (
+    "INSERT INTO event_daily (day, item_id, count) VALUES (?, ?, ?)"
+    " ON CONFLICT (day, item_id) DO UPDATE SET count = count + excluded.count"
+)
+_SUBTRACT_DAILY = "UPDATE event_daily SET count = count - ? WHERE day = ? AND item_id = ?"
+_DROP_EMPTY_DAILY = "DELETE FROM event_daily WHERE count <= 0"
+SECONDS_PER_DAY = 86_400
 _COLUMNS = "id, user_id, session_id, event_type, item_id, event_value, sent_at, received_at"
 
 # Users with rows after an ID, from one snapshot. NOT INDEXED keeps SQLite on the rowid range:
@@ -372,6 +390,71 @@ def _never_reuse_ids(connection: sqlite3.Connection) -> None:
         raise
 
 
+DailyKey = tuple[int, str]
+"""A UTC day number (days since 1970-01-01) and an item ID."""
+
+
+def _daily_keys(rows: Iterable[tuple[object, object, object, object]]) -> Counter[DailyKey]:
+    """How many events each (day, item) gains or loses, counting only rows the rules accept,
+    so a quarantined row never reaches a chart. Rows are (sent_at, item_id, type, value)."""
+    counts: Counter[DailyKey] = Counter()
+    for sent_at, item_id, event_type, value in rows:
+        if stored_event_problem(event_type, value, sent_at) is None:
+            counts[(int(sent_at) // SECONDS_PER_DAY, str(item_id))] += 1  # type: ignore[call-overload]
+    return counts
+
+
+def _add_daily(connection: sqlite3.Connection, counts: Counter[DailyKey]) -> None:
+    connection.executemany(_ADD_DAILY, [(day, item, n) for (day, item), n in counts.items()])
+
+
+def _subtract_daily(connection: sqlite3.Connection, counts: Counter[DailyKey]) -> None:
+    if counts:
+        connection.executemany(
+            _SUBTRACT_DAILY, [(n, day, item) for (day, item), n in counts.items()]
+        )
+        connection.execute(_DROP_EMPTY_DAILY)
+
+
+def _backfill_daily(connection: sqlite3.Connection) -> None:
+    """Build the daily aggregate once for a database made before it existed.
+
+    Call holding the writer lock. Creating the table and filling it is one transaction, so a
+    crash leaves either no table (and the next open tries again) or a complete one.
+    """
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_daily'"
+    ).fetchone()
+    if found is not None:
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(_DAILY)
+        exists = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+        ).fetchone()
+        if exists is not None:
+            cursor = connection.execute(
+                "SELECT sent_at, item_id, event_type, event_value FROM events"
+            )
+            while batch := cursor.fetchmany(100_000):
+                _add_daily(connection, _daily_keys(batch))
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class DailyItemCounts:
+    """Usable events counted per (UTC day number, item), in parallel arrays."""
+
+    days: npt.NDArray[np.int64]
+    item_ids: npt.NDArray[np.object_]
+    counts: npt.NDArray[np.int64]
+
+
 class EventStore:
     """One SQLite file shared by every process; one connection per thread."""
 
@@ -391,6 +474,7 @@ class EventStore:
         with self._writer_lock:
             connection = self._connect()
             _never_reuse_ids(connection)
+            _backfill_daily(connection)
             connection.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
@@ -464,6 +548,7 @@ class EventStore:
                 " event_value, sent_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            _add_daily(connection, _daily_keys((r[5], r[3], r[2], r[4]) for r in rows))
 
     def delete_event(self, user_id: str, event_id: int) -> StoredEvent | None:
         """Remove one of ``user_id``'s events (an undo); returns it, or None if there is none.
@@ -480,6 +565,7 @@ class EventStore:
             ).fetchone()
             if row is not None:
                 connection.execute("DELETE FROM events WHERE id = ?", (event_id,))
+                _subtract_daily(connection, _daily_keys([(row[6], row[4], row[3], row[5])]))
         return None if row is None else StoredEvent(*row)
 
     def _may_have_events(self, user_id: str) -> bool:
@@ -547,7 +633,8 @@ class EventStore:
         return int(row[0])
 
     def item_log(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
-        """Every event's timestamp and item ID, for aggregate views such as daily counts."""
+        """Every usable event's timestamp and item ID: a full read, for checks and exports,
+        not for page views (:meth:`daily_item_counts` serves those)."""
         usable = self._quarantine.usable
         rows = [
             (sent_at, item_id)
@@ -560,6 +647,41 @@ class EventStore:
             np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
             np.asarray([row[1] for row in rows], dtype=object),
         )
+
+    def daily_item_counts(self) -> DailyItemCounts:
+        """Usable events per (day, item) from the aggregate the writes keep, so the data page
+        costs the same however many events are stored."""
+        rows = self._connect().execute("SELECT day, item_id, count FROM event_daily").fetchall()
+        return DailyItemCounts(
+            days=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+            item_ids=np.asarray([row[1] for row in rows], dtype=object),
+            counts=np.fromiter((row[2] for row in rows), dtype=np.int64, count=len(rows)),
+        )
+
+    def compact(self, older_than_days: int) -> int:
+        """Delete events whose own time is more than ``older_than_days`` days old, keep the
+        aggregate in step, and give the freed pages back to the file system; returns how many
+        rows went. A delete is a write like any other (:meth:`_transaction`)."""
+        if older_than_days < 1:
+            raise ValueError(f"older_than_days must be >= 1, got {older_than_days}")
+        cutoff = math.floor(self._clock()) - older_than_days * SECONDS_PER_DAY
+        with self._transaction() as connection:
+            doomed = connection.execute(
+                "SELECT sent_at, item_id, event_type, event_value FROM events"
+                " WHERE typeof(sent_at) = 'integer' AND sent_at < ?",
+                (cutoff,),
+            )
+            counts: Counter[DailyKey] = Counter()
+            while batch := doomed.fetchmany(100_000):
+                counts.update(_daily_keys(batch))
+            removed = connection.execute(
+                "DELETE FROM events WHERE typeof(sent_at) = 'integer' AND sent_at < ?", (cutoff,)
+            ).rowcount
+            _subtract_daily(connection, counts)
+        if removed:
+            with self._writing, self._writer_lock:
+                self._connect().execute("VACUUM")
+        return int(removed)
 
     def iter_batches(self, batch_rows: int = 100_000) -> Iterator[pa.Table]:
         """All events in Personalize's interactions columns, in storage order, streamed."""

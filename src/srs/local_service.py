@@ -24,7 +24,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from srs.activity import DEFAULT_DAYS, DEFAULT_TOP_SERVICES, Activity, summarize_activity
+from srs.activity import (
+    DEFAULT_DAYS,
+    DEFAULT_TOP_SERVICES,
+    Activity,
+    LogCounts,
+    summarize_counts,
+)
 from srs.catalog import ServiceAliases, alias_key, load_catalog
 from srs.config import DATASET_PREFIX, Settings
 from srs.data.history import InteractionHistory, UserRows
@@ -578,10 +584,14 @@ class LocalRecommendationService:
         return sorted(found)[:limit]
 
     def activity(self, days: int = DEFAULT_DAYS, top: int = DEFAULT_TOP_SERVICES) -> Activity:
-        timestamps, item_ids = self._history.item_log()
         names = {item.item_id: item.service_name for item in self._items}
-        return summarize_activity(
-            timestamps, item_ids, names, days=days, top=top, recorded=self._events.item_log()
+        recorded = self._events.daily_item_counts()
+        return summarize_counts(
+            self._history.activity_counts,
+            names,
+            days=days,
+            top=top,
+            recorded=LogCounts.from_daily_items(recorded.days, recorded.item_ids, recorded.counts),
         )
 
 

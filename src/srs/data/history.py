@@ -9,6 +9,7 @@ request threads; events that arrive later live in the EventStore and the service
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from srs.activity import LogCounts
 from srs.data.store import DataStore
 from srs.errors import SRSError
 
@@ -321,6 +323,12 @@ class InteractionHistory:
         """Every row's timestamp and item ID, for aggregate views such as daily counts."""
         item_ids = np.asarray(self._item_ids, dtype=object)[self._item_codes]
         return self._timestamps, item_ids
+
+    @functools.cached_property
+    def activity_counts(self) -> LogCounts:
+        """The log counted for the data page, once per history: the rows never change, and
+        counting them on every view would cost each request time proportional to the log."""
+        return LogCounts.from_log(*self.item_log())
 
     def user_rows(self, user_id: str) -> UserRows:
         """All of a user's rows as array slices (no copy); empty for an unknown user."""
