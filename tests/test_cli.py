@@ -426,3 +426,28 @@ def test_recommend_from_a_corrupt_active_version_says_which_it_fell_back_to(
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("warning: ") and f"fell back to {previous}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_events_compact_removes_old_events_and_says_how_many(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    import time
+
+    store = EventStore(tmp_path / "events.sqlite")
+    now = int(time.time())
+    store.put_events("u1", "s1", [Event("clicked", "old", now - 40 * 86_400)])
+    store.put_events("u1", "s1", [Event("clicked", "new", now - 86_400)])
+    result = invoke(
+        runner, "events", "compact", "--older-than", "30", env={"SRS_DATA_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 0, result.output
+    assert "removed 1 events older than 30 days" in result.output
+    assert [e.item_id for e in EventStore(tmp_path / "events.sqlite").recent("u1")] == ["new"]
+
+
+def test_events_retention_days_setting_parses() -> None:
+    from srs.config import load_settings
+
+    assert load_settings(environ={}).events_retention_days == 0
+    settings = load_settings(environ={"SRS_EVENTS_RETENTION_DAYS": "90"})
+    assert settings.events_retention_days == 90

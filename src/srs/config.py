@@ -99,6 +99,13 @@ class Settings:
         default=4 << 20,
         metadata={"help": "Bytes of source CSV read per block by prepare; bounds its memory."},
     )
+    events_retention_days: int = field(
+        default=0,
+        metadata={
+            "help": "Feedback events older than this many days are deleted when srs serve "
+            "starts its workers; 0 keeps them forever."
+        },
+    )
     event_types: Mapping[str, str] = field(
         default_factory=dict,
         hash=False,

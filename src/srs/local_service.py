@@ -170,7 +170,7 @@ class LocalRecommendationService:
             models=ModelStore(store, settings.model_cache_dir),
             items=_read_items(store),
             history=InteractionHistory.from_store(store, DATASET_PREFIX + INTERACTIONS_FILE),
-            events=EventStore(settings.events_path),
+            events=_retained_events(settings),
             default_filter=settings.default_filter,
             clock=clock,
             answer_tables=answer_tables,
@@ -593,6 +593,17 @@ class LocalRecommendationService:
             top=top,
             recorded=LogCounts.from_daily_items(recorded.days, recorded.item_ids, recorded.counts),
         )
+
+
+def _retained_events(settings: Settings) -> EventStore:
+    """The worker's event store, with events past the retention period deleted first, so a
+    server that runs for months does not grow its database without bound."""
+    events = EventStore(settings.events_path)
+    if settings.events_retention_days > 0:
+        removed = events.compact(settings.events_retention_days)
+        if removed:
+            log.info("events: %d event(s) past the retention period deleted", removed)
+    return events
 
 
 def _records(

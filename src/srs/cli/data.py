@@ -161,7 +161,10 @@ def prepare(
     store = open_store(settings)
     for name, path in result.outputs.items():
         key = DATASET_PREFIX + name
-        if store.local_path(key) != path.resolve():
+        local = store.local_path(key)
+        # The dataset directory is a symlink to its current version: compare real paths, or
+        # prepare's own outputs would be copied onto themselves.
+        if local is None or local.resolve() != path.resolve():
             store.put_file(key, path)
         click.echo(f"  {name:<26} {store.uri(key)}")
 
@@ -223,3 +226,24 @@ def export_events(ctx: click.Context, output: Path | None) -> None:
     target = output or settings.data_dir / "events_export.csv"
     rows = EventStore(settings.events_path).export_csv(target)
     click.echo(f"exported {rows:,} events to {target}")
+
+
+@events.command("compact")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="DAYS",
+    help="Delete events whose time is more than DAYS days ago.",
+)
+@click.pass_context
+def compact_events(ctx: click.Context, older_than: int) -> None:
+    """Delete old events, keep the data page's counts in step and shrink the file."""
+    from srs.events import EventStore
+
+    settings = settings_of(ctx)
+    if not settings.events_path.exists():
+        raise SRSError(f"{settings.events_path}: no events have been recorded yet")
+    removed = EventStore(settings.events_path).compact(older_than)
+    click.echo(f"removed {removed:,} events older than {older_than} days")
