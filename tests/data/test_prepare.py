@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from srs.catalog import load_catalog
+from srs.config import DATASET_PREFIX
 from srs.data.prepare import (
     INTERACTIONS_FILE,
     ITEMS_FILE,
@@ -18,7 +22,9 @@ from srs.data.prepare import (
     SYNTHETIC_TIMESTAMP_START,
     prepare_dataset,
 )
+from srs.data.publish import dataset_lock, versions_dir
 from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
+from srs.data.store import LocalStore
 from srs.data.vocabulary import EventVocabulary
 from srs.errors import SourceError
 
@@ -741,3 +747,118 @@ def test_times_and_ratings_follow_the_event_rules_the_api_applies(
     assert rule in message
     assert message.endswith(f"(value {value!r})")
     assert "\n" not in message
+
+
+NEW_ROWS = [*GOOD_ROWS, "u3,Amazon RDS,viewed,4,1700000500", "u4,Amazon RDS,clicked,3,1700000600"]
+
+
+def read_dataset(data_dir: Path) -> dict[str, bytes]:
+    """The dataset as a reader sees it, through the store keys training and serving use."""
+    store = LocalStore(data_dir)
+    return {name: store.get_bytes(DATASET_PREFIX + name) for name in OUTPUT_FILES}
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: not an Exception, so no handler on the way can swallow it."""
+
+
+@pytest.mark.parametrize("kill_at", range(6))
+def test_a_kill_while_publishing_leaves_the_old_or_the_new_dataset_never_a_mix(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch, kill_at: int
+) -> None:
+    old = read_dataset(tmp_path)
+    reference = tmp_path / "reference"
+    source = write_source(tmp_path / "new.csv", HEADER + "\n".join(NEW_ROWS) + "\n")
+    prepare_dataset(tmp_path / "good.csv", reference / "dataset")
+    prepare_dataset(source, reference / "dataset")
+    new = read_dataset(reference)
+    assert new != old
+    calls = {"count": 0}
+    real_replace, real_rename = os.replace, os.rename
+
+    def dying(real: Any) -> Any:
+        def move(*args: Any, **kwargs: Any) -> None:
+            if calls["count"] == kill_at:
+                raise Killed
+            calls["count"] += 1
+            real(*args, **kwargs)
+
+        return move
+
+    monkeypatch.setattr(os, "replace", dying(real_replace))
+    monkeypatch.setattr(os, "rename", dying(real_rename))
+    with contextlib.suppress(Killed):
+        prepare_dataset(source, out_dir)
+    monkeypatch.undo()
+
+    assert read_dataset(tmp_path) in (old, new)
+    prepare_dataset(source, out_dir)
+    assert read_dataset(tmp_path) == new
+    assert not list(versions_dir(out_dir).glob(".staging-*"))
+
+
+def test_a_second_prepare_is_refused_while_one_is_writing(tmp_path: Path, out_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from srs.cli import main
+
+    before = snapshot(out_dir)
+    source = write_source(tmp_path / "new.csv", HEADER + "\n".join(NEW_ROWS) + "\n")
+    with dataset_lock(out_dir):
+        result = CliRunner().invoke(
+            main,
+            ["--data-dir", str(tmp_path), "prepare", "--source", str(source)],
+            catch_exceptions=False,
+        )
+    assert result.exit_code == 2
+    assert f"another srs prepare is writing {out_dir} (pid {os.getpid()})" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert snapshot(out_dir) == before
+
+
+def test_leftovers_of_killed_runs_are_removed_at_the_next_start(
+    tmp_path: Path, out_dir: Path
+) -> None:
+    partial = out_dir / f".{INTERACTIONS_FILE}.abc123.tmp"
+    partial.write_bytes(b"x" * 4096)
+    staging = versions_dir(out_dir) / ".staging-abc123"
+    staging.mkdir(parents=True)
+    (staging / INTERACTIONS_FILE).write_bytes(b"x" * 4096)
+    source = write_source(tmp_path / "new.csv", HEADER + "\n".join(NEW_ROWS) + "\n")
+    prepare_dataset(source, out_dir)
+    assert not partial.exists()
+    assert not staging.exists()
+    assert sorted(snapshot(out_dir)) == sorted(OUTPUT_FILES)
+
+
+def test_only_the_two_newest_versions_are_kept(tmp_path: Path) -> None:
+    source = write_source(tmp_path / "s.csv", HEADER + "\n".join(GOOD_ROWS) + "\n")
+    out = tmp_path / "dataset"
+    for _ in range(4):
+        prepare_dataset(source, out)
+    versions = sorted(versions_dir(out).glob("v-*"))
+    assert len(versions) == 2
+    assert out.resolve() == versions[-1].resolve()
+
+
+def test_a_dataset_from_before_versions_is_moved_aside_once(tmp_path: Path) -> None:
+    flat = tmp_path / "dataset"
+    prepare_dataset(write_source(tmp_path / "s.csv", HEADER + "\n".join(GOOD_ROWS) + "\n"), flat)
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for name in OUTPUT_FILES:
+        (legacy / name).write_bytes((flat / name).read_bytes())
+    old = read_dataset(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    legacy.rename(other / "dataset")
+    source = write_source(tmp_path / "new.csv", HEADER + "\n".join(NEW_ROWS) + "\n")
+    result = prepare_dataset(source, other / "dataset")
+    assert (other / "dataset").is_symlink()
+    assert result.new_items == 1
+    assert read_dataset(other) != old
+    (stray := tmp_path / "flat2").mkdir()
+    (stray / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"notes\.txt, which srs prepare did not write"):
+        prepare_dataset(source, stray)
+    assert (stray / "notes.txt").read_text(encoding="utf-8") == "mine"

@@ -454,3 +454,54 @@ def test_open_store_s3_builds_client_for_endpoint() -> None:
 def test_open_store_rejects_unknown_kind(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="'ftp'"):
         open_store(Settings(store="ftp"))
+
+
+def test_an_atomic_write_killed_before_its_rename_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srs import atomic
+
+    target = tmp_path / "model.json"
+    target.write_bytes(b"old")
+
+    def killed(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt), atomic.atomic_file(target) as stream:
+        stream.write(b"new")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.json"]
+
+
+def test_an_atomic_write_syncs_the_file_and_then_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srs import atomic
+
+    synced: list[str] = []
+    monkeypatch.setattr(atomic, "fsync_file", lambda path: synced.append(f"file {path.name}"))
+    monkeypatch.setattr(atomic, "fsync_directory", lambda path: synced.append(f"dir {path}"))
+    LocalStore(tmp_path).put_bytes("dataset/items.csv", b"ITEM_ID\n")
+    assert [entry.split()[0] for entry in synced] == ["file", "dir"]
+    assert synced[1] == f"dir {tmp_path / 'dataset'}"
+    assert (tmp_path / "dataset" / "items.csv").read_bytes() == b"ITEM_ID\n"
+
+
+def test_the_store_reads_a_published_dataset_through_its_version_link(tmp_path: Path) -> None:
+    from srs.data.prepare import OUTPUT_FILES, prepare_dataset
+    from srs.data.publish import versions_dir
+
+    source = tmp_path / "source.csv"
+    source.write_text(
+        "User ID,AWS Service,Interaction Type,Rating\nu1,Amazon S3,viewed,4\n"
+        "u2,AWS Lambda,launched,5\n",
+        encoding="utf-8",
+    )
+    for _ in range(2):
+        prepare_dataset(source, tmp_path / "dataset")
+    store = LocalStore(tmp_path)
+    assert store.list("dataset/") == sorted(f"dataset/{name}" for name in OUTPUT_FILES)
+    assert all(store.exists(f"dataset/{name}") for name in OUTPUT_FILES)
+    assert len(list(versions_dir(tmp_path / "dataset").glob("v-*"))) == 2

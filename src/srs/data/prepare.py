@@ -1,9 +1,10 @@
 """Source CSV → Personalize's interactions, items and schema files.
 
 The source can be several GB, so it is streamed in blocks with bounded memory:
-each block is checked, mapped to stable item IDs and appended to a temp file.
-Only when everything has been written and read back do the temp files replace
-the previous outputs, so a bad row anywhere leaves the old dataset untouched.
+each block is checked, mapped to stable item IDs and appended to a file in a
+staging directory. Only when everything has been written and read back does the
+staging directory become the dataset, in one atomic switch (``srs.data.publish``),
+so a bad row or a kill anywhere leaves the old dataset whole and untouched.
 
 A team's file says ``Launch`` and ``EC2`` where SRS says ``launched`` and
 ``Amazon EC2``; each block's event types go through the event vocabulary and its
@@ -14,10 +15,7 @@ What was rewritten, and what could not be, is reported rather than hidden.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ import pyarrow.csv as pcsv
 
 from srs.catalog import CATALOG_COLUMNS, ServiceAliases
 from srs.data.mapping import ServiceMapping
+from srs.data.publish import staged
 from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, schema_json
 from srs.data.validate import (
     REQUIRED_COLUMNS,
@@ -254,51 +253,6 @@ class _Recognition:
         for written, name in self.service_of.items():
             rows[name] = rows.get(name, 0) + self.service_rows[written]
         return rows
-
-
-class _PendingOutputs:
-    """Temp files beside their targets, renamed into place only on success."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.temps: dict[str, Path] = {}
-
-    def path(self, name: str) -> Path:
-        handle, temp = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".tmp")
-        os.close(handle)
-        self.temps[name] = Path(temp)
-        return self.temps[name]
-
-    def write_text(self, name: str, text: str) -> None:
-        self.path(name).write_text(text, encoding="utf-8")
-
-    def publish(self) -> dict[str, Path]:
-        umask = os.umask(0)
-        os.umask(umask)
-        published = {}
-        for name, temp in self.temps.items():
-            with temp.open("rb") as handle:
-                os.fsync(handle.fileno())
-            temp.chmod(0o666 & ~umask)
-            target = self.directory / name
-            os.replace(temp, target)
-            published[name] = target
-        self.temps.clear()
-        return published
-
-    def discard(self) -> None:
-        for temp in self.temps.values():
-            temp.unlink(missing_ok=True)
-        self.temps.clear()
-
-
-@contextlib.contextmanager
-def _pending(directory: Path) -> Iterator[_PendingOutputs]:
-    pending = _PendingOutputs(directory)
-    try:
-        yield pending
-    finally:
-        pending.discard()
 
 
 def _batches(layout: SourceLayout, handle: BinaryIO, block_bytes: int) -> Iterator[pa.RecordBatch]:
@@ -554,12 +508,10 @@ def prepare_dataset(
     recognition = _Recognition(
         vocabulary or EventVocabulary(), catalogue_aliases.with_names(own_names)
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    mapping_path = out_dir / MAPPING_FILE
-    mapping = ServiceMapping.load(mapping_path) if mapping_path.exists() else ServiceMapping()
-    known_before = len(mapping)
-
-    with _pending(out_dir) as pending:
+    with staged(out_dir, OUTPUT_FILES) as pending:
+        mapping_path = out_dir / MAPPING_FILE
+        mapping = ServiceMapping.load(mapping_path) if mapping_path.exists() else ServiceMapping()
+        known_before = len(mapping)
         tally = _write_interactions(
             layout, pending.path(INTERACTIONS_FILE), mapping, recognition, block_bytes, progress
         )
@@ -582,7 +534,7 @@ def prepare_dataset(
             items=len(tally.services_seen),
             active_users=tally.active_users,
         )
-        _verify(pending.temps[INTERACTIONS_FILE], tally.rows)
+        _verify(pending.path(INTERACTIONS_FILE), tally.rows)
 
         if own_names:
             mapping.assign(pa.array(own_names, pa.string()))
@@ -595,9 +547,9 @@ def prepare_dataset(
 
         items_table = items_frame(mapping, described)
         items_table.to_csv(pending.path(ITEMS_FILE), index=False)
-        _verify(pending.temps[ITEMS_FILE], len(items_table))
+        _verify(pending.path(ITEMS_FILE), len(items_table))
         mapping.to_frame().to_csv(pending.path(MAPPING_FILE), index=False)
-        _verify(pending.temps[MAPPING_FILE], len(mapping))
+        _verify(pending.path(MAPPING_FILE), len(mapping))
         pending.write_text(INTERACTIONS_SCHEMA_FILE, schema_json(INTERACTIONS_SCHEMA))
         pending.write_text(ITEMS_SCHEMA_FILE, schema_json(ITEMS_SCHEMA))
         outputs = pending.publish()
