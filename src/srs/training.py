@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -59,6 +60,10 @@ Progress = Callable[[str], None]
 MIN_RELIABLE_USERS = 50
 """Held-out users below which offline metrics are reported as not reliable: with fewer, one
 user's hit moves nDCG by more than two recipes usually differ."""
+SCRATCH_PREFIX = ".train-"
+STALE_SCRATCH_SECONDS = 6 * 3600
+"""Age past which a ``.train-*`` scratch folder is a killed run's: a live run fills its folder
+and publishes it within minutes, so one untouched for hours has no owner left."""
 GATE_METRIC = "normalized_discounted_cumulative_gain_at_10"
 """The figure a new model must not lose on against popularity to replace the serving one."""
 BASELINE_RECIPE = "popularity-count"
@@ -111,6 +116,27 @@ def unused_version_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def remove_stale_scratch(data_dir: Path, now: float | None = None) -> list[Path]:
+    """Remove the scratch folders of killed trainings, which nothing else ever removes.
+
+    Only folders untouched for ``STALE_SCRATCH_SECONDS`` go, so a training running beside
+    this one keeps its own. Returns what was removed.
+    """
+    if not data_dir.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - STALE_SCRATCH_SECONDS
+    removed = []
+    for path in data_dir.glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            stale = path.is_dir() and not path.is_symlink() and path.stat().st_mtime < cutoff
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def train_and_activate(
     settings: Settings,
     recipe: str = DEFAULT_RECIPE,
@@ -129,6 +155,7 @@ def train_and_activate(
     answers worse than the simplest baseline. Whether it serves is ``training["activated"]``.
     """
     say = progress or (lambda _: None)
+    remove_stale_scratch(settings.data_dir)
     store = open_store(settings)
     events = EventStore(settings.events_path) if settings.events_path.exists() else None
     say("loading data")
@@ -197,7 +224,7 @@ def train_and_activate(
     )
     say(f"saving version {version}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".train-") as scratch:
+    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=SCRATCH_PREFIX) as scratch:
         directory = Path(scratch)
         model.save(directory)
         (directory / TRAINING_FILE).write_text(json.dumps(training, indent=2), encoding="utf-8")
