@@ -8,10 +8,7 @@ checks that the page fetched nothing from another origin and broke no CSP rule.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,8 +24,7 @@ from web_support import (
     EVIL_USER,
     DataFacts,
     copy_template,
-    free_port,
-    wait_until_ready,
+    running_server,
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -48,32 +44,8 @@ def server_url(
 ) -> Iterator[str]:
     root = tmp_path_factory.mktemp("browser")
     settings = copy_template(trained_template[0], root / "data")
-    port = free_port()
-    log = root / "server.log"
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SRS_", "PROMETHEUS"))
-    }
-    environ["SRS_DATA_DIR"] = str(settings.data_dir)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "srs.web.serve", "--port", str(port), "--workers", "2"],
-            env=environ,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, process, log)
+    with running_server(settings.data_dir, root, workers=2) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,12 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask, session
-from web_support import DataFacts, copy_template, free_port, wait_until_ready
+from web_support import DataFacts, copy_template, running_server
 
 from srs.web.metrics import UNMATCHED_ROUTE, create_metrics
 from srs.web.middleware import (
@@ -146,32 +143,8 @@ def served_url(
     """``python -m srs.web.serve`` (granian) over a private copy of the trained data."""
     root = tmp_path_factory.mktemp("served")
     settings = copy_template(trained_template[0], root / "data")
-    port = free_port()
-    log = root / "server.log"
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SRS_", "PROMETHEUS"))
-    }
-    environ["SRS_DATA_DIR"] = str(settings.data_dir)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "srs.web.serve", "--port", str(port), "--workers", "1"],
-            env=environ,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"http://{url}", process, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running_server(settings.data_dir, root, workers=1) as url:
+        yield url.removeprefix("http://")
 
 
 @pytest.mark.slow

@@ -10,12 +10,16 @@ into one another.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,3 +129,36 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
             pass
         time.sleep(0.25)
     raise RuntimeError(f"server not ready after {STARTUP_SECONDS} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, root: Path, workers: int) -> Iterator[str]:
+    """``python -m srs.web.serve`` (granian) over ``data_dir`` on a free loopback port,
+    stopped when the block ends; yields its base URL. The caller's SRS_* settings are left out
+    so the server reads only ``data_dir``."""
+    port = free_port()
+    log = root / "server.log"
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SRS_", "PROMETHEUS"))
+    }
+    environ["SRS_DATA_DIR"] = str(data_dir)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "srs.web.serve", "--port", str(port), "--workers", str(workers)],
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
