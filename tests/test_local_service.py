@@ -250,9 +250,8 @@ def test_a_new_model_is_served_live_then_from_its_own_table(service_dir: Path) -
     settings = load_settings(environ={}, overrides={"data_dir": service_dir})
     trained = train_and_activate(settings, "similar-items", tune=False, evaluate=False)
     clock.now += MODEL_CHECK_SECONDS
-    assert service.model_info().version == trained.version
     deadline = time.monotonic() + 60
-    while not service.answers_precomputed() and time.monotonic() < deadline:
+    while service.model_info().version != trained.version and time.monotonic() < deadline:
         time.sleep(0.05)
     assert service.answers_precomputed()
     live = open_service(service_dir, answer_tables=False)
@@ -448,3 +447,41 @@ def test_no_valid_version_is_not_ready(service_dir: Path) -> None:
     assert not service.is_ready()
     with pytest.raises(NotReadyError, match="no model can serve"):
         service.recommend("user_000001")
+
+
+def test_a_new_model_serves_only_once_its_answer_table_is_ready(service_dir: Path) -> None:
+    import threading
+
+    clock = ManualClock()
+    gate = threading.Event()
+    settings = load_settings(environ={}, overrides={"data_dir": service_dir})
+    service = LocalRecommendationService.from_settings(settings, clock=clock, table_gate=gate)
+    old = service.model_info().version
+    users = ("user_000007", "user_000008", "user_000009")
+    before = {user: service.recommend(user).item_list for user in users}
+    trained = train_and_activate(settings, "similar-items", tune=False, evaluate=False)
+    clock.now += MODEL_CHECK_SECONDS
+    for _ in range(3):
+        assert service.model_info().version == old
+        assert service.answers_precomputed()
+        for user in users:
+            assert service.recommend(user).item_list == before[user]
+        clock.now += MODEL_CHECK_SECONDS
+
+    launched = before["user_000009"][0].item_id
+    service.put_events("user_000009", "s", [Event("launched", launched, 1_760_000_000, 5.0)])
+    changed = service.recommend("user_000009").item_list
+    assert changed != before["user_000009"]
+    assert launched not in [item.item_id for item in changed]
+    assert service.model_info().version == old
+
+    gate.set()
+    deadline = time.monotonic() + 60
+    while service.model_info().version != trained.version and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert service.model_info().version == trained.version
+    assert service.answers_precomputed()
+    live = open_service(service_dir, answer_tables=False)
+    for user in users:
+        assert service.recommend(user).item_list == live.recommend(user).item_list
+    assert service.recommend("user_000007").item_list != before["user_000007"]

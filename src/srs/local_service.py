@@ -124,11 +124,13 @@ class LocalRecommendationService:
         answer_tables: bool = True,
         vocabulary: EventVocabulary | None = None,
         on_fallback: Callable[[str], None] | None = None,
+        table_gate: threading.Event | None = None,
     ) -> None:
         """``answer_tables=False`` scores every request live (see the module docstring);
         ``vocabulary`` maps the event types clients send onto the canonical ones;
         ``on_fallback`` hears why another version serves than the active one (a warning in
-        the log by default)."""
+        the log by default); an answer table built aside waits for ``table_gate`` first, so
+        a test can hold an adoption half-way."""
         self._models = models
         self._vocabulary = vocabulary or EventVocabulary()
         self._answer_tables = answer_tables
@@ -150,6 +152,8 @@ class LocalRecommendationService:
         )
         self._serving: Serving | None = None
         self._swapping = threading.Lock()
+        self._pending: Serving | None = None
+        self._table_gate = table_gate
         self._checked_at = float("-inf")
         self._refused: tuple[str, FileStamps] | None = None
         self._last_fallback: str | None = None
@@ -164,6 +168,7 @@ class LocalRecommendationService:
         clock: Callable[[], float] = time.monotonic,
         answer_tables: bool = True,
         on_fallback: Callable[[str], None] | None = None,
+        table_gate: threading.Event | None = None,
     ) -> LocalRecommendationService:
         store = open_store(settings)
         return cls(
@@ -176,6 +181,7 @@ class LocalRecommendationService:
             answer_tables=answer_tables,
             vocabulary=EventVocabulary(settings.event_types),
             on_fallback=on_fallback,
+            table_gate=table_gate,
         )
 
     # ---- model -------------------------------------------------------------------------------
@@ -187,6 +193,10 @@ class LocalRecommendationService:
         changed in place, its memory-mapped arrays are never read again, and the version is
         verified afresh or replaced by the newest version that verifies. An active version
         that failed is not hashed again until its files change.
+
+        While the serving version is intact, a new version that gets an answer table leaves
+        the old one serving until its table is built (``_adopt``): switching at once would
+        score every request live, and slowly, for as long as the build takes.
         """
         now = self._clock()
         if not force and now - self._checked_at < MODEL_CHECK_SECONDS:
@@ -200,12 +210,16 @@ class LocalRecommendationService:
                 if current is None or intact:
                     return
                 raise NoActiveModelError("the active model pointer is gone")
-            if (
-                intact
-                and current is not None
-                and (current.model.version == version or self._still_refused(version))
-            ):
-                return
+            if intact and current is not None:
+                if current.model.version == version:
+                    with self._swapping:
+                        self._pending = None
+                    return
+                pending = self._pending
+                if self._still_refused(version) or (
+                    pending is not None and pending.model.version == version
+                ):
+                    return
             serving = self._prepare(self._models.load(version))
         except ModelFormatError as exc:
             if version is not None:
@@ -218,7 +232,7 @@ class LocalRecommendationService:
                 self._serving = None
                 return
             serving = fallback
-        self._adopt(serving, current)
+        self._adopt(serving, current, intact)
 
     def _still_refused(self, version: str) -> bool:
         refused = self._refused
@@ -263,15 +277,42 @@ class LocalRecommendationService:
                 f"model {loaded.version!r} cannot serve this catalogue ({exc})"
             ) from None
 
-    def _adopt(self, serving: Serving, current: Serving | None) -> None:
+    def _adopt(self, serving: Serving, current: Serving | None, intact: bool) -> None:
+        """Serve ``serving``: at once when nothing (sound) serves or it gets no table;
+        otherwise once its table is built aside, the old model and table serving meanwhile."""
         if current is None and serving.model.recipe.answers_quickly:
-            self._serving = replace(serving, answers=self._answer_table(serving))
+            answered = replace(serving, answers=self._answer_table(serving))
+            with self._swapping:
+                self._pending = None
+                self._serving = answered
+        elif current is not None and intact and self._table_expected(serving):
+            with self._swapping:
+                self._pending = serving
+            threading.Thread(
+                target=self._adopt_when_ready, args=(serving,), daemon=True, name="adoption"
+            ).start()
+            log.info("model %s: building its answer table before serving it", serving.model.version)
+            return
         else:
             with self._swapping:
+                self._pending = None
                 self._serving = serving
             threading.Thread(
                 target=self._add_answer_table, args=(serving,), daemon=True, name="answer-table"
             ).start()
+        log.info("serving model %s", serving.model.version)
+
+    def _adopt_when_ready(self, serving: Serving) -> None:
+        """Build the table of a model waiting to serve, then swap model, table and filter
+        view in one assignment; dropped if another version was adopted or queued since."""
+        if self._table_gate is not None:
+            self._table_gate.wait()
+        answers = self._answer_table(serving)
+        with self._swapping:
+            if self._pending is not serving:
+                return
+            self._pending = None
+            self._serving = replace(serving, answers=answers)
         log.info("serving model %s", serving.model.version)
 
     @property
@@ -284,11 +325,9 @@ class LocalRecommendationService:
         them out in advance (no filter, or one :class:`StoredExclusions` covers) and the
         catalogue is not too large for it."""
         recipe = serving.model.recipe
-        if not self._answer_tables or len(recipe.item_ids) > ANSWER_TABLE_MAX_ITEMS:
+        if not self._table_expected(serving):
             return None
         view, stored = serving.default_view, self._stored_exclusions
-        if self._default_filter is not None and (view is None or stored is None):
-            return None
         started = time.perf_counter()
         try:
             answers = recipe.answer_table(
@@ -312,6 +351,16 @@ class LocalRecommendationService:
                 time.perf_counter() - started,
             )
         return answers
+
+    def _table_expected(self, serving: Serving) -> bool:
+        """Whether ``serving`` gets an answer table (unless its build runs out of memory)."""
+        recipe = serving.model.recipe
+        if not self._answer_tables or not recipe.personal:
+            return False
+        if len(recipe.item_ids) > ANSWER_TABLE_MAX_ITEMS:
+            return False
+        view, stored = serving.default_view, self._stored_exclusions
+        return self._default_filter is None or (view is not None and stored is not None)
 
     def _add_answer_table(self, serving: Serving) -> None:
         """Build a newly adopted model's table aside, then serve from it; requests are
