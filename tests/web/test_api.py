@@ -593,13 +593,17 @@ def test_api_sets_no_session_cookie(client: FlaskClient, service: Recommendation
 def test_admin_retrain_needs_the_token(
     service: RecommendationService, data_settings: Settings
 ) -> None:
+    from srs.web.retrain import RetrainJobs
+
     calls: list[int] = []
 
-    def retrain() -> ModelInfo:
-        calls.append(1)
-        return service.model_info()
+    class CountedJobs(RetrainJobs):
+        def start(self) -> str:
+            calls.append(1)
+            return "0123456789abcdef"
 
-    client = build_app(service, data_settings, retrain=retrain).test_client()
+    jobs = CountedJobs(data_settings)
+    client = build_app(service, data_settings, retrain=jobs).test_client()
     missing = client.post("/admin/retrain")
     assert missing.status_code == 401 and "Bearer" in missing.headers["WWW-Authenticate"]
     error_of(missing, "/admin/retrain", "post")
@@ -607,9 +611,9 @@ def test_admin_retrain_needs_the_token(
     assert wrong.status_code == 401
     assert calls == []
     right = client.post("/admin/retrain", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-    assert right.status_code == 200 and calls == [1]
+    assert right.status_code == 202 and calls == [1]
     body = check_against_document(right, "/admin/retrain", "post")
-    assert body is not None and body["version"] == service.model_info().version
+    assert body is not None and body["statusUrl"] == "/admin/retrain/0123456789abcdef"
 
 
 def test_admin_is_disabled_without_a_configured_token(
@@ -849,3 +853,62 @@ def test_a_recursion_error_anywhere_in_a_request_is_a_400_not_a_500(app: Flask) 
     body = response.get_json()
     assert body["error"]["code"] == "bad_request"
     assert "nested too deeply" in body["error"]["message"]
+
+
+def test_admin_retrain_runs_in_the_background_and_reports_the_version(
+    trained_template: tuple[Path, Any], tmp_path: Path
+) -> None:
+
+    from srs.web.retrain import RetrainJobs
+
+    settings = copy_template(trained_template[0], tmp_path / "data")
+    service = load_local_service(settings)
+    serving = service.model_info().version
+    client = build_app(service, settings, retrain=RetrainJobs(settings, tune=False)).test_client()
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    started = time.perf_counter()
+    response = client.post("/admin/retrain", headers=admin)
+    assert time.perf_counter() - started < 1.0  # the request never waits for training
+    assert response.status_code == 202
+    body = check_against_document(response, "/admin/retrain", "post")
+    assert body is not None and body["status"] == "running"
+    status_url = body["statusUrl"]
+    assert re.fullmatch(r"/admin/retrain/[0-9a-f]{16}", status_url)
+
+    second = client.post("/admin/retrain", headers=admin)
+    assert second.status_code == 409
+    assert error_of(second, "/admin/retrain", "post")["code"] == "conflict"
+    path = "/admin/retrain/{retrainId}"
+    assert client.get(status_url).status_code == 401
+    assert client.get(status_url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    unknown = client.get("/admin/retrain/ffffffffffffffff", headers=admin)
+    assert unknown.status_code == 404
+    error_of(unknown, path)
+    assert client.get("/admin/retrain/..%2Fretrain.lock", headers=admin).status_code == 404
+    assert client.get("/healthz").status_code == 200  # the worker answers meanwhile
+
+    deadline = time.monotonic() + 180
+    while True:
+        polled = client.get(status_url, headers=admin)
+        assert polled.status_code == 200
+        status = check_against_document(polled, path)
+        assert status is not None
+        if status["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status["status"] == "succeeded", status
+    assert status["version"] != serving and status["activated"] is True
+    assert settings.data_dir.joinpath("models", "ACTIVE").read_text().strip() == status["version"]
+
+
+def test_admin_retrain_status_is_refused_without_the_token(
+    service: RecommendationService, data_settings: Settings
+) -> None:
+    from srs.web.retrain import RetrainJobs
+
+    disabled = build_app(
+        service, data_settings, SRS_ADMIN_TOKEN="", retrain=RetrainJobs(data_settings)
+    ).test_client()
+    response = disabled.get("/admin/retrain/0123456789abcdef")
+    assert response.status_code == 403
+    error_of(response, "/admin/retrain/{retrainId}")

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 
 from srs.config import Settings
-from srs.service import ModelInfo, RecommendationService
+from srs.service import RecommendationService
 from srs.web.api import ID_CONVERTER, IdConverter, api, ops
 from srs.web.context import WebContext, attach_context
 from srs.web.errors import register_error_handlers
@@ -39,10 +39,8 @@ from srs.web.middleware import (
     SecurityHeaders,
 )
 from srs.web.pages import attach_feedback_log, pages
+from srs.web.retrain import RetrainJobs
 from srs.web.security import SigningSessionInterface, csrf_token, shared_secret_key
-
-if TYPE_CHECKING:
-    from srs.local_service import LocalRecommendationService
 
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -93,7 +91,7 @@ def create_app(
     service: RecommendationService,
     settings: Settings | None = None,
     config_overrides: Mapping[str, Any] | None = None,
-    retrain: Callable[[], ModelInfo] | None = None,
+    retrain: RetrainJobs | None = None,
 ) -> Flask:
     """The app around ``service``; ``retrain`` backs ``POST /admin/retrain`` when given."""
     app = Flask(__name__)
@@ -154,22 +152,5 @@ def create_app_from_settings(settings: Settings, environ: Mapping[str, str] | No
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = shared_secret_key(settings.data_dir)
     service = open_service(settings)
-    retrain = (
-        _retrain_for(settings, service) if isinstance(service, LocalRecommendationService) else None
-    )
+    retrain = RetrainJobs(settings) if isinstance(service, LocalRecommendationService) else None
     return create_app(service, settings, config, retrain=retrain)
-
-
-def _retrain_for(
-    settings: Settings, service: LocalRecommendationService
-) -> Callable[[], ModelInfo]:
-    """Train on the data and events, activate the result, and report what now serves."""
-
-    def retrain() -> ModelInfo:
-        from srs.training import train_and_activate
-
-        train_and_activate(settings)
-        service.reload()
-        return service.model_info()
-
-    return retrain

@@ -43,6 +43,7 @@ from srs.web.openapi import (
     MAX_OFFSET,
     openapi_document,
 )
+from srs.web.retrain import RetrainRunning
 from srs.web.security import bearer_token_valid
 
 EVENT_FIELDS = frozenset({"eventType", "itemId", "eventValue", "sentAt"})
@@ -406,9 +407,8 @@ def metrics() -> Response:
     return Response(web_context().metrics.exposition(), content_type=EXPOSITION_CONTENT_TYPE)
 
 
-@ops.post("/admin/retrain")
-def retrain() -> Response:
-    """Train on the data and stored events now, and make the result the active model."""
+def _admin() -> WebContext:
+    """The context, once the request carries the admin token."""
     context = web_context()
     if not context.admin_token:
         raise ApiError(403, "admin actions are disabled: no admin token is configured")
@@ -418,6 +418,33 @@ def retrain() -> Response:
             "admin actions need the header Authorization: Bearer <token>",
             headers={"WWW-Authenticate": 'Bearer realm="srs-admin"'},
         )
+    return context
+
+
+@ops.post("/admin/retrain")
+def retrain() -> Response:
+    """Start training on the data and stored events in a process of its own; the request
+    never waits for it, so the worker keeps answering while it runs."""
+    context = _admin()
     if context.retrain is None:
         raise ApiError(501, "this deployment cannot retrain from the web")
-    return json_response(model_json(context.retrain()))
+    try:
+        job_id = context.retrain.start()
+    except RetrainRunning as exc:
+        raise ApiError(409, f"{exc}; try again when it has finished") from None
+    response = json_response({"status": "running", "statusUrl": f"/admin/retrain/{job_id}"})
+    response.status_code = 202
+    response.headers["Location"] = f"/admin/retrain/{job_id}"
+    return response
+
+
+@ops.get("/admin/retrain/<retrainId>")
+def retrain_status(retrainId: str) -> Response:
+    """How a retrain started by any worker is going: read from its status file."""
+    context = _admin()
+    if context.retrain is None:
+        raise ApiError(501, "this deployment cannot retrain from the web")
+    status = context.retrain.status(retrainId)
+    if status is None:
+        raise ApiError(404, f"no retrain {retrainId!r}")
+    return json_response(status)

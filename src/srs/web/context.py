@@ -7,16 +7,16 @@ factory (one per test, one per server worker) carries its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
 from flask import Flask, current_app
 
-from srs.service import ModelInfo, RecommendationService
+from srs.service import RecommendationService
 from srs.web.encoding import ItemListEncoder
 from srs.web.metrics import WebMetrics
 from srs.web.query import QueryParser
+from srs.web.retrain import RetrainJobs
 
 EXTENSION_KEY = "srs"
 
@@ -25,7 +25,7 @@ EXTENSION_KEY = "srs"
 class WebContext:
     service: RecommendationService
     metrics: WebMetrics
-    retrain: Callable[[], ModelInfo] | None
+    retrain: RetrainJobs | None
     admin_token: str
     encoder: ItemListEncoder = field(default_factory=ItemListEncoder)
     queries: QueryParser = field(default_factory=QueryParser)

@@ -24,6 +24,7 @@ HTTP_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_value",

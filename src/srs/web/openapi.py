@@ -285,6 +285,38 @@ def _schemas() -> dict[str, Any]:
             "properties": {"status": {"type": "string"}},
             **closed,
         },
+        "RetrainStarted": {
+            "type": "object",
+            "required": ["status", "statusUrl"],
+            "properties": {
+                "status": {"const": "running"},
+                "statusUrl": {
+                    "type": "string",
+                    "description": "Where GET reports how the retrain is going.",
+                },
+            },
+            **closed,
+        },
+        "RetrainStatus": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"enum": ["running", "succeeded", "failed"]},
+                "version": {
+                    "type": "string",
+                    "description": "The version trained (when succeeded).",
+                },
+                "activated": {
+                    "type": "boolean",
+                    "description": (
+                        "Whether the version was made active: one that ranks below the"
+                        " popularity baseline is published but not activated."
+                    ),
+                },
+                "error": {"type": "string", "description": "Why it failed (when failed)."},
+            },
+            **closed,
+        },
     }
 
 
@@ -295,7 +327,8 @@ def _error_responses() -> dict[str, Any]:
             "BadRequest": "Malformed request: not JSON, a wrong type, a missing or unknown field.",
             "Unauthorized": "Missing or wrong admin token.",
             "Forbidden": "Admin actions are disabled (no token configured).",
-            "NotFound": "No such user or item.",
+            "NotFound": "No such user, item or retrain.",
+            "Conflict": "A retrain is already running on this data directory.",
             "PayloadTooLarge": "The body is larger than the server's limit.",
             "UnsupportedMediaType": "The body is not sent as Content-Type: application/json.",
             "Unprocessable": "Well-formed, but a value is out of range or not acceptable.",
@@ -492,10 +525,34 @@ def _paths() -> dict[str, Any]:
         "/admin/retrain": {
             "post": {
                 **_operation(
-                    "Train on the prepared data plus stored events and activate the result.",
+                    "Start training on the prepared data plus stored events, in a process of"
+                    " its own; the result is activated when done and workers adopt it.",
                     "retrain",
-                    {"200": _response("The newly active model.", "Model")},
-                    {"401": "Unauthorized", "403": "Forbidden", "501": "NotImplemented"},
+                    {"202": _response("Started; poll statusUrl.", "RetrainStarted")},
+                    {
+                        "401": "Unauthorized",
+                        "403": "Forbidden",
+                        "409": "Conflict",
+                        "501": "NotImplemented",
+                    },
+                ),
+                "security": [{"adminToken": []}],
+            }
+        },
+        "/admin/retrain/{retrainId}": {
+            "get": {
+                **_operation(
+                    "How a retrain is going: running, succeeded (with the version) or failed"
+                    " (with the error).",
+                    "getRetrain",
+                    {"200": _response("The retrain's status.", "RetrainStatus")},
+                    {
+                        "401": "Unauthorized",
+                        "403": "Forbidden",
+                        "404": "NotFound",
+                        "501": "NotImplemented",
+                    },
+                    [_path_id("retrainId", "The ID in statusUrl.")],
                 ),
                 "security": [{"adminToken": []}],
             }
