@@ -109,6 +109,7 @@ def test_local_service_charts_from_aggregates_without_reading_every_event(
         _history=SimpleNamespace(activity_counts=prepared, item_log=refuse),
         _items=[],
         _events=store,
+        _activity_cache={},
     )
     activity = LocalRecommendationService.activity(fake)  # type: ignore[arg-type]
     assert [s.item_id for s in activity.top_services] == ["a", "b"]
@@ -131,3 +132,30 @@ def test_counted_logs_summarize_like_the_raw_arrays() -> None:
         ),
     )
     assert counted == raw
+
+
+def test_the_data_page_figures_are_worked_out_again_only_after_a_commit(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.sqlite")
+    store.put_events("u", "s", [Event("viewed", "a", DAY0)])
+    reads: list[int] = []
+    counts = store.daily_item_counts
+
+    def counted() -> object:
+        reads.append(1)
+        return counts()
+
+    prepared = LogCounts.from_log(*arrays([(DAY0, "a")]))
+    fake = SimpleNamespace(
+        _history=SimpleNamespace(activity_counts=prepared),
+        _items=[],
+        _events=SimpleNamespace(
+            committed_version=store.committed_version, daily_item_counts=counted
+        ),
+        _activity_cache={},
+    )
+    first = LocalRecommendationService.activity(fake)  # type: ignore[arg-type]
+    again = LocalRecommendationService.activity(fake)  # type: ignore[arg-type]
+    assert again is first and len(reads) == 1
+    store.put_events("u", "s", [Event("viewed", "b", DAY0 + 86_400)])
+    after = LocalRecommendationService.activity(fake)  # type: ignore[arg-type]
+    assert len(reads) == 2 and after.recorded_interactions == first.recorded_interactions + 1

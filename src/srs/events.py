@@ -648,6 +648,12 @@ class EventStore:
             np.asarray([row[1] for row in rows], dtype=object),
         )
 
+    def committed_version(self) -> int | None:
+        """A number that changes with every committed write in any process, or None while a
+        write is under way: what a reader keys a cache of derived figures on."""
+        value = self._changes.value()
+        return None if value % 2 else value
+
     def daily_item_counts(self) -> DailyItemCounts:
         """Usable events per (day, item) from the aggregate the writes keep, so the data page
         costs the same however many events are stored."""

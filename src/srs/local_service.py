@@ -140,6 +140,7 @@ class LocalRecommendationService:
         columns = [items[name].astype(str).tolist() for name in ITEM_COLUMNS]
         self._items = [ItemInfo(*row) for row in zip(*columns, strict=True)]
         self._by_id = {item.item_id: item for item in self._items}
+        self._activity_cache: dict[tuple[int, int, int], Activity] = {}
         self._by_name = {item.service_name: item for item in self._items}
         self._by_key = {alias_key(item.service_name): item for item in self._items}
         self._aliases = ServiceAliases.from_catalog(load_catalog())
@@ -633,15 +634,27 @@ class LocalRecommendationService:
         return sorted(found)[:limit]
 
     def activity(self, days: int = DEFAULT_DAYS, top: int = DEFAULT_TOP_SERVICES) -> Activity:
+        """The data page's figures, worked out again only when an event was committed since:
+        at a million stored events the aggregate still has tens of thousands of (day, item)
+        rows, and a page that many people keep open must not cost that on every view."""
+        version = self._events.committed_version()
+        key = None if version is None else (days, top, version)
+        cached = self._activity_cache.get(key) if key is not None else None
+        if cached is not None:
+            return cached
         names = {item.item_id: item.service_name for item in self._items}
         recorded = self._events.daily_item_counts()
-        return summarize_counts(
+        activity = summarize_counts(
             self._history.activity_counts,
             names,
             days=days,
             top=top,
             recorded=LogCounts.from_daily_items(recorded.days, recorded.item_ids, recorded.counts),
         )
+        if key is not None:
+            self._activity_cache.clear()
+            self._activity_cache[key] = activity
+        return activity
 
 
 def _retained_events(settings: Settings) -> EventStore:
