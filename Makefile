@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python benchmarks/quality.py --blend
 	$(BIN)/python benchmarks/personas.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/chaos.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage
