@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from srs.engine.ease import (
     SYMMETRISE_BLOCK,
     cholesky_inverse,
     ease_weights,
+    ease_weights_from_rows,
     mirror_lower_to_upper,
     regularisation,
+    rows_are_cheaper,
 )
 from srs.engine.errors import EngineError
 
@@ -82,3 +85,38 @@ def test_mirroring_spans_several_blocks() -> None:
     matrix = lower.copy()
     mirror_lower_to_upper(matrix)
     np.testing.assert_array_equal(matrix, lower + np.tril(lower, -1).T)
+
+
+def wide_rows(seed: int, users: int = 40, items: int = 120) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    values = (rng.random((users, items)) < 0.1) * rng.integers(1, 4, (users, items))
+    return sp.csr_matrix(values.astype(np.float64))
+
+
+@pytest.mark.parametrize(("l2", "diag_weight"), [(0.5, 0.0), (2.0, 1.5), (0.05, 4.0)])
+def test_the_woodbury_route_gives_the_weights_of_the_gram_route(
+    l2: float, diag_weight: float
+) -> None:
+    rows = wide_rows(4)
+    gram = (rows.T @ rows).toarray()
+    np.testing.assert_allclose(
+        ease_weights_from_rows(rows, l2, diag_weight),
+        reference_ease(gram, l2, diag_weight),
+        atol=1e-10,
+    )
+
+
+def test_the_woodbury_route_in_float32_stays_close() -> None:
+    rows = wide_rows(5)
+    result = ease_weights_from_rows(rows, 1.0, 1.0, np.float32)
+    assert result.dtype == np.float32
+    assert np.all(np.diag(result) == 0.0)
+    np.testing.assert_allclose(
+        result, reference_ease((rows.T @ rows).toarray(), 1.0, 1.0), atol=1e-5
+    )
+
+
+def test_wide_sparse_data_takes_the_row_route_and_tall_data_the_gram_route() -> None:
+    assert rows_are_cheaper(3_000, 17_000, 270_000)
+    assert not rows_are_cheaper(12_000, 5_000, 130_000)
+    assert not rows_are_cheaper(943, 1_682, 100_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from engine_support import DAY, T0, frame
 
 from srs.engine.item_signals import (
@@ -15,6 +16,7 @@ from srs.engine.item_signals import (
     category_matrix,
     frame_columns,
     mean_values,
+    side_rows,
     time_histogram,
 )
 
@@ -53,6 +55,16 @@ def test_side_information_adds_alpha_times_the_mean_diagonal_times_s_s_transpose
     add_side_information(gram, [(0.5, side), (0.0, np.ones((3, 1))), (1.0, np.zeros((3, 0)))])
     expected = np.diag([2.0, 4.0, 6.0]) + 0.5 * 4.0 * (side @ side.T)
     assert np.allclose(gram, expected)
+
+
+def test_side_rows_have_the_gram_matrix_that_side_information_gives() -> None:
+    matrix = sp.csr_matrix(np.asarray([[1.0, 0.0, 2.0], [0.0, 3.0, 1.0]]))
+    sides = [(0.5, np.asarray([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])), (0.0, np.ones((3, 1)))]
+    expected = (matrix.T @ matrix).toarray()
+    add_side_information(expected, sides)
+    rows = side_rows(matrix, sides)
+    assert rows.shape == (4, 3)  # two users, two category rows; the zero weight adds none
+    assert np.allclose((rows.T @ rows).toarray(), expected)
 
 
 def test_mean_values_are_shrunk_towards_the_overall_mean() -> None:

@@ -15,12 +15,14 @@ Everything here is computed once at training time from the training frame.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import scipy.sparse as sp
 
 from srs.engine.matrix import EVENT_VALUE, ITEM_ID, TIMESTAMP, USER_ID
 
@@ -82,6 +84,19 @@ def add_side_information(
         if weight and side.shape[1]:
             block = np.asarray(side, dtype=gram.dtype)
             gram += (weight * scale) * (block @ block.T)
+
+
+def side_rows(matrix: sp.csr_matrix, sides: list[tuple[float, FloatArray]]) -> sp.csr_matrix:
+    """``matrix`` with the side information of :func:`add_side_information` as extra rows:
+    ``S Sᵀ`` is the Gram matrix of the rows ``Sᵀ``, so a solver that works from the rows rather
+    than from ``XᵀX`` sees the same regularised problem."""
+    squares = matrix.multiply(matrix).sum(axis=0)
+    scale = float(np.asarray(squares).mean()) if matrix.shape[1] else 0.0
+    blocks = [sp.csr_matrix(matrix, dtype=np.float64)]
+    for weight, side in sides:
+        if weight and side.shape[1]:
+            blocks.append(sp.csr_matrix(math.sqrt(weight * scale) * np.asarray(side).T))
+    return sp.csr_matrix(sp.vstack(blocks, format="csr"))
 
 
 def mean_values(item_positions: IntArray, values: FloatArray, n_items: int) -> FloatArray:

@@ -60,7 +60,7 @@ from srs.engine.calibration import (
     fit_temperature,
     softmax,
 )
-from srs.engine.ease import ease_weights
+from srs.engine.ease import ease_weights, ease_weights_from_rows, rows_are_cheaper
 from srs.engine.errors import HyperparameterError
 from srs.engine.factors import FactorSettings, ItemFactors, fit_item_factors
 from srs.engine.item_signals import (
@@ -70,6 +70,7 @@ from srs.engine.item_signals import (
     category_matrix,
     frame_columns,
     mean_values,
+    side_rows,
     time_histogram,
 )
 from srs.engine.matrix import DENSE_GRAM_MAX_ITEMS, InteractionMatrix
@@ -229,16 +230,22 @@ class UserPersonalization(Recipe):
         n_items = data.shape[1]
         if use_dense:
             dtype = np.float64 if n_items <= DENSE_GRAM_MAX_ITEMS // 2 else np.float32
-            gram = data.gram(dtype, lower_only=True)
-            if self.category_weight or self.time_weight:
-                add_side_information(
-                    gram,
-                    [
-                        (self.category_weight, category_matrix(data.item_ids, items)),
-                        (self.time_weight, time_histogram(positions, stamps, n_items)),
-                    ],
-                )
-            weights = ease_weights(gram, self.l2, self.diag_weight)
+            sides = (
+                [
+                    (self.category_weight, category_matrix(data.item_ids, items)),
+                    (self.time_weight, time_histogram(positions, stamps, n_items)),
+                ]
+                if self.category_weight or self.time_weight
+                else []
+            )
+            extra = sum(side.shape[1] for weight, side in sides if weight)
+            if rows_are_cheaper(data.shape[0] + extra, n_items, data.matrix.nnz):
+                rows = side_rows(data.matrix, sides)
+                weights = ease_weights_from_rows(rows, self.l2, self.diag_weight, dtype)
+            else:
+                gram = data.gram(dtype, lower_only=True)
+                add_side_information(gram, sides)
+                weights = ease_weights(gram, self.l2, self.diag_weight)
             weights *= column_scale.astype(weights.dtype)[np.newaxis, :]
             self._dense = weights.astype(np.float32, copy=False)
             self.fitted_algorithm = "ease"
