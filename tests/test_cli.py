@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -74,7 +75,7 @@ def test_prepare_then_history_on_the_local_store(runner: CliRunner, tmp_path: Pa
 
 
 def test_prepare_publishes_to_s3_and_history_reads_it_back(
-    runner: CliRunner, tmp_path: Path, moto_endpoint: str, s3_bucket: str
+    runner: CliRunner, tmp_path: Path, moto_endpoint: str, s3_bucket: str, s3_client: Any
 ) -> None:
     (tmp_path / "aws_synthetic_service_recommendation_data.csv").write_text(SOURCE)
     env = {
@@ -88,7 +89,10 @@ def test_prepare_publishes_to_s3_and_history_reads_it_back(
     }
     prepared = invoke(runner, "--data-dir", str(tmp_path), "prepare", env=env)
     assert prepared.exit_code == 0, prepared.stderr
-    assert f"s3://{s3_bucket}/team-a/dataset/interactions.csv" in prepared.stdout
+    version = (tmp_path / "dataset").resolve().name
+    assert f"s3://{s3_bucket}/team-a/dataset/{version}/interactions.csv" in prepared.stdout
+    current = s3_client.get_object(Bucket=s3_bucket, Key="team-a/dataset/CURRENT")
+    assert current["Body"].read().decode().strip() == version
 
     for name in ("interactions.csv", "items.csv"):
         (tmp_path / "dataset" / name).unlink()

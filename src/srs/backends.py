@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from srs.config import DATASET_PREFIX, Settings
+from srs.config import Settings
+from srs.data.dataset_version import current_dataset
 from srs.data.history import InteractionHistory
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import open_store, read_store_csv
@@ -48,11 +49,12 @@ def _catalogue_and_history(
     from srs.aws.personalize_service import catalog_from_frame
 
     store = open_store(settings)
+    dataset = current_dataset(store)
     items = catalog_from_frame(
-        read_store_csv(store, DATASET_PREFIX + ITEMS_FILE, dtype=str, keep_default_na=False)
+        read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False)
     )
     names = {item.item_id: item for item in items}
-    history = InteractionHistory.from_store(store, DATASET_PREFIX + INTERACTIONS_FILE)
+    history = InteractionHistory.from_store(store, dataset.key(INTERACTIONS_FILE))
 
     def read_history(user_id: str, limit: int, offset: int) -> HistoryPage:
         total = history.count(user_id)

@@ -32,10 +32,11 @@ from srs.activity import (
     summarize_counts,
 )
 from srs.catalog import ServiceAliases, alias_key, load_catalog
-from srs.config import DATASET_PREFIX, Settings
+from srs.config import Settings
+from srs.data.dataset_version import current_dataset
 from srs.data.history import InteractionHistory, UserRows
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
-from srs.data.store import DataStore, open_store, read_store_csv
+from srs.data.store import open_store, read_store_csv
 from srs.data.vocabulary import EventVocabulary, normalise_event_type
 from srs.engine.answers import AnswerTable, Ranked
 from srs.engine.base import BoolArray
@@ -172,10 +173,11 @@ class LocalRecommendationService:
         table_gate: threading.Event | None = None,
     ) -> LocalRecommendationService:
         store = open_store(settings)
+        dataset = current_dataset(store)
         return cls(
             models=ModelStore(store, settings.model_cache_dir),
-            items=_read_items(store),
-            history=InteractionHistory.from_store(store, DATASET_PREFIX + INTERACTIONS_FILE),
+            items=read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False),
+            history=InteractionHistory.from_store(store, dataset.key(INTERACTIONS_FILE)),
             events=_retained_events(settings),
             default_filter=settings.default_filter,
             clock=clock,
@@ -722,7 +724,3 @@ def event_rows(user_id: str, events: Sequence[StoredEvent]) -> InteractionRows:
             "TIMESTAMP": np.fromiter((e.sent_at for e in events), np.int64, count),
         }
     )
-
-
-def _read_items(store: DataStore) -> pd.DataFrame:
-    return read_store_csv(store, DATASET_PREFIX + ITEMS_FILE, dtype=str, keep_default_na=False)

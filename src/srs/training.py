@@ -28,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from srs.config import DATASET_PREFIX, Settings
+from srs.config import Settings
+from srs.data.dataset_version import current_dataset
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
 from srs.engine.errors import HyperparameterError
@@ -84,10 +85,11 @@ class TrainingData:
 
 def load_training_data(store: DataStore, events: EventStore | None) -> TrainingData:
     """The prepared dataset from ``store`` plus every recorded event."""
+    dataset = current_dataset(store)
     interactions = read_store_csv(
-        store, DATASET_PREFIX + INTERACTIONS_FILE, dtype=INTERACTION_DTYPES, keep_default_na=False
+        store, dataset.key(INTERACTIONS_FILE), dtype=INTERACTION_DTYPES, keep_default_na=False
     )
-    items = read_store_csv(store, DATASET_PREFIX + ITEMS_FILE, dtype=str, keep_default_na=False)
+    items = read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False)
     recorded = list(events.iter_batches()) if events is not None else []
     if recorded:
         frames = [interactions, *(table.to_pandas() for table in recorded)]

@@ -105,7 +105,9 @@ def prepare(
     tables printed say what was mapped and what was not.
     """
     from srs.catalog import load_catalog
+    from srs.data.dataset_version import CURRENT_KEY, publish_to_store
     from srs.data.prepare import prepare_dataset
+    from srs.data.publish import PublishedDataset
     from srs.data.store import open_store
     from srs.data.vocabulary import EventVocabulary, normalise_event_type
 
@@ -113,6 +115,12 @@ def prepare(
     source = source or settings.source_path
     out_dir = out_dir or settings.dataset_dir
     size = source.stat().st_size if source.is_file() else None
+    store = open_store(settings)
+    remote_uris: dict[str, str] = {}
+
+    def publish_remote(published: PublishedDataset) -> None:
+        remote_uris.update(publish_to_store(store, published.version, published.files))
+
     with progress_bar("preparing", total=size, unit_bytes=True) as advance:
         result = prepare_dataset(
             source,
@@ -123,6 +131,7 @@ def prepare(
             vocabulary=EventVocabulary(settings.event_types),
             items=items_path,
             strict=strict,
+            on_publish=publish_remote if store.local_path(CURRENT_KEY) is None else None,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -158,9 +167,11 @@ def prepare(
         hidden = len(result.unknown_services) - shown
         if hidden > 0:
             click.echo(f"… and {hidden:,} more services neither in the catalogue nor in --items")
-    store = open_store(settings)
     for name, path in result.outputs.items():
         key = DATASET_PREFIX + name
+        if remote_uris:
+            click.echo(f"  {name:<26} {remote_uris[name]}")
+            continue
         local = store.local_path(key)
         # The dataset directory is a symlink to its current version: compare real paths, or
         # prepare's own outputs would be copied onto themselves.
@@ -179,14 +190,15 @@ def history(ctx: click.Context, user_id: str, limit: int, offset: int) -> None:
     prepared, then the prepared dataset (as the web page and the API show them)."""
     import pandas as pd
 
+    from srs.data.dataset_version import current_dataset
     from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
     from srs.data.store import open_store, require_prepared
     from srs.local_service import LocalRecommendationService
 
     settings = settings_of(ctx)
-    require_prepared(
-        open_store(settings), (DATASET_PREFIX + INTERACTIONS_FILE, DATASET_PREFIX + ITEMS_FILE)
-    )
+    store = open_store(settings)
+    dataset = current_dataset(store)
+    require_prepared(store, (dataset.key(INTERACTIONS_FILE), dataset.key(ITEMS_FILE)))
     service = LocalRecommendationService.from_settings(settings, answer_tables=False)
     page = service.history(user_id, limit=limit, offset=offset)
     shown = (

@@ -9,17 +9,19 @@ from rich.console import Console
 from rich.table import Table
 
 from srs.cli.base import settings_of
-from srs.config import DATASET_PREFIX, Settings
+from srs.config import Settings
 from srs.errors import SRSError
 
 
 def _require_prepared(settings: Settings) -> None:
     """On an empty data directory, say to run ``srs prepare`` instead of naming a missing file."""
+    from srs.data.dataset_version import current_dataset
     from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
     from srs.data.store import open_store, require_prepared
 
-    keys = (DATASET_PREFIX + INTERACTIONS_FILE, DATASET_PREFIX + ITEMS_FILE)
-    require_prepared(open_store(settings), keys)
+    store = open_store(settings)
+    dataset = current_dataset(store)
+    require_prepared(store, (dataset.key(INTERACTIONS_FILE), dataset.key(ITEMS_FILE)))
 
 
 @click.command()

@@ -29,7 +29,7 @@ import pyarrow.csv as pcsv
 
 from srs.catalog import CATALOG_COLUMNS, ServiceAliases
 from srs.data.mapping import ServiceMapping
-from srs.data.publish import staged
+from srs.data.publish import PublishedDataset, staged
 from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, schema_json
 from srs.data.validate import (
     REQUIRED_COLUMNS,
@@ -126,6 +126,7 @@ class PrepareResult:
     items: int
     new_items: int
     outputs: dict[str, Path]
+    version: str = ""
     warnings: list[str] = field(default_factory=list)
     event_types: list[EventTypeSeen] = field(default_factory=list)
     aliased_services: list[AliasedService] = field(default_factory=list)
@@ -492,13 +493,15 @@ def prepare_dataset(
     vocabulary: EventVocabulary | None = None,
     items: Path | None = None,
     strict: bool = False,
+    on_publish: Callable[[PublishedDataset], None] | None = None,
 ) -> PrepareResult:
     """Validate ``source`` and write the Personalize-format dataset into ``out_dir``.
 
     ``progress`` is called with the number of source bytes consumed since its last call.
     ``vocabulary`` maps event types (the built-in synonyms when None); ``items`` is a
     team's own item metadata; ``strict`` refuses event types the vocabulary lacks
-    instead of keeping them.
+    instead of keeping them. ``on_publish`` copies the published dataset elsewhere (an
+    object store) while the dataset's lock is still held, so two runs cannot interleave there.
     """
     layout = inspect_source(source)
     item_metadata = load_item_metadata(items) if items is not None else None
@@ -552,14 +555,17 @@ def prepare_dataset(
         _verify(pending.path(MAPPING_FILE), len(mapping))
         pending.write_text(INTERACTIONS_SCHEMA_FILE, schema_json(INTERACTIONS_SCHEMA))
         pending.write_text(ITEMS_SCHEMA_FILE, schema_json(ITEMS_SCHEMA))
-        outputs = pending.publish()
+        published = pending.publish()
+        if on_publish is not None:
+            on_publish(published)
 
     return PrepareResult(
         rows=tally.rows,
         users=users,
         items=len(tally.services_seen),
         new_items=len(mapping) - known_before,
-        outputs=outputs,
+        outputs=published.files,
+        version=published.version,
         warnings=warnings,
         event_types=event_types,
         aliased_services=recognition.aliased_services(),

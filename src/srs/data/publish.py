@@ -32,6 +32,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from srs.atomic import TEMP_SUFFIX, fsync_directory, fsync_file
@@ -140,6 +141,14 @@ def _link(out_dir: Path, version: Path) -> None:
     fsync_directory(out_dir.parent)
 
 
+@dataclass(frozen=True)
+class PublishedDataset:
+    """A version now being the dataset: its name and each file's path through the dataset."""
+
+    version: str
+    files: dict[str, Path]
+
+
 class Staging:
     """A fresh directory for one run's files, published as a whole or not at all."""
 
@@ -159,8 +168,8 @@ class Staging:
     def write_text(self, name: str, text: str) -> None:
         self.path(name).write_text(text, encoding="utf-8")
 
-    def publish(self) -> dict[str, Path]:
-        """Make the staged files the dataset; returns each file's path through ``out_dir``."""
+    def publish(self) -> PublishedDataset:
+        """Make the staged files the dataset."""
         names = sorted(path.name for path in self.directory.iterdir())
         for name in names:
             fsync_file(self.path(name))
@@ -173,7 +182,7 @@ class Staging:
             os.rename(self.out_dir, legacy)
         _link(self.out_dir, version)
         self._prune(version)
-        return {name: self.out_dir / name for name in names}
+        return PublishedDataset(version.name, {name: self.out_dir / name for name in names})
 
     def _prune(self, current: Path) -> None:
         for old in _versions(self.versions)[:-KEEP_VERSIONS]:
