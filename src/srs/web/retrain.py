@@ -9,6 +9,11 @@ the data directory, where any worker (not only the one that started it) reads it
 At most one retrain runs per data directory: the request takes an exclusive ``flock`` on
 a lock file and hands that open file to the child, so the lock lasts exactly as long as the
 child does, and a crashed child never leaves a stale lock behind.
+
+Status files would otherwise pile up, one per retrain, for ever. Each start removes those
+untouched for ``STATUS_KEEP_SECONDS``: with the lock held no other retrain is running, so every
+status file present belongs to a finished (or crashed) run, and a client polling one has had
+hours to read it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,7 @@ from srs.config import Settings
 STATUS_DIR = "retrain"
 LOCK_FILE = "retrain.lock"
 _JOB_ID = re.compile(r"[0-9a-f]{16}")
+STATUS_KEEP_SECONDS = 24 * 3600
 
 
 class RetrainRunning(Exception):
@@ -61,6 +68,7 @@ class RetrainJobs:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise RetrainRunning("a retrain is already running") from None
+            remove_old_statuses(self._directory, time.time() - STATUS_KEEP_SECONDS)
             job_id = secrets.token_hex(8)
             _write_status(self._status_path(job_id), {"status": "running"})
             child = subprocess.Popen(
@@ -102,6 +110,22 @@ class RetrainJobs:
         finally:
             os.close(lock)
         return False
+
+
+def remove_old_statuses(directory: Path, older_than: float) -> list[Path]:
+    """Remove status files (and partial ones) last written before ``older_than`` (epoch
+    seconds); call only with the retrain lock held. Returns what was removed."""
+    removed = []
+    for path in directory.iterdir():
+        if path.suffix not in {".json", ".tmp"} or not _JOB_ID.fullmatch(path.stem):
+            continue
+        try:
+            if path.stat().st_mtime < older_than:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _write_status(path: Path, status: dict[str, Any]) -> None:
