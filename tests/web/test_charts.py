@@ -45,7 +45,7 @@ def test_bar_chart_escapes_labels_and_title() -> None:
     assert "<script>" not in markup
     root = parse(markup)
     texts = [t.text for t in root.iter(f"{SVG}text")]
-    assert EVIL in texts
+    assert f"\u2068{EVIL}\u2069" in texts
     assert root.find(f"{SVG}title") is not None
     assert root.find(f"{SVG}title").text == EVIL  # type: ignore[union-attr]
 
@@ -54,7 +54,7 @@ def test_bar_chart_shortens_long_labels_but_keeps_full_text_in_tooltip() -> None
     label = "x" * 80
     root = parse(bar_chart([(label, 1.0)], "t", "c4"))
     shown = [t.text or "" for t in root.iter(f"{SVG}text") if "chart-label" in t.attrib["class"]]
-    assert len(shown[0]) < len(label) and shown[0].endswith("…")
+    assert len(shown[0]) < len(label) and shown[0].endswith("…\u2069")
     tooltips = [t.text or "" for t in root.iter(f"{SVG}title")]
     assert any(label in tip for tip in tooltips)
 
@@ -133,3 +133,16 @@ def test_line_chart_date_labels_do_not_collide() -> None:
         start = {"start": x, "middle": x - width / 2, "end": x - width}[label.attrib["text-anchor"]]
         extents.append((start, start + width))
     assert all(left[1] <= right[0] for left, right in itertools.pairwise(extents))
+
+
+@pytest.mark.parametrize("name", ["\u202eevil name", "x" * 60 + "\u202e"])
+def test_bar_labels_isolate_a_direction_override_in_a_name(name: str) -> None:
+    """A right-to-left override in a service name must end with the name: in the label and
+    in the tooltip, clipped or not, the figures after it keep their order."""
+    root = parse(bar_chart([(name, 12.0), ("Amazon S3", 3.0)], "Top", "bidi", "{:.0f}".format))
+    labels = [t.text or "" for t in root.iter(f"{SVG}text") if t.attrib["class"] == "chart-label"]
+    assert all(label[0] == "\u2068" and label[-1] == "\u2069" for label in labels)
+    assert labels[1] == "\u2068Amazon S3\u2069"
+    assert labels[0].count("\u2068") == 1 and labels[0].count("\u2069") == 1
+    tips = [t.text or "" for t in root.iter(f"{SVG}title")][1:]
+    assert tips[0] == f"\u2068{name}\u2069: 12"

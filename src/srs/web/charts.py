@@ -3,8 +3,11 @@
 Server-side SVG needs no script and nothing fetched from anywhere, so the charts
 render under a CSP with ``script-src 'self'``, without JavaScript and offline. Every
 piece of text that reaches the markup goes through ``escape``: service names come
-from data files a user may control. Colours are presentation attributes that the
-stylesheet may override, so a chart still reads when CSS fails to load.
+from data files a user may control, and those names are also wrapped in Unicode isolate
+marks (as the HTML pages do with ``<bdi>``): SVG text has no ``<bdi>``, and a name carrying a
+right-to-left override would otherwise reorder the figures and words drawn after it. Colours
+are presentation attributes that the stylesheet may override, so a chart still reads when CSS
+fails to load.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ ACCENT = "#2f6fb2"
 COMPARED = "#b9c2cc"
 MUTED = "#5b6470"
 GRID = "#d8dde3"
+FIRST_STRONG_ISOLATE = "\u2068"
+POP_DIRECTIONAL_ISOLATE = "\u2069"
 
 
 def _number(value: float) -> str:
@@ -40,6 +45,11 @@ def _number(value: float) -> str:
 
 def _shorten(label: str, limit: int = LABEL_MAX_CHARS) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def isolated(label: str) -> str:
+    """A data-supplied name whose direction controls end with it (see the module docstring)."""
+    return f"{FIRST_STRONG_ISOLATE}{label}{POP_DIRECTIONAL_ISOLATE}"
 
 
 def nice_ticks(max_value: float, count: int = 4) -> list[float]:
@@ -139,19 +149,19 @@ def bar_chart(
         y = top + label_room
         text_y = _number(y + BAR_HEIGHT / 2 + FONT_SIZE * 0.35)
         shown = value_format(value)
-        tip = f"{label}: {shown}"
+        tip = f"{isolated(label)}: {shown}"
         other = others[row] if row < len(others) else None
         if other is not None:
             tip += f" ({series[1]}: {value_format(other)})"
         if beside:
             label_markup = (
                 f'<text class="chart-label" x="{_number(label_width - 8)}" y="{text_y}"'
-                f' text-anchor="end" fill="currentColor">{escape(_shorten(label))}</text>'
+                f' text-anchor="end" fill="currentColor">{escape(isolated(_shorten(label)))}</text>'
             )
         else:
             label_markup = (
                 f'<text class="chart-label" x="0" y="{_number(top + FONT_SIZE)}"'
-                f' fill="currentColor">{escape(_shorten(label, label_chars))}</text>'
+                f' fill="currentColor">{escape(isolated(_shorten(label, label_chars)))}</text>'
             )
         parts.append(
             f'<g class="chart-row"><title>{escape(tip)}</title>{label_markup}'
