@@ -389,7 +389,27 @@ def test_stored_rows_out_of_range_are_skipped_by_every_read_and_logged_once(
     assert "svc-good" in exported and "svc-ms" not in exported and "1700000000000" not in exported
     skipped = [record for record in caplog.records if "skipped" in record.getMessage()]
     assert len(skipped) == 5
-    assert store.count() == 6  # quarantined, not deleted
+    assert (store.count(), store.count("u1")) == (1, 1)  # what the reads show
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT count(*) FROM events").fetchone() == (6,)
+    connection.close()  # quarantined, not deleted
+
+
+def test_counts_and_pages_agree_with_what_is_shown_around_a_poisoned_row(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite"
+    EventStore(path).put_events("u1", "s", clicks("svc-a", "svc-b", "svc-c"))
+    poison(path)  # five newer rows of u1, all unusable
+    EventStore(path).put_events("u1", "s", clicks("svc-d", sent_at=1_700_000_500))
+    EventStore(path).put_events("u2", "s", clicks("svc-a"))
+    store = EventStore(path)
+
+    assert store.count("u1") == len(store.recent("u1")) == 4
+    assert store.count() == 5
+    assert [event.item_id for event in store.recent("u1", 2)] == ["svc-d", "svc-c"]
+    newest_three = [event.item_id for event in store.recent("u1", 3)]
+    assert newest_three == ["svc-d", "svc-c", "svc-b"]
 
 
 def recount(store: EventStore) -> dict[tuple[int, str], int]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import logging
 import math
 import mmap
@@ -596,16 +597,18 @@ class EventStore:
         return user_id in index.users
 
     def recent(self, user_id: str, limit: int = 200) -> list[StoredEvent]:
-        """A user's newest events first; cheap thanks to the (user_id, id) index."""
-        if not self._may_have_events(user_id):
+        """A user's ``limit`` newest usable events first; cheap thanks to the (user_id, id)
+        index. The limit counts usable rows, so a quarantined one never shortens a page."""
+        if limit < 1 or not self._may_have_events(user_id):
             return []
         cursor = self._connect().execute(
             "SELECT id, user_id, session_id, event_type, item_id, event_value, sent_at"
-            " FROM events WHERE user_id = ? ORDER BY id DESC LIMIT ?",
-            (user_id, limit),
+            " FROM events WHERE user_id = ? ORDER BY id DESC",
+            (user_id,),
         )
         usable = self._quarantine.usable
-        return [StoredEvent(*row) for row in cursor if usable(row[0], row[3], row[5], row[6])]
+        kept = (StoredEvent(*row) for row in cursor if usable(row[0], row[3], row[5], row[6]))
+        return list(itertools.islice(kept, limit))
 
     def users_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
         """Sorted IDs of users with events that begin with ``prefix``: users who exist only
@@ -620,17 +623,21 @@ class EventStore:
         return [str(row[0]) for row in cursor]
 
     def count(self, user_id: str | None = None) -> int:
+        """Usable events (of one user, or of all): the rows every read shows, so a history's
+        total agrees with its pages. Quarantined rows stay stored but are not counted."""
         if user_id is None:
-            row = self._connect().execute("SELECT count(*) FROM events").fetchone()
+            cursor = self._connect().execute(
+                "SELECT id, event_type, event_value, sent_at FROM events"
+            )
         elif not self._may_have_events(user_id):
             return 0
         else:
-            row = (
-                self._connect()
-                .execute("SELECT count(*) FROM events WHERE user_id = ?", (user_id,))
-                .fetchone()
+            cursor = self._connect().execute(
+                "SELECT id, event_type, event_value, sent_at FROM events WHERE user_id = ?",
+                (user_id,),
             )
-        return int(row[0])
+        usable = self._quarantine.usable
+        return sum(1 for row in cursor if usable(*row))
 
     def item_log(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
         """Every usable event's timestamp and item ID: a full read, for checks and exports,
