@@ -134,6 +134,24 @@ def test_put_events_sends_the_event_tracker_shape() -> None:
     events.done()
 
 
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (Event("clicked", "i002", 1_700_000_000_000), r"eventList\[1\]\.sentAt .*milliseconds"),
+        (Event("clicked", "i002", 2**70), r"eventList\[1\]\.sentAt"),
+        (Event("rated", "i002", 1_700_000_000, 99.0), r"eventList\[1\]\.eventValue is a rating"),
+        (Event("clicked", " ", 1_700_000_000), r"eventList\[1\]\.itemId is blank"),
+    ],
+)
+def test_an_invalid_event_never_reaches_the_event_tracker(event: Event, message: str) -> None:
+    """The backend applies the shared event rules itself, so a caller other than the API
+    cannot send Personalize what the local store would refuse."""
+    service, _, events = make_service()
+    with events, pytest.raises(RequestError, match=message):
+        service.put_events("u1", "s1", [Event("clicked", "i001", 1_700_000_000), event])
+    events.done()  # nothing was scripted: any call would have failed the stubber
+
+
 def test_aws_errors_become_request_or_not_ready_errors() -> None:
     service, runtime, _ = make_service()
     runtime.fail("get_recommendations", "InvalidInputException", "userId is too long")

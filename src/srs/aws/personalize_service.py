@@ -18,7 +18,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from srs.aws.errors import error_code
-from srs.events import Event
+from srs.events import Event, EventError, check_batch
 from srs.service import (
     MAX_RANKING_INPUTS,
     HistoryPage,
@@ -31,7 +31,6 @@ from srs.service import (
     check_num_results,
 )
 
-MAX_EVENTS_PER_CALL = 10  # PutEvents' limit
 DEFAULT_REASON = "recommended by Amazon Personalize"
 _REQUEST_CODES = frozenset({"InvalidInputException", "ValidationException"})
 
@@ -186,10 +185,11 @@ class PersonalizeRecommendationService:
         return self._answer(response, "itemList")
 
     def put_events(self, user_id: str, session_id: str, events: Sequence[Event]) -> None:
-        if not 1 <= len(events) <= MAX_EVENTS_PER_CALL:
-            raise RequestError(
-                f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events, got {len(events)}"
-            )
+        """The event rules every backend applies (``check_batch``), whoever the caller."""
+        try:
+            check_batch(user_id, session_id, events)
+        except EventError as exc:
+            raise RequestError(str(exc)) from None
         self._call(
             self._events,
             "put_events",
