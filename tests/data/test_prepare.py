@@ -566,6 +566,21 @@ BAD_ITEMS = [
         "(value 'Amazon Simple Storage Service')",
     ),
     ("not_utf8", "name,category\nKinésis,Analytics\n".encode("latin-1"), "line 2: not valid UTF-8"),
+    (
+        "nul_in_name",
+        "name,category\nAcme,Compute\n\nAc\x00me Queue,Integration\n",
+        "line 4: field 'name': contains control character U+0000 (value 'Ac\\x00me Queue')",
+    ),
+    (
+        "escape_in_category",
+        "ITEM_ID,SERVICE_NAME,CATEGORY\n1,Acme,Comp\x1bute\n",
+        "line 2: field 'CATEGORY': contains control character U+001B (value 'Comp\\x1bute')",
+    ),
+    (
+        "line_break_in_description",
+        'name,category,description\nAcme,Compute,"two\nlines"\n',
+        "line 2: field 'description': contains control character U+000A (value 'two\\nlines')",
+    ),
 ]
 
 

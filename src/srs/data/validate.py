@@ -13,6 +13,7 @@ import contextlib
 import csv
 import difflib
 import io
+import re
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 # C0 control characters other than tab: a NUL or an escape in an ID makes a new user or
 # service that nobody can type, and several of them break the CSV written for Personalize.
 CONTROL_CHARACTERS = "[\\x00-\\x08\\x0a-\\x1f]"
+_CONTROL = re.compile(CONTROL_CHARACTERS)
 
 PERSONALIZE_MIN_INTERACTIONS = 1000
 PERSONALIZE_MIN_ACTIVE_USERS = 25
@@ -434,6 +436,12 @@ def load_item_metadata(path: Path) -> ItemMetadata:
                 "commas"
             )
         cells = {role: record[position].strip() for role, position in positions.items()}
+        for role, value in cells.items():
+            if _CONTROL.search(value):
+                raise SourceError(
+                    f"{path}: line {record_line}: field {header[positions[role]]!r}: "
+                    f"{_control_rule(value)} (value {value!r})"
+                )
         for role in (ITEM_NAME, ITEM_CATEGORY):
             if not cells[role]:
                 column = header[positions[role]]
