@@ -54,7 +54,7 @@ def main(
 
 
 def _register() -> None:
-    from srs.cli import aws, data, model, serving
+    from srs.cli import aws, cost, data, model, serving
 
     for command in (
         data.generate,
@@ -66,7 +66,7 @@ def _register() -> None:
         model.similar,
         model.evaluate,
         serving.serve,
-        aws.cost,
+        cost.cost,
         aws.aws_group,
     ):
         main.add_command(command)
