@@ -1,4 +1,4 @@
-"""The AWS path: ``srs cost`` and ``srs aws setup|cleanup|batch``."""
+"""The AWS path: ``srs aws setup|cleanup|batch`` (``srs cost`` is in ``srs.cli.cost``)."""
 
 from __future__ import annotations
 
@@ -13,89 +13,6 @@ from rich.table import Table
 from srs.cli.base import settings_of
 from srs.config import Settings
 from srs.errors import SRSError
-
-
-@click.command()
-@click.option("--data-gb", type=click.FloatRange(min=0), default=1.0, show_default=True)
-@click.option(
-    "--training-hours",
-    type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="Billed training hours of one training run.",
-)
-@click.option(
-    "--trainings",
-    "trainings_per_month",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Deliberate training runs a month.",
-)
-@click.option(
-    "--recommendations-per-day",
-    type=click.FloatRange(min=0),
-    default=10_000,
-    show_default=True,
-)
-@click.option("--peak-tps", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option(
-    "--peak-hours",
-    "peak_hours_per_day",
-    type=click.FloatRange(0, 24),
-    default=0.0,
-    show_default=True,
-    help="Hours a day at the peak TPS.",
-)
-@click.option("--mode", type=click.Choice(["campaign", "batch"]), default="campaign")
-@click.option("--min-tps", "min_provisioned_tps", type=click.IntRange(min=1), default=1)
-@click.option(
-    "--retrain-days",
-    type=click.FloatRange(min=0),
-    default=7.0,
-    show_default=True,
-    help="Automatic retraining interval; 0 turns automatic retraining off.",
-)
-@click.option("--currency", type=click.Choice(["USD", "INR"], case_sensitive=False), default="USD")
-@click.option("--rate", type=float, help="INR per USD (default: the price table's).")
-@click.option(
-    "--prices",
-    "prices_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Price table TOML with the shipped table's keys (default: the shipped table).",
-)
-def cost(
-    data_gb: float,
-    training_hours: float,
-    trainings_per_month: int,
-    recommendations_per_day: float,
-    peak_tps: float,
-    peak_hours_per_day: float,
-    mode: str,
-    min_provisioned_tps: int,
-    retrain_days: float,
-    currency: str,
-    rate: float | None,
-    prices_path: Path | None,
-) -> None:
-    """Estimate a month on Amazon Personalize beside the embedded default's cost."""
-    from srs.aws.cost import Workload, cost_command
-
-    workload = Workload(
-        data_gb=data_gb,
-        training_hours=training_hours,
-        trainings_per_month=trainings_per_month,
-        recommendations_per_day=recommendations_per_day,
-        peak_tps=peak_tps,
-        peak_hours_per_day=peak_hours_per_day,
-        mode="batch" if mode == "batch" else "campaign",
-        min_provisioned_tps=min_provisioned_tps,
-        automatic_retraining=retrain_days > 0,
-        retraining_interval_days=retrain_days or 7.0,
-    )
-    click.echo(
-        cost_command(workload, currency=currency, rate=rate, prices_path=prices_path), nl=False
-    )
 
 
 @click.group("aws")
