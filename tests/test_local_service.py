@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -10,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from srs.config import load_settings
-from srs.events import Event
+from srs.data.dataset_version import current_dataset
+from srs.data.history import InteractionHistory
+from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
+from srs.data.store import DataStore, open_store, read_store_csv
+from srs.engine.model_store import LoadedModel, ModelStore
+from srs.events import Event, EventStore
 from srs.local_service import MODEL_CHECK_SECONDS, LocalRecommendationService, recommendation_id
 from srs.service import NotFoundError, NotReadyError, RequestError
 from srs.training import train_and_activate
@@ -204,7 +210,12 @@ def test_a_broken_active_model_leaves_the_previous_one_serving(
     assert service.is_ready()
     assert service.model_info().version == serving
     assert service.recommend("user_000001", num_results=3).item_list
+    deadline = time.monotonic() + 30  # the new version is loaded aside, off this thread
+    while "previous one keeps serving" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert "previous one keeps serving" in caplog.text
+    clock.now += MODEL_CHECK_SECONDS
+    assert service.model_info().version == serving
 
 
 def test_services_launched_in_the_stored_history_are_not_recommended(service_dir: Path) -> None:
@@ -485,3 +496,67 @@ def test_a_new_model_serves_only_once_its_answer_table_is_ready(service_dir: Pat
     for user in users:
         assert service.recommend(user).item_list == live.recommend(user).item_list
     assert service.recommend("user_000007").item_list != before["user_000007"]
+
+
+class HeldLoads(ModelStore):
+    """A real model store whose loads, once ``hold`` is set, wait for ``release``: a new
+    version that takes as long to load as a test needs."""
+
+    def __init__(self, store: DataStore, cache_dir: Path) -> None:
+        super().__init__(store, cache_dir)
+        self.hold = threading.Event()
+        self.release = threading.Event()
+        self.loading: list[str] = []
+
+    def load(self, version: str, verify: bool = True) -> LoadedModel:
+        if self.hold.is_set():
+            self.loading.append(version)
+            self.release.wait(HELD_LOAD_SECONDS)
+        return super().load(version, verify)
+
+
+HELD_LOAD_SECONDS = 5.0
+
+
+def test_a_request_during_adoption_is_answered_by_the_old_model_without_waiting_for_the_load(
+    service_dir: Path,
+) -> None:
+    settings = load_settings(environ={}, overrides={"data_dir": service_dir})
+    store = open_store(settings)
+    dataset = current_dataset(store)
+    models = HeldLoads(store, settings.model_cache_dir)
+    clock = ManualClock()
+    service = LocalRecommendationService(
+        models=models,
+        items=read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False),
+        history=InteractionHistory.from_store(store, dataset.key(INTERACTIONS_FILE)),
+        events=EventStore(settings.events_path),
+        default_filter=settings.default_filter,
+        clock=clock,
+    )
+    before = service.recommend("user_000007").item_list
+    previous, newer = with_a_newer_copy(service_dir)
+    models.hold.set()
+    clock.now += MODEL_CHECK_SECONDS
+
+    started = time.perf_counter()
+    answer = service.recommend("user_000007").item_list
+    waited = time.perf_counter() - started
+
+    assert waited < HELD_LOAD_SECONDS / 2
+    assert answer == before
+    assert service.model_info().version == previous
+    deadline = time.monotonic() + 10
+    while not models.loading and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert models.loading == [newer]  # the load is under way, on another thread
+    clock.now += MODEL_CHECK_SECONDS
+    assert service.model_info().version == previous  # noticed again: not loaded twice
+    models.release.set()
+    deadline = time.monotonic() + 60
+    while service.model_info().version != newer and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert service.model_info().version == newer
+    assert models.loading == [newer]
+    assert service.answers_precomputed()
+    assert service.recommend("user_000007").item_list == before  # a copy: the same answers

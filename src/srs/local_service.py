@@ -107,6 +107,16 @@ class Serving:
     answers: AnswerTable | None = None
 
 
+class _Adoption:
+    """A version being made ready aside; known by identity, so a thread finishing late can
+    tell whether its adoption was replaced (or dropped) while it worked."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+
 def _unknown_item(item_id: str) -> ItemInfo:
     return ItemInfo(item_id, item_id, "", "")
 
@@ -154,7 +164,7 @@ class LocalRecommendationService:
         )
         self._serving: Serving | None = None
         self._swapping = threading.Lock()
-        self._pending: Serving | None = None
+        self._pending: _Adoption | None = None
         self._table_gate = table_gate
         self._checked_at = float("-inf")
         self._refused: tuple[str, FileStamps] | None = None
@@ -197,9 +207,11 @@ class LocalRecommendationService:
         verified afresh or replaced by the newest version that verifies. An active version
         that failed is not hashed again until its files change.
 
-        While the serving version is intact, a new version that gets an answer table leaves
-        the old one serving until its table is built (``_adopt``): switching at once would
-        score every request live, and slowly, for as long as the build takes.
+        While the serving version is intact, a new version is loaded, verified and given
+        its answer table on a thread of its own while the old one serves, then swapped in at
+        once (``_adopt_aside``): a request never waits for that work, and switching before the
+        table is built would score every request live, and slowly, for as long as it takes.
+        ``force`` (start-up, ``reload``) does the loading in the calling thread.
         """
         now = self._clock()
         if not force and now - self._checked_at < MODEL_CHECK_SECONDS:
@@ -220,8 +232,11 @@ class LocalRecommendationService:
                     return
                 pending = self._pending
                 if self._still_refused(version) or (
-                    pending is not None and pending.model.version == version
+                    pending is not None and pending.version == version
                 ):
+                    return
+                if not force:
+                    self._start_adoption(version)
                     return
             serving = self._prepare(self._models.load(version))
         except ModelFormatError as exc:
@@ -289,10 +304,14 @@ class LocalRecommendationService:
                 self._pending = None
                 self._serving = answered
         elif current is not None and intact and self._table_expected(serving):
+            adoption = _Adoption(serving.model.version)
             with self._swapping:
-                self._pending = serving
+                self._pending = adoption
             threading.Thread(
-                target=self._adopt_when_ready, args=(serving,), daemon=True, name="adoption"
+                target=self._adopt_when_ready,
+                args=(serving, adoption),
+                daemon=True,
+                name="adoption",
             ).start()
             log.info("model %s: building its answer table before serving it", serving.model.version)
             return
@@ -305,18 +324,47 @@ class LocalRecommendationService:
             ).start()
         log.info("serving model %s", serving.model.version)
 
-    def _adopt_when_ready(self, serving: Serving) -> None:
+    def _adopt_when_ready(self, serving: Serving, adoption: _Adoption) -> None:
         """Build the table of a model waiting to serve, then swap model, table and filter
         view in one assignment; dropped if another version was adopted or queued since."""
-        if self._table_gate is not None:
-            self._table_gate.wait()
-        answers = self._answer_table(serving)
+        answers = None
+        if self._table_expected(serving):
+            if self._table_gate is not None:
+                self._table_gate.wait()
+            answers = self._answer_table(serving)
         with self._swapping:
-            if self._pending is not serving:
+            if self._pending is not adoption:
                 return
             self._pending = None
             self._serving = replace(serving, answers=answers)
         log.info("serving model %s", serving.model.version)
+
+    def _start_adoption(self, version: str) -> None:
+        adoption = _Adoption(version)
+        with self._swapping:
+            self._pending = adoption
+        threading.Thread(
+            target=self._adopt_aside, args=(adoption,), daemon=True, name="adoption"
+        ).start()
+
+    def _adopt_aside(self, adoption: _Adoption) -> None:
+        """Load and verify a newly activated version away from requests, then serve it once
+        its table is built; a version that fails is refused and the old one keeps serving."""
+        version = adoption.version
+        try:
+            serving = self._prepare(self._models.load(version))
+        except Exception as exc:
+            if isinstance(exc, ModelFormatError):
+                self._refused = (version, self._models.stamps(version))
+                log.error("active model not loaded, previous one keeps serving: %s", exc)
+            else:
+                log.exception("loading model %s failed; the previous one keeps serving", version)
+            with self._swapping:
+                if self._pending is adoption:
+                    self._pending = None
+            return
+        log.info("model %s: loaded aside, building its answer table before serving it", version)
+        self._adopt_when_ready(serving, adoption)
 
     @property
     def fallback_message(self) -> str | None:

@@ -1,7 +1,8 @@
 """Scripted Personalize set-up: the resources of one deployment and the calls that build them.
 
 Shared by the set-up tests and the whole-sequence test; the S3 locations and the role are the
-ones storage set-up produces for bucket ``srs-sequence-test`` on moto's default account.
+ones storage set-up produces for bucket ``srs-sequence-test`` on moto's default account. Every
+create call that takes tags is expected with the deployment's ``srs:deployment`` tag.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
 
 BUCKET = "srs-sequence-test"
 
-ROLE = "arn:aws:iam::123456789012:role/SRSPersonalizeServiceRole"
+ROLE = "arn:aws:iam::123456789012:role/srs-personalize-srs-us-east-1"
+TAGS = [{"tagKey": "srs:deployment", "tagValue": "srs-us-east-1"}]
 SOURCES = DataSources(
     interactions_uri=f"s3://{BUCKET}/srs/dataset/interactions.csv",
     items_uri=f"s3://{BUCKET}/srs/dataset/items.csv",
@@ -62,7 +64,12 @@ def schemas_to_groups(script: Script) -> Script:
             schema=json.dumps(ITEMS_SCHEMA),
         )
         .ok("list_dataset_groups", {"datasetGroups": []})
-        .ok("create_dataset_group", {"datasetGroupArn": GROUP}, name="srs-dataset-group")
+        .ok(
+            "create_dataset_group",
+            {"datasetGroupArn": GROUP},
+            name="srs-dataset-group",
+            tags=TAGS,
+        )
         .ok(
             "describe_dataset_group",
             status("datasetGroup", "datasetGroupArn", GROUP, "CREATE PENDING"),
@@ -86,6 +93,7 @@ def interactions_dataset_and_import(script: Script, import_status: str = "ACTIVE
             schemaArn=I_SCHEMA,
             datasetGroupArn=GROUP,
             datasetType="Interactions",
+            tags=TAGS,
         )
         .ok("describe_dataset", status("dataset", "datasetArn", I_DATASET, "ACTIVE"))
         .ok("list_dataset_import_jobs", {"datasetImportJobs": []}, datasetArn=I_DATASET)
@@ -96,6 +104,7 @@ def interactions_dataset_and_import(script: Script, import_status: str = "ACTIVE
             datasetArn=I_DATASET,
             dataSource={"dataLocation": SOURCES.interactions_uri},
             roleArn=ROLE,
+            tags=TAGS,
         )
         .ok(
             "describe_dataset_import_job",
@@ -137,6 +146,7 @@ def items_dataset_and_import(script: Script) -> Script:
             schemaArn=T_SCHEMA,
             datasetGroupArn=GROUP,
             datasetType="Items",
+            tags=TAGS,
         )
         .ok("describe_dataset", status("dataset", "datasetArn", T_DATASET, "ACTIVE"))
         .ok("list_dataset_import_jobs", {"datasetImportJobs": []}, datasetArn=T_DATASET)
@@ -147,6 +157,7 @@ def items_dataset_and_import(script: Script) -> Script:
             datasetArn=T_DATASET,
             dataSource={"dataLocation": SOURCES.items_uri},
             roleArn=ROLE,
+            tags=TAGS,
         )
         .ok(
             "describe_dataset_import_job",
@@ -155,7 +166,7 @@ def items_dataset_and_import(script: Script) -> Script:
     )
 
 
-def solution_created(script: Script) -> Script:
+def solution_created(script: Script, auto_training: bool = False) -> Script:
     return (
         script.ok("list_solutions", {"solutions": []}, datasetGroupArn=GROUP)
         .ok(
@@ -164,7 +175,8 @@ def solution_created(script: Script) -> Script:
             name="srs-solution",
             datasetGroupArn=GROUP,
             recipeArn=DEFAULT_RECIPE_ARN,
-            performAutoTraining=True,
+            performAutoTraining=auto_training,
+            tags=TAGS,
         )
         .ok("describe_solution", status("solution", "solutionArn", SOLUTION, "ACTIVE"))
     )
@@ -173,7 +185,12 @@ def solution_created(script: Script) -> Script:
 def training(script: Script, final: str = "ACTIVE", created: bool = True) -> Script:
     if created:
         script.ok("list_solution_versions", {"solutionVersions": []}, solutionArn=SOLUTION)
-        script.ok("create_solution_version", {"solutionVersionArn": VERSION}, solutionArn=SOLUTION)
+        script.ok(
+            "create_solution_version",
+            {"solutionVersionArn": VERSION},
+            solutionArn=SOLUTION,
+            tags=TAGS,
+        )
     return script.ok(
         "describe_solution_version",
         status("solutionVersion", "solutionVersionArn", VERSION, "CREATE IN_PROGRESS"),
@@ -190,7 +207,7 @@ def training(script: Script, final: str = "ACTIVE", created: bool = True) -> Scr
     )
 
 
-def serving(script: Script) -> Script:
+def serving(script: Script, auto_training: bool = False) -> Script:
     return (
         script.ok("get_solution_metrics", {"solutionVersionArn": VERSION, "metrics": METRICS})
         .ok("list_campaigns", {"campaigns": []}, solutionArn=SOLUTION)
@@ -198,8 +215,10 @@ def serving(script: Script) -> Script:
             "create_campaign",
             {"campaignArn": CAMPAIGN},
             name="srs-campaign",
-            solutionVersionArn=VERSION,
+            solutionVersionArn=f"{SOLUTION}/$LATEST" if auto_training else VERSION,
             minProvisionedTPS=1,
+            campaignConfig={"syncWithLatestSolutionVersion": auto_training},
+            tags=TAGS,
         )
         .ok("describe_campaign", status("campaign", "campaignArn", CAMPAIGN, "CREATE PENDING"))
         .ok("describe_campaign", status("campaign", "campaignArn", CAMPAIGN, "ACTIVE"))
@@ -209,6 +228,7 @@ def serving(script: Script) -> Script:
             {"eventTrackerArn": TRACKER, "trackingId": "tracking-0123"},
             name="srs-event-tracker",
             datasetGroupArn=GROUP,
+            tags=TAGS,
         )
         .ok(
             "describe_event_tracker",
@@ -230,6 +250,7 @@ def serving(script: Script) -> Script:
             name="srs-exclude-launched",
             datasetGroupArn=GROUP,
             filterExpression=FILTER,
+            tags=TAGS,
         )
         .ok("describe_filter", status("filter", "filterArn", FILTER_ARN, "ACTIVE"))
     )

@@ -13,12 +13,13 @@ import pytest
 from srs.aws.bootstrap import StorageOptions, cleanup_storage, setup_storage
 from srs.aws.bucket import (
     BucketNameError,
-    bucket_name,
+    check_bucket_name,
     create_bucket_arguments,
     personalize_bucket_policy,
 )
 from srs.aws.clients import AwsClients
 from srs.aws.errors import AwsError
+from srs.aws.naming import TAG_KEY, Deployment, DeploymentNameError
 from srs.aws.role import access_policy, trust_policy
 from srs.aws.state import DeploymentState, StateFileError
 
@@ -29,8 +30,15 @@ ClientsFactory = Callable[[str], AwsClients]
 @pytest.fixture
 def options() -> StorageOptions:
     """Unique names per test: tests share one moto server, and IAM names are account-wide."""
-    token = uuid.uuid4().hex[:10]
-    return StorageOptions(bucket_prefix=f"srs{token}", role_name=f"SRSRole{token}")
+    return StorageOptions(name=f"t{uuid.uuid4().hex[:10]}")
+
+
+def role_name(options: StorageOptions, region: str = "us-east-1") -> str:
+    return Deployment(options.name, region).role_name
+
+
+def policy_name(options: StorageOptions, region: str = "us-east-1") -> str:
+    return Deployment(options.name, region).policy_name
 
 
 @pytest.fixture
@@ -67,15 +75,25 @@ def error_code_of(call: Callable[[], Any]) -> str:
     return str(info.value.response["Error"]["Code"])
 
 
-def test_bucket_name_is_derived_from_account_and_region() -> None:
-    assert bucket_name("123456789012", "eu-west-1") == "srs-123456789012-eu-west-1"
-    assert bucket_name("123456789012", "us-east-1", "My-App") == "my-app-123456789012-us-east-1"
+def test_names_are_derived_from_deployment_name_account_and_region() -> None:
+    deployment = Deployment("shop", "eu-west-1")
+    assert deployment.bucket_name("123456789012") == "srs-shop-123456789012-eu-west-1"
+    assert deployment.role_name == "srs-personalize-shop-eu-west-1"
+    assert deployment.policy_name == "srs-s3-access-shop-eu-west-1"
+    assert deployment.iam_tags() == [{"Key": TAG_KEY, "Value": "shop-eu-west-1"}]
+    assert deployment.personalize_tags() == [{"tagKey": TAG_KEY, "tagValue": "shop-eu-west-1"}]
+    other = Deployment("shop", "ap-south-1")
+    assert other.role_name != deployment.role_name
+    assert other.bucket_name("123456789012") != deployment.bucket_name("123456789012")
+    longest = Deployment("x" * 20, "ap-southeast-2").bucket_name("123456789012")
+    assert check_bucket_name(longest) == longest
     with pytest.raises(AwsError, match="not 12 digits"):
-        bucket_name("12345", "us-east-1")
-    with pytest.raises(BucketNameError, match="'srs_x-123456789012-us-east-1' is not valid"):
-        bucket_name("123456789012", "us-east-1", "srs_x")
-    with pytest.raises(BucketNameError):
-        bucket_name("123456789012", "us-east-1", "x" * 50)
+        deployment.bucket_name("12345")
+    for bad in ("My-App", "srs_x", "x" * 21, "a--b", "-a", ""):
+        with pytest.raises(DeploymentNameError, match="is not valid"):
+            Deployment(bad, "us-east-1")
+    with pytest.raises(BucketNameError, match="'srs_x' is not valid"):
+        check_bucket_name("srs_x")
 
 
 def test_location_constraint_only_outside_us_east_1() -> None:
@@ -87,7 +105,7 @@ def test_location_constraint_only_outside_us_east_1() -> None:
 
 
 def test_policies_name_this_bucket_only() -> None:
-    bucket_policy = personalize_bucket_policy("my-bucket", "srs/")
+    bucket_policy = personalize_bucket_policy("my-bucket", "srs/", MOTO_ACCOUNT, "eu-west-1")
     resources = [r for s in bucket_policy["Statement"] for r in s["Resource"]]
     assert all(r.startswith("arn:aws:s3:::my-bucket") for r in resources)
     read = bucket_policy["Statement"][0]
@@ -101,9 +119,19 @@ def test_policies_name_this_bucket_only() -> None:
         "arn:aws:s3:::my-bucket/srs/*",
         "arn:aws:s3:::my-bucket/srs/batch-output/*",
     ]
-    trust = trust_policy(MOTO_ACCOUNT)["Statement"][0]
+    trust = trust_policy(MOTO_ACCOUNT, "eu-west-1")["Statement"][0]
     assert trust["Principal"] == {"Service": "personalize.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": MOTO_ACCOUNT}}
+
+
+def test_confused_deputy_conditions_in_bucket_policy_and_trust_policy() -> None:
+    """Defect 7: both keys, on every grant to Personalize, for this account and region only."""
+    expected = {
+        "StringEquals": {"aws:SourceAccount": MOTO_ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:personalize:eu-west-1:{MOTO_ACCOUNT}:*"},
+    }
+    trust = trust_policy(MOTO_ACCOUNT, "eu-west-1")["Statement"]
+    bucket = personalize_bucket_policy("b", "srs/", MOTO_ACCOUNT, "eu-west-1")["Statement"]
+    assert [statement["Condition"] for statement in trust + bucket] == [expected] * 3
 
 
 def test_setup_creates_a_private_encrypted_bucket_with_data_and_a_role(
@@ -115,7 +143,7 @@ def test_setup_creates_a_private_encrypted_bucket_with_data_and_a_role(
     clients = aws_clients_factory("us-east-1")
     state_path = tmp_path / "state.json"
     result, lines = run_setup(clients, options, dataset_dir, state_path)
-    bucket = f"{options.bucket_prefix}-{MOTO_ACCOUNT}-us-east-1"
+    bucket = f"srs-{options.name}-{MOTO_ACCOUNT}-us-east-1"
     assert result.bucket == bucket and result.account_id == MOTO_ACCOUNT
     s3, iam = clients.s3, clients.iam
 
@@ -124,7 +152,9 @@ def test_setup_creates_a_private_encrypted_bucket_with_data_and_a_role(
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    assert policy == personalize_bucket_policy(bucket, "srs/")
+    assert policy == personalize_bucket_policy(bucket, "srs/", MOTO_ACCOUNT, "us-east-1")
+    tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    assert tags == [{"Key": TAG_KEY, "Value": f"{options.name}-us-east-1"}]
 
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
     expected = sorted(f"srs/dataset/{p.name}" for p in dataset_dir.iterdir() if p.is_file())
@@ -132,12 +162,13 @@ def test_setup_creates_a_private_encrypted_bucket_with_data_and_a_role(
     body = s3.get_object(Bucket=bucket, Key="srs/dataset/interactions.csv")["Body"].read()
     assert body == (dataset_dir / "interactions.csv").read_bytes()
 
-    role = iam.get_role(RoleName=options.role_name)["Role"]
+    role = iam.get_role(RoleName=role_name(options))["Role"]
     assert role["Arn"] == result.role_arn
+    assert role["Tags"] == [{"Key": TAG_KEY, "Value": f"{options.name}-us-east-1"}]
     trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
-    assert trust == trust_policy(MOTO_ACCOUNT)
-    inline = iam.get_role_policy(RoleName=options.role_name, PolicyName=options.policy_name)
+    assert trust == trust_policy(MOTO_ACCOUNT, "us-east-1")
+    inline = iam.get_role_policy(RoleName=role_name(options), PolicyName=policy_name(options))
     assert inline["PolicyDocument"] == access_policy(bucket, "srs/")
 
     recorded = dict(DeploymentState.load(state_path).items())
@@ -170,7 +201,7 @@ def test_setup_twice_reuses_everything(
     assert any("exists, reusing" in line for line in lines)
     assert state_path.read_text() == state_after_first
     roles = [r["RoleName"] for r in clients.iam.list_roles()["Roles"]]
-    assert roles.count(options.role_name) == 1
+    assert roles.count(role_name(options)) == 1
 
 
 def test_dry_run_setup_creates_nothing_and_says_what_it_would_do(
@@ -182,9 +213,9 @@ def test_dry_run_setup_creates_nothing_and_says_what_it_would_do(
     text = "\n".join(lines)
     assert f"bucket {result.bucket}: would create in us-east-1" in text
     assert "would upload" in text and "interactions.csv" in text
-    assert f"IAM role {options.role_name}: would create" in text
+    assert f"IAM role {role_name(options)}: would create" in text
     assert error_code_of(lambda: clients.s3.head_bucket(Bucket=result.bucket)) == "404"
-    assert error_code_of(lambda: clients.iam.get_role(RoleName=options.role_name)) == (
+    assert error_code_of(lambda: clients.iam.get_role(RoleName=role_name(options))) == (
         "NoSuchEntity"
     )
     assert not state_path.exists()
@@ -199,13 +230,13 @@ def test_cleanup_removes_everything_and_is_safe_to_run_twice(
 
     planned = run_cleanup(clients, options, state_path, dry_run=True)
     assert any("would delete" in line and result.bucket in line for line in planned)
-    assert any(options.policy_name in line for line in planned)
+    assert any(policy_name(options) in line for line in planned)
     clients.s3.head_bucket(Bucket=result.bucket)  # still there after the dry run
 
     lines = run_cleanup(clients, options, state_path)
     assert any(f"bucket {result.bucket}: deleted" in line for line in lines)
     assert error_code_of(lambda: clients.s3.head_bucket(Bucket=result.bucket)) == "404"
-    assert error_code_of(lambda: clients.iam.get_role(RoleName=options.role_name)) == (
+    assert error_code_of(lambda: clients.iam.get_role(RoleName=role_name(options))) == (
         "NoSuchEntity"
     )
     remaining = dict(DeploymentState.load(state_path).items())
@@ -213,7 +244,7 @@ def test_cleanup_removes_everything_and_is_safe_to_run_twice(
 
     again = run_cleanup(clients, options, state_path)
     assert f"bucket {result.bucket}: already gone" in again
-    assert f"IAM role {options.role_name}: already gone" in again
+    assert f"IAM role {role_name(options)}: already gone" in again
 
 
 def test_cleanup_without_state_finds_resources_by_name(

@@ -37,6 +37,7 @@ from personalize_script import (
 from stubbing import FakeTime, Script, make_client
 
 from srs.aws.bootstrap import StorageOptions
+from srs.aws.cleanup_outcome import DELETED, Outcome, anything_left
 from srs.aws.clients import AwsClients
 from srs.aws.deploy import DeployOptions, personalize_plan, run_cleanup, run_setup
 from srs.aws.personalize_service import PersonalizeRecommendationService
@@ -51,6 +52,7 @@ def cleanup_script(script: Script) -> Script:
     script.ok("describe_dataset_group", {"datasetGroup": {"datasetGroupArn": GROUP}})
     script.ok("list_solutions", {"solutions": [{"name": "srs-solution", "solutionArn": SOLUTION}]})
     script.ok("list_campaigns", {"campaigns": [{"name": "srs-campaign", "campaignArn": CAMPAIGN}]})
+    script.ok("list_solution_versions", {"solutionVersions": []}, solutionArn=SOLUTION)
     script.ok(
         "list_event_trackers",
         {"eventTrackers": [{"name": "srs-event-tracker", "eventTrackerArn": TRACKER}]},
@@ -127,7 +129,7 @@ def test_setup_recommend_events_cleanup(
     assert result is not None and result.metrics == METRICS
     state = DeploymentState.load(options.state_path)
     assert state.get("bucket") == BUCKET and state.get("campaign_arn") == CAMPAIGN
-    assert state.get("role_arn") == "arn:aws:iam::123456789012:role/SRSPersonalizeServiceRole"
+    assert state.get("role_arn") == "arn:aws:iam::123456789012:role/srs-personalize-srs-us-east-1"
 
     runtime, events = make_client("personalize-runtime"), make_client("personalize-events")
     service = PersonalizeRecommendationService(
@@ -171,14 +173,20 @@ def test_setup_recommend_events_cleanup(
 
     cleanup_calls = cleanup_script(Script(personalize))
     with cleanup_calls:
-        run_cleanup(clients, personalize, options, time.pacing(), False, lines.append)
+        outcomes = run_cleanup(clients, personalize, options, time.pacing(), False, lines.append)
     cleanup_calls.done()
+    assert not anything_left(outcomes)
+    assert outcomes[-2:] == [
+        Outcome(f"bucket {BUCKET}", DELETED, "with 5 object(s)"),
+        Outcome("IAM role srs-personalize-srs-us-east-1", DELETED, "with its policies"),
+    ]
     with pytest.raises(ClientError):
         clients.s3.head_bucket(Bucket=BUCKET)
     with pytest.raises(ClientError):
-        clients.iam.get_role(RoleName="SRSPersonalizeServiceRole")
+        clients.iam.get_role(RoleName="srs-personalize-srs-us-east-1")
     assert DeploymentState.load(options.state_path).items() == [
         ("account_id", "123456789012"),
+        ("name", "srs"),
         ("region", "us-east-1"),
     ]
 

@@ -21,6 +21,7 @@ from personalize_script import (
     T_DATASET,
     T_IMPORT,
     T_SCHEMA,
+    TAGS,
     TRACKER,
     VERSION,
     interactions_dataset_and_import,
@@ -119,32 +120,79 @@ def test_failed_training_stops_with_its_reason(tmp_path: Path) -> None:
     script.done()
 
 
-def test_throttling_then_success(tmp_path: Path) -> None:
+def test_throttling_botocore_gave_up_on_is_not_retried_again(tmp_path: Path) -> None:
+    """Defect 9: botocore's standard retries are the only layer; SRS makes the call once."""
     time = FakeTime()
     setup, script, _ = make_setup(tmp_path, time)
+    script.fail("list_dataset_groups", "ThrottlingException", "Rate exceeded")
+    with script, pytest.raises(AwsError, match="list_dataset_groups failed: ThrottlingException"):
+        setup.dataset_group()
+    script.done()
+    assert time.sleeps == []
+
+
+def test_clients_carry_botocore_standard_retries() -> None:
+    from srs.aws.clients import make_client, make_clients, make_session
+
+    session = make_session()
+    clients = make_clients("eu-west-1", session=session)
+    for client in (clients.s3, clients.iam, clients.sts, make_client("personalize", "eu-west-1")):
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 8}
+
+
+def test_lists_follow_next_token_through_the_paginator(tmp_path: Path) -> None:
+    setup, script, _ = make_setup(tmp_path, FakeTime())
+    other = {"name": "other", "datasetGroupArn": arn("dataset-group", "other"), "status": "ACTIVE"}
+    mine = {"name": "srs-dataset-group", "datasetGroupArn": GROUP, "status": "ACTIVE"}
     (
-        script.fail("list_dataset_groups", "ThrottlingException", "Rate exceeded")
-        .fail("list_dataset_groups", "ThrottlingException", "Rate exceeded")
-        .ok(
-            "list_dataset_groups",
-            {
-                "datasetGroups": [
-                    {"name": "srs-dataset-group", "datasetGroupArn": GROUP, "status": "ACTIVE"}
-                ]
-            },
+        script.ok("list_dataset_groups", {"datasetGroups": [other], "nextToken": "page-2"}).ok(
+            "list_dataset_groups", {"datasetGroups": [mine]}, nextToken="page-2"
         )
     )
     with script:
         assert setup.dataset_group() == GROUP
     script.done()
-    assert time.sleeps == [5.0, 10.0]
 
 
-def test_throttling_that_never_ends_is_reported(tmp_path: Path) -> None:
+def test_limit_exceeded_stops_with_aws_message(tmp_path: Path) -> None:
     setup, script, _ = make_setup(tmp_path, FakeTime())
-    for _ in range(6):
-        script.fail("list_dataset_groups", "ThrottlingException", "Rate exceeded")
-    with script, pytest.raises(AwsError, match="list_dataset_groups failed: ThrottlingException"):
+    message = "You have reached the limit of 5 dataset groups in this region."
+    script.ok("list_dataset_groups", {"datasetGroups": []}).fail(
+        "create_dataset_group", "LimitExceededException", message
+    )
+    with script, pytest.raises(AwsError) as info:
+        setup.dataset_group()
+    script.done()
+    assert str(info.value) == (
+        f"Personalize create_dataset_group failed: LimitExceededException: {message}"
+    )
+    assert DeploymentState.load(tmp_path / "state.json").get("dataset_group_arn") is None
+
+
+def test_access_denied_names_the_operation(tmp_path: Path) -> None:
+    setup, script, _ = make_setup(tmp_path, FakeTime())
+    script.fail(
+        "list_dataset_groups",
+        "AccessDeniedException",
+        "User is not authorized to perform: personalize:ListDatasetGroups",
+    )
+    with (
+        script,
+        pytest.raises(AwsError, match=r"list_dataset_groups failed: AccessDeniedException"),
+    ):
+        setup.dataset_group()
+    script.done()
+
+
+def test_already_exists_on_create_is_reported_not_hidden(tmp_path: Path) -> None:
+    """A resource created by someone else between our list and our create: say which."""
+    setup, script, _ = make_setup(tmp_path, FakeTime())
+    script.ok("list_dataset_groups", {"datasetGroups": []}).fail(
+        "create_dataset_group",
+        "ResourceAlreadyExistsException",
+        "Another resource with the same name already exists.",
+    )
+    with script, pytest.raises(AwsError, match="ResourceAlreadyExistsException: Another resource"):
         setup.dataset_group()
     script.done()
 
@@ -250,6 +298,11 @@ def test_rerun_after_a_crash_during_training_resumes_without_creating_twice(
             {"solutions": [{"name": "srs-solution", "solutionArn": SOLUTION, "status": "ACTIVE"}]},
         )
         .ok(
+            "describe_solution",
+            status("solution", "solutionArn", SOLUTION, "ACTIVE", performAutoTraining=False),
+            solutionArn=SOLUTION,
+        )
+        .ok(
             "list_solution_versions",
             {"solutionVersions": [{"solutionVersionArn": VERSION, "status": "CREATE IN_PROGRESS"}]},
         )
@@ -286,6 +339,7 @@ def test_import_failed_before_is_started_again_under_a_new_name(tmp_path: Path) 
             datasetArn=I_DATASET,
             dataSource={"dataLocation": SOURCES.interactions_uri},
             roleArn=ROLE,
+            tags=TAGS,
         )
         .ok(
             "describe_dataset_import_job",
@@ -373,6 +427,7 @@ def test_refresh_imports_again_although_an_import_finished(tmp_path: Path) -> No
             datasetArn=I_DATASET,
             dataSource={"dataLocation": SOURCES.interactions_uri},
             roleArn=ROLE,
+            tags=TAGS,
         )
         .ok(
             "describe_dataset_import_job",
@@ -412,6 +467,7 @@ def test_campaign_on_an_older_version_is_updated_and_waited_on(tmp_path: Path) -
             campaignArn=CAMPAIGN,
             solutionVersionArn=VERSION,
             minProvisionedTPS=1,
+            campaignConfig={"syncWithLatestSolutionVersion": False},
         )
         .ok(
             "describe_campaign",
@@ -457,6 +513,7 @@ def test_campaign_with_another_min_tps_is_updated(tmp_path: Path) -> None:
             campaignArn=CAMPAIGN,
             solutionVersionArn=VERSION,
             minProvisionedTPS=5,
+            campaignConfig={"syncWithLatestSolutionVersion": False},
         )
         .ok(
             "describe_campaign",
@@ -487,3 +544,135 @@ def test_campaign_that_matches_is_left_alone(tmp_path: Path) -> None:
         assert setup.campaign(SOLUTION, VERSION) == CAMPAIGN
     script.done()
     assert not any("updating" in line for line in lines)
+
+
+def test_auto_training_is_off_by_default() -> None:
+    assert PersonalizeOptions().perform_auto_training is False
+
+
+def test_auto_training_campaign_follows_the_latest_version(tmp_path: Path) -> None:
+    """Defect 5: with automatic training on, the campaign syncs with the latest version."""
+    options = PersonalizeOptions(name="srs", perform_auto_training=True)
+    setup, script, _ = make_setup(tmp_path, FakeTime(), options=options)
+    solution_created(script, auto_training=True)
+    serving(script, auto_training=True)
+    with script:
+        solution = setup.solution(GROUP)
+        setup.metrics(VERSION)
+        assert setup.campaign(solution, VERSION) == CAMPAIGN
+        setup.event_tracker(GROUP)
+        setup.filter(GROUP, "exclude-launched", OPTIONS.filters["exclude-launched"])
+    script.done()
+
+
+def test_switching_auto_training_off_updates_solution_and_campaign(tmp_path: Path) -> None:
+    setup, script, lines = make_setup(tmp_path, FakeTime())
+    synced = {
+        "campaignArn": CAMPAIGN,
+        "status": "ACTIVE",
+        "solutionVersionArn": VERSION,
+        "minProvisionedTPS": 1,
+        "campaignConfig": {"syncWithLatestSolutionVersion": True},
+    }
+    (
+        script.ok(
+            "list_solutions",
+            {"solutions": [{"name": "srs-solution", "solutionArn": SOLUTION, "status": "ACTIVE"}]},
+        )
+        .ok(
+            "describe_solution",
+            status("solution", "solutionArn", SOLUTION, "ACTIVE", performAutoTraining=True),
+        )
+        .ok(
+            "update_solution",
+            {"solutionArn": SOLUTION},
+            solutionArn=SOLUTION,
+            performAutoTraining=False,
+        )
+        .ok(
+            "describe_solution",
+            status(
+                "solution",
+                "solutionArn",
+                SOLUTION,
+                "ACTIVE",
+                latestSolutionUpdate={"status": "ACTIVE", "performAutoTraining": False},
+            ),
+        )
+        .ok(
+            "list_campaigns",
+            {"campaigns": [{"name": "srs-campaign", "campaignArn": CAMPAIGN, "status": "ACTIVE"}]},
+        )
+        .ok("describe_campaign", {"campaign": synced})
+        .ok(
+            "update_campaign",
+            {"campaignArn": CAMPAIGN},
+            campaignArn=CAMPAIGN,
+            solutionVersionArn=VERSION,
+            minProvisionedTPS=1,
+            campaignConfig={"syncWithLatestSolutionVersion": False},
+        )
+        .ok(
+            "describe_campaign",
+            {"campaign": {**synced, "latestCampaignUpdate": {"status": "ACTIVE"}}},
+        )
+    )
+    with script:
+        assert setup.solution(GROUP) == SOLUTION
+        assert setup.campaign(SOLUTION, VERSION) == CAMPAIGN
+    script.done()
+    assert "solution srs-solution: updating automatic training True -> False" in lines
+    assert "campaign srs-campaign: updating syncWithLatestSolutionVersion True -> False" in lines
+
+
+def test_failed_campaign_create_stops_with_its_reason(tmp_path: Path) -> None:
+    setup, script, _ = make_setup(tmp_path, FakeTime())
+    (
+        script.ok("list_campaigns", {"campaigns": []})
+        .ok("create_campaign", {"campaignArn": CAMPAIGN})
+        .ok(
+            "describe_campaign",
+            status(
+                "campaign",
+                "campaignArn",
+                CAMPAIGN,
+                "CREATE FAILED",
+                failureReason="minProvisionedTPS exceeds the account's limit.",
+            ),
+        )
+    )
+    with script, pytest.raises(ResourceFailedError) as info:
+        setup.campaign(SOLUTION, VERSION)
+    script.done()
+    assert str(info.value) == (
+        "campaign srs-campaign: CREATE FAILED: minProvisionedTPS exceeds the account's limit."
+    )
+    assert DeploymentState.load(tmp_path / "state.json").get("campaign_arn") == CAMPAIGN
+
+
+def test_failed_campaign_update_stops_with_its_reason(tmp_path: Path) -> None:
+    setup, script, _ = make_setup(tmp_path, FakeTime())
+    current = {"campaignArn": CAMPAIGN, "status": "ACTIVE", "minProvisionedTPS": 1}
+    (
+        script.ok(
+            "list_campaigns",
+            {"campaigns": [{"name": "srs-campaign", "campaignArn": CAMPAIGN, "status": "ACTIVE"}]},
+        )
+        .ok("describe_campaign", {"campaign": {**current, "solutionVersionArn": "old"}})
+        .ok("update_campaign", {"campaignArn": CAMPAIGN})
+        .ok(
+            "describe_campaign",
+            {
+                "campaign": {
+                    **current,
+                    "latestCampaignUpdate": {
+                        "status": "CREATE FAILED",
+                        "failureReason": "The solution version is not ACTIVE.",
+                    },
+                }
+            },
+        )
+    )
+    with script, pytest.raises(ResourceFailedError, match="update: CREATE FAILED: The solution"):
+        setup.campaign(SOLUTION, VERSION)
+    script.done()

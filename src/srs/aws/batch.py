@@ -18,14 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from srs.aws.bucket import BATCH_OUTPUT_PREFIX
 from srs.aws.errors import AwsError, aws_error
-from srs.aws.polling import (
-    Pacing,
-    Report,
-    ResourceFailedError,
-    is_failed,
-    retry_throttled,
-    wait_until_active,
-)
+from srs.aws.naming import TAG_KEY
+from srs.aws.polling import Pacing, Report, ResourceFailedError, is_failed, wait_until_active
 from srs.aws.state import DeploymentState
 from srs.data.store import DataStore
 from srs.events import Event
@@ -99,6 +93,8 @@ class BatchOptions:
     num_results: int = 25
     filter_arn: str | None = None
     timeout: float = 6 * 3600
+    deployment: str = ""
+    """The ``srs:deployment`` tag's value (name-region); no tag when empty."""
 
 
 def output_prefix(options: BatchOptions) -> str:
@@ -119,7 +115,7 @@ def run_batch_job(
         raise AwsError("a batch job needs at least one user ID")
     store.put_bytes(BATCH_INPUT_KEY, batch_input(user_ids))
     prefix = f"s3://{options.bucket}/{options.data_prefix}"
-    arn = _find_job(personalize, options.job_name, options.solution_version_arn, pacing)
+    arn = _find_job(personalize, options.job_name, options.solution_version_arn)
     if arn is None:
         params: dict[str, Any] = {
             "jobName": options.job_name,
@@ -131,57 +127,50 @@ def run_batch_job(
         }
         if options.filter_arn:
             params["filterArn"] = options.filter_arn
+        if options.deployment:
+            params["tags"] = [{"tagKey": TAG_KEY, "tagValue": options.deployment}]
         try:
-            arn = str(
-                retry_throttled(
-                    lambda: personalize.create_batch_inference_job(**params), "batch", pacing
-                )["batchInferenceJobArn"]
-            )
+            arn = str(personalize.create_batch_inference_job(**params)["batchInferenceJobArn"])
         except (ClientError, BotoCoreError) as exc:
             raise aws_error(exc, f"starting batch job {options.job_name!r}") from exc
         report(f"batch job {options.job_name}: started {arn}")
     state.record(f"batch_job_arn:{options.job_name}", arn)
     job_arn = arn
-    wait_until_active(
-        lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=job_arn)[
-            "batchInferenceJob"
-        ],
-        f"batch job {options.job_name}",
-        options.timeout,
-        pacing,
-        report,
-    )
+    try:
+        wait_until_active(
+            lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=job_arn)[
+                "batchInferenceJob"
+            ],
+            f"batch job {options.job_name}",
+            options.timeout,
+            pacing,
+            report,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error(exc, f"waiting on batch job {options.job_name!r}") from exc
     return output_prefix(options) + BATCH_INPUT_KEY.rsplit("/", 1)[-1] + ".out"
 
 
-def _find_job(personalize: Any, name: str, version_arn: str, pacing: Pacing) -> str | None:
+def _find_job(personalize: Any, name: str, version_arn: str) -> str | None:
     """The job of this name; names are unique, so a FAILED one must be re-run under another."""
-    token: str | None = None
-    while True:
-        params: dict[str, str] = {"solutionVersionArn": version_arn}
-        if token:
-            params["nextToken"] = token
-
-        def page_call(params: dict[str, str] = params) -> Any:
-            return personalize.list_batch_inference_jobs(**params)
-
-        try:
-            page = retry_throttled(page_call, "batch", pacing)
-        except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, "listing batch jobs") from exc
-        for job in page.get("batchInferenceJobs", []):
-            if job.get("jobName") != name:
-                continue
-            if is_failed(job.get("status", "")):
-                raise ResourceFailedError(
-                    f"batch job {name}: {job.get('status')}: "
-                    f"{job.get('failureReason') or 'no failureReason given'}; "
-                    "run again with another job name"
-                )
-            return str(job["batchInferenceJobArn"])
-        token = page.get("nextToken")
-        if not token:
-            return None
+    try:
+        pages = personalize.get_paginator("list_batch_inference_jobs").paginate(
+            solutionVersionArn=version_arn
+        )
+        jobs = [job for page in pages for job in page.get("batchInferenceJobs", [])]
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error(exc, "listing batch jobs") from exc
+    for job in jobs:
+        if job.get("jobName") != name:
+            continue
+        if is_failed(job.get("status", "")):
+            raise ResourceFailedError(
+                f"batch job {name}: {job.get('status')}: "
+                f"{job.get('failureReason') or 'no failureReason given'}; "
+                "run again with another job name"
+            )
+        return str(job["batchInferenceJobArn"])
+    return None
 
 
 class BatchRecommendationService:

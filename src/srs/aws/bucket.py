@@ -1,4 +1,4 @@
-"""The S3 bucket Personalize imports from: its name, creation with safe defaults, and removal.
+"""The S3 bucket Personalize imports from: creation with safe defaults, tags, and removal.
 
 Every write is idempotent: creating a bucket the account already owns, and re-applying the
 public access block, encryption and policy, leave the same end state, so set-up can simply be
@@ -14,7 +14,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from srs.aws.errors import AwsError, aws_error, error_code
+from srs.aws.cleanup_outcome import DELETED, GONE, WOULD_DELETE, Outcome
+from srs.aws.errors import AwsError, aws_error, error_code, message_text
+from srs.aws.naming import ACCOUNT_PLACEHOLDER, TAG_KEY, Deployment
 from srs.aws.polling import Report
 from srs.data.store import S3Store
 
@@ -38,13 +40,6 @@ def check_bucket_name(name: str) -> str:
     return name
 
 
-def bucket_name(account_id: str, region: str, prefix: str = "srs") -> str:
-    """``{prefix}-{account}-{region}``: unique per account and region, stable across runs."""
-    if not re.fullmatch(r"\d{12}", account_id):
-        raise AwsError(f"account ID {account_id!r} is not 12 digits")
-    return check_bucket_name(f"{prefix.lower().strip('-')}-{account_id}-{region.lower()}")
-
-
 def create_bucket_arguments(bucket: str, region: str) -> dict[str, Any]:
     """us-east-1 takes no LocationConstraint (and rejects one); every other region needs it."""
     if region == "us-east-1":
@@ -52,8 +47,23 @@ def create_bucket_arguments(bucket: str, region: str) -> dict[str, Any]:
     return {"Bucket": bucket, "CreateBucketConfiguration": {"LocationConstraint": region}}
 
 
-def personalize_bucket_policy(bucket: str, data_prefix: str = "") -> dict[str, Any]:
+def personalize_conditions(account_id: str, region: str) -> dict[str, Any]:
+    """Personalize acting for this account in this region only (confused-deputy prevention).
+
+    The Personalize guide recommends both keys on every grant to its service principal, in the
+    bucket policy and in the role's trust policy alike.
+    """
+    return {
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:personalize:{region}:{account_id}:*"},
+    }
+
+
+def personalize_bucket_policy(
+    bucket: str, data_prefix: str, account_id: str, region: str
+) -> dict[str, Any]:
     """Personalize may list and read this bucket, and write batch results under one prefix."""
+    conditions = personalize_conditions(account_id, region)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -63,6 +73,7 @@ def personalize_bucket_policy(bucket: str, data_prefix: str = "") -> dict[str, A
                 "Principal": {"Service": PERSONALIZE_PRINCIPAL},
                 "Action": ["s3:GetObject", "s3:ListBucket"],
                 "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": conditions,
             },
             {
                 "Sid": "PersonalizeWriteBatchOutput",
@@ -70,6 +81,7 @@ def personalize_bucket_policy(bucket: str, data_prefix: str = "") -> dict[str, A
                 "Principal": {"Service": PERSONALIZE_PRINCIPAL},
                 "Action": ["s3:PutObject"],
                 "Resource": [f"arn:aws:s3:::{bucket}/{data_prefix}{BATCH_OUTPUT_PREFIX}*"],
+                "Condition": conditions,
             },
         ],
     }
@@ -94,15 +106,29 @@ def bucket_exists(s3: Any, bucket: str) -> bool:
 
 
 def ensure_bucket(
-    s3: Any, bucket: str, region: str, data_prefix: str, dry_run: bool, report: Report
+    s3: Any,
+    bucket: str,
+    deployment: Deployment,
+    account_id: str,
+    data_prefix: str,
+    dry_run: bool,
+    report: Report,
 ) -> None:
-    """Create the bucket if missing, then (re)apply public access block, SSE-S3 and policy."""
-    exists = bucket_exists(s3, bucket)
-    policy = json.dumps(personalize_bucket_policy(bucket, data_prefix))
+    """Create the bucket if missing, then (re)apply public access block, SSE-S3, policy, tags."""
+    region = deployment.region
+    policy = json.dumps(personalize_bucket_policy(bucket, data_prefix, account_id, region))
     if dry_run:
-        report(f"bucket {bucket}: {'exists' if exists else f'would create in {region}'}")
-        report(f"bucket {bucket}: would block all public access, set SSE-S3, set bucket policy")
+        if account_id == ACCOUNT_PLACEHOLDER:
+            report(f"bucket {bucket}: would create in {region} (or reuse)")
+        else:
+            exists = bucket_exists(s3, bucket)
+            report(f"bucket {bucket}: {'exists' if exists else f'would create in {region}'}")
+        report(
+            f"bucket {bucket}: would block all public access, set SSE-S3, set the bucket policy "
+            f"and tag {TAG_KEY}={deployment.key}"
+        )
         return
+    exists = bucket_exists(s3, bucket)
     try:
         if not exists:
             try:
@@ -134,9 +160,10 @@ def ensure_bucket(
             },
         )
         s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": deployment.iam_tags()})
     except (ClientError, BotoCoreError) as exc:
         raise aws_error(exc, f"setting up bucket {bucket!r}") from exc
-    report(f"bucket {bucket}: public access blocked, SSE-S3 on, Personalize policy set")
+    report(f"bucket {bucket}: public access blocked, SSE-S3 on, Personalize policy set, tagged")
 
 
 def dataset_files(dataset_dir: Path) -> list[Path]:
@@ -181,14 +208,15 @@ def _object_batches(s3: Any, bucket: str) -> list[list[dict[str, str]]]:
     ]
 
 
-def delete_bucket(s3: Any, bucket: str, dry_run: bool, report: Report) -> None:
+def delete_bucket(s3: Any, bucket: str, dry_run: bool, report: Report) -> Outcome:
     """Empty the bucket (every version) and delete it; a bucket already gone is not an error."""
+    what = f"bucket {bucket}"
     try:
         batches = _object_batches(s3, bucket)
         count = sum(len(batch) for batch in batches)
         if dry_run:
             report(f"would delete {count} object(s) and bucket {bucket}")
-            return
+            return Outcome(what, WOULD_DELETE, f"{count} object(s)")
         for batch in batches:
             response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             errors = response.get("Errors", [])
@@ -196,14 +224,15 @@ def delete_bucket(s3: Any, bucket: str, dry_run: bool, report: Report) -> None:
                 first = errors[0]
                 raise AwsError(
                     f"deleting s3://{bucket}/{first.get('Key')} failed: "
-                    f"{first.get('Code')}: {first.get('Message')}"
+                    f"{first.get('Code')}: {message_text(str(first.get('Message', '')))}"
                 )
         s3.delete_bucket(Bucket=bucket)
     except ClientError as exc:
         if error_code(exc) in {"NoSuchBucket", "404", "NotFound"}:
-            report(f"bucket {bucket}: already gone")
-            return
+            report(f"{what}: already gone")
+            return Outcome(what, GONE, "already gone")
         raise aws_error(exc, f"deleting bucket {bucket!r}") from exc
     except BotoCoreError as exc:
         raise aws_error(exc, f"deleting bucket {bucket!r}") from exc
-    report(f"bucket {bucket}: deleted with {count} object(s)")
+    report(f"{what}: deleted with {count} object(s)")
+    return Outcome(what, DELETED, f"with {count} object(s)")

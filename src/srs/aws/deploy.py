@@ -1,8 +1,11 @@
 """``srs aws setup`` and ``srs aws cleanup``: storage first, then Personalize; reverse to remove.
 
-This is the thin layer the CLI calls; each step lives in its own module. A dry run of set-up
-reads what exists (account, bucket, role) and prints the Personalize plan by name, creating
-nothing; a dry run of clean-up lists what would be deleted.
+This is the thin layer the CLI calls; each step lives in its own module. Set-up first checks
+that Personalize exists in the region (botocore's endpoint data) and that the state file, if
+any, is this deployment's, so a wrong region fails before anything is created. A dry run of
+set-up reads what exists (account, bucket, role) and prints the Personalize plan by name,
+creating nothing; a dry run of clean-up lists what would be deleted. Clean-up keeps the bucket
+and the role while Personalize resources that read through them remain, unless forced.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from srs.aws.bootstrap import StorageOptions, cleanup_storage, setup_storage
-from srs.aws.clients import AwsClients
+from srs.aws.cleanup_outcome import Outcome, anything_left
+from srs.aws.clients import AwsClients, check_personalize_region
 from srs.aws.errors import AwsError
 from srs.aws.personalize_cleanup import PersonalizeCleanup
 from srs.aws.personalize_setup import (
@@ -34,6 +38,15 @@ class DeployOptions:
     storage: StorageOptions = field(default_factory=StorageOptions)
     personalize: PersonalizeOptions = field(default_factory=PersonalizeOptions)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    force: bool = False
+    """Clean-up deletes bucket and role even while Personalize resources remain."""
+
+    def __post_init__(self) -> None:
+        if self.storage.name != self.personalize.name:
+            raise AwsError(
+                f"storage and Personalize options name two deployments "
+                f"({self.storage.name!r}, {self.personalize.name!r})"
+            )
 
 
 def personalize_plan(options: PersonalizeOptions) -> list[str]:
@@ -46,13 +59,14 @@ def personalize_plan(options: PersonalizeOptions) -> list[str]:
         f"would create or reuse datasets {names['dataset:interactions']}, "
         f"{names['dataset:items']} and import the uploaded CSVs",
         f"would create or reuse solution {names['solution']} (recipe {options.recipe_arn}, "
-        f"automatic retraining {'on' if options.perform_auto_training else 'off'})",
+        f"automatic training {'on' if options.perform_auto_training else 'off'})",
         "would train a solution version (hours) and fetch its metrics",
     ]
     if options.campaign:
         lines.append(
             f"would create or reuse campaign {names['campaign']} "
-            f"(minProvisionedTPS={options.min_provisioned_tps}: billed every hour it exists)"
+            f"(minProvisionedTPS={options.min_provisioned_tps}: billed every hour it exists"
+            + (", following the latest solution version)" if options.perform_auto_training else ")")
         )
     lines.append(f"would create or reuse event tracker {names['event_tracker']}")
     lines += [
@@ -72,7 +86,9 @@ def run_setup(
     report: Report,
 ) -> SetupResult | None:
     """The whole set-up; None for a dry run (which prints the plan through ``report``)."""
+    check_personalize_region(clients.region)
     state = DeploymentState.load(options.state_path)
+    state.deployment(options.storage.name, clients.region, clients.region)
     storage = setup_storage(clients, options.storage, dataset_dir, state, dry_run, report)
     if dry_run:
         for line in personalize_plan(options.personalize):
@@ -98,10 +114,17 @@ def run_cleanup(
     pacing: Pacing,
     dry_run: bool,
     report: Report,
-) -> None:
+) -> list[Outcome]:
     """Personalize first (it reads the bucket through the role), then bucket and role."""
     state = DeploymentState.load(options.state_path)
-    PersonalizeCleanup(
+    state.deployment(options.storage.name, clients.region, clients.region)
+    outcomes = PersonalizeCleanup(
         personalize, state, options.personalize.name, pacing, report, options.timeouts
     ).run(dry_run)
-    cleanup_storage(clients, options.storage, state, dry_run, report)
+    keep_reason = None
+    if anything_left(outcomes) and not options.force:
+        keep_reason = (
+            "kept: Personalize resources above are still there and read through it; "
+            "run clean-up again, or pass --force"
+        )
+    return outcomes + cleanup_storage(clients, options.storage, state, dry_run, report, keep_reason)

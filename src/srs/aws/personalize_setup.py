@@ -8,6 +8,11 @@ crashed or timed out half-way is resumed by running it again, and nothing is cre
 
 A schema of the same name with other fields is deleted and recreated when no dataset uses it
 (the seed's behaviour); when one does, set-up stops and says so rather than guess.
+
+Every resource that takes tags is created with ``srs:deployment`` (schemas take none). Automatic
+training is off unless asked for: it bills a training run every week. When it is on, the
+campaign follows the solution's latest version (``syncWithLatestSolutionVersion``); otherwise
+the retrained versions would be billed and never served.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from srs.aws.errors import AwsError, aws_error, error_code
-from srs.aws.polling import Pacing, Report, is_failed, retry_throttled, wait_until_active
+from srs.aws.naming import Deployment
+from srs.aws.polling import Pacing, Report, is_failed, wait_until_active
 from srs.aws.state import DeploymentState
 from srs.data.schemas import INTERACTIONS_SCHEMA, ITEMS_SCHEMA
 
@@ -46,7 +52,8 @@ class PersonalizeOptions:
     name: str = "srs"
     recipe_arn: str = DEFAULT_RECIPE_ARN
     min_provisioned_tps: int = 1
-    perform_auto_training: bool = True
+    perform_auto_training: bool = False
+    """Personalize retrains weekly (billed) and the campaign serves each new version."""
     campaign: bool = True
     filters: Mapping[str, str] = field(default_factory=dict)
     refresh: bool = False
@@ -95,16 +102,25 @@ def same_schema(existing: str, wanted: Mapping[str, Any]) -> bool:
         return False
 
 
+def latest_version_arn(solution_arn: str) -> str:
+    """The solution-version ARN a campaign that syncs with the latest version is given."""
+    return f"{solution_arn}/$LATEST"
+
+
 def campaign_changes(
-    campaign: Mapping[str, Any], version_arn: str, min_provisioned_tps: int
+    campaign: Mapping[str, Any], version_arn: str, min_provisioned_tps: int, sync: bool = False
 ) -> list[str]:
     """What an existing campaign must change to match the set-up, as words for the report.
 
     A re-run with only a new ``--min-tps`` must still update the campaign: it bills that
-    floor every hour, so leaving the old one in place would silently keep the old cost.
+    floor every hour, so leaving the old one in place would silently keep the old cost. A
+    campaign that syncs with the latest version follows the solution by itself.
     """
     changes = []
-    if campaign.get("solutionVersionArn") != version_arn:
+    synced = bool((campaign.get("campaignConfig") or {}).get("syncWithLatestSolutionVersion"))
+    if synced != sync:
+        changes.append(f"syncWithLatestSolutionVersion {synced} -> {sync}")
+    if not sync and campaign.get("solutionVersionArn") != version_arn:
         changes.append(f"to {version_arn}")
     if campaign.get("minProvisionedTPS") != min_provisioned_tps:
         changes.append(
@@ -140,28 +156,24 @@ class PersonalizeSetup:
         self.report = report
         self.timeouts = timeouts or Timeouts()
         self.names = resource_names(options.name)
+        self.tags = Deployment(options.name, client.meta.region_name).personalize_tags()
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        method = getattr(self.client, operation)
         try:
-            result: dict[str, Any] = retry_throttled(
-                lambda: method(**params), operation, self.pacing
-            )
+            result: dict[str, Any] = getattr(self.client, operation)(**params)
         except (ClientError, BotoCoreError) as exc:
             raise aws_error(exc, f"Personalize {operation}") from exc
         return result
 
     def _list(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every entry over all pages; each page call is retried on throttling by itself."""
-        token: str | None = None
-        while True:
-            page = self._call(operation, **params, **({"nextToken": token} if token else {}))
-            yield from page.get(key, [])
-            token = page.get("nextToken")
-            if not token:
-                return
+        """Every entry over all pages, through botocore's paginator."""
+        try:
+            for page in self.client.get_paginator(operation).paginate(**params):
+                yield from page.get(key, [])
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_error(exc, f"Personalize {operation}") from exc
 
     def _find(self, operation: str, key: str, name: str, **params: Any) -> dict[str, Any] | None:
         return next(
@@ -224,7 +236,7 @@ class PersonalizeSetup:
 
     def _delete_unused_schema(self, arn: str, what: str) -> None:
         try:
-            retry_throttled(lambda: self.client.delete_schema(schemaArn=arn), what, self.pacing)
+            self.client.delete_schema(schemaArn=arn)
         except ClientError as exc:
             if error_code(exc) == "ResourceInUseException":
                 raise AwsError(
@@ -241,7 +253,9 @@ class PersonalizeSetup:
             f"dataset group {name}",
             self._find("list_dataset_groups", "datasetGroups", name),
             "datasetGroupArn",
-            lambda: str(self._call("create_dataset_group", name=name)["datasetGroupArn"]),
+            lambda: str(
+                self._call("create_dataset_group", name=name, tags=self.tags)["datasetGroupArn"]
+            ),
             "describe_dataset_group",
             "datasetGroup",
         )
@@ -269,6 +283,7 @@ class PersonalizeSetup:
                     schemaArn=schema_arn,
                     datasetGroupArn=group_arn,
                     datasetType=dataset_type,
+                    tags=self.tags,
                 )["datasetArn"]
             ),
             "describe_dataset",
@@ -301,6 +316,7 @@ class PersonalizeSetup:
                     datasetArn=dataset_arn,
                     dataSource={"dataLocation": uri},
                     roleArn=role_arn,
+                    tags=self.tags,
                 )["datasetImportJobArn"]
             ),
             "describe_dataset_import_job",
@@ -309,11 +325,13 @@ class PersonalizeSetup:
         )
 
     def solution(self, group_arn: str) -> str:
+        """The solution, with automatic training switched to what the options say."""
         name = self.names["solution"]
-        return self._ensure(
+        found = self._find("list_solutions", "solutions", name, datasetGroupArn=group_arn)
+        arn = self._ensure(
             "solution_arn",
             f"solution {name}",
-            self._find("list_solutions", "solutions", name, datasetGroupArn=group_arn),
+            found,
             "solutionArn",
             lambda: str(
                 self._call(
@@ -322,10 +340,34 @@ class PersonalizeSetup:
                     datasetGroupArn=group_arn,
                     recipeArn=self.options.recipe_arn,
                     performAutoTraining=self.options.perform_auto_training,
+                    tags=self.tags,
                 )["solutionArn"]
             ),
             "describe_solution",
             "solution",
+        )
+        if found is not None:
+            self._converge_auto_training(arn, name)
+        return arn
+
+    def _converge_auto_training(self, arn: str, name: str) -> None:
+        """A reused solution made with the other setting is updated (UpdateSolution)."""
+        wanted = self.options.perform_auto_training
+        current = bool(
+            self._call("describe_solution", solutionArn=arn)["solution"].get("performAutoTraining")
+        )
+        if current == wanted:
+            return
+        self._call("update_solution", solutionArn=arn, performAutoTraining=wanted)
+        self.report(f"solution {name}: updating automatic training {current} -> {wanted}")
+
+        def poll() -> Mapping[str, Any]:
+            solution = self._call("describe_solution", solutionArn=arn)["solution"]
+            latest: Mapping[str, Any] = solution.get("latestSolutionUpdate") or solution
+            return latest
+
+        wait_until_active(
+            poll, f"solution {name} update", self.timeouts.resource, self.pacing, self.report
         )
 
     def solution_version(self, solution_arn: str) -> str:
@@ -340,7 +382,7 @@ class PersonalizeSetup:
             usable[0] if usable else None,
             "solutionVersionArn",
             lambda: str(
-                self._call("create_solution_version", solutionArn=solution_arn)[
+                self._call("create_solution_version", solutionArn=solution_arn, tags=self.tags)[
                     "solutionVersionArn"
                 ]
             ),
@@ -354,8 +396,11 @@ class PersonalizeSetup:
         return {name: float(value) for name, value in response.get("metrics", {}).items()}
 
     def campaign(self, solution_arn: str, version_arn: str) -> str:
-        """The campaign, moved onto ``version_arn`` when it serves an older version."""
+        """The campaign, moved onto ``version_arn`` (or the latest) when it serves another."""
         name = self.names["campaign"]
+        sync = self.options.perform_auto_training
+        target = latest_version_arn(solution_arn) if sync else version_arn
+        config = {"syncWithLatestSolutionVersion": sync}
         found = self._find("list_campaigns", "campaigns", name, solutionArn=solution_arn)
         arn = self._ensure(
             "campaign_arn",
@@ -366,8 +411,10 @@ class PersonalizeSetup:
                 self._call(
                     "create_campaign",
                     name=name,
-                    solutionVersionArn=version_arn,
+                    solutionVersionArn=target,
                     minProvisionedTPS=self.options.min_provisioned_tps,
+                    campaignConfig=config,
+                    tags=self.tags,
                 )["campaignArn"]
             ),
             "describe_campaign",
@@ -377,13 +424,14 @@ class PersonalizeSetup:
         if found is None:
             return arn
         campaign = self._call("describe_campaign", campaignArn=arn)["campaign"]
-        changes = campaign_changes(campaign, version_arn, self.options.min_provisioned_tps)
+        changes = campaign_changes(campaign, version_arn, self.options.min_provisioned_tps, sync)
         if changes:
             self._call(
                 "update_campaign",
                 campaignArn=arn,
-                solutionVersionArn=version_arn,
+                solutionVersionArn=target,
                 minProvisionedTPS=self.options.min_provisioned_tps,
+                campaignConfig=config,
             )
             self.report(f"campaign {name}: updating {', '.join(changes)}")
             self._wait_update(arn, name)
@@ -409,9 +457,9 @@ class PersonalizeSetup:
             self._find("list_event_trackers", "eventTrackers", name, datasetGroupArn=group_arn),
             "eventTrackerArn",
             lambda: str(
-                self._call("create_event_tracker", name=name, datasetGroupArn=group_arn)[
-                    "eventTrackerArn"
-                ]
+                self._call(
+                    "create_event_tracker", name=name, datasetGroupArn=group_arn, tags=self.tags
+                )["eventTrackerArn"]
             ),
             "describe_event_tracker",
             "eventTracker",
@@ -434,6 +482,7 @@ class PersonalizeSetup:
                     name=name,
                     datasetGroupArn=group_arn,
                     filterExpression=expression,
+                    tags=self.tags,
                 )["filterArn"]
             ),
             "describe_filter",

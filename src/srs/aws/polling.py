@@ -1,13 +1,14 @@
-"""Waiting on AWS: status polls with backoff and a deadline, and retries of throttled calls.
+"""Waiting on AWS: status polls with backoff and a deadline, and waits while a resource is in use.
 
 Personalize's resources take minutes (a dataset group) to hours (training), so every wait polls
 with a growing interval, reports progress, stops at a deadline, and stops at once on a FAILED
 status with the failure reason AWS gives. The sleep and the clock are arguments, so tests run
 the longest wait in no time and assert on the exact sequence of polls.
 
-botocore already retries throttling inside one call with standard retries; the retries here sit
-on top, for the cases botocore gives up on and for "resource in use" on delete, which only
-resolves when a dependent resource finishes deleting.
+Throttling is botocore's to retry (standard mode, configured in ``clients``), and only
+botocore's: a second loop on top would multiply the attempts of one call. What is waited on
+here is AWS's progress (a status) and "resource in use" on delete, which only resolves when a
+dependent resource finishes deleting.
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ from srs.aws.errors import AwsError, error_code
 
 T = TypeVar("T")
 Report = Callable[[str], None]
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
-)
 IN_USE_CODES = frozenset({"ResourceInUseException"})
 
 
@@ -54,25 +52,11 @@ class Backoff:
 
 @dataclass(frozen=True, slots=True)
 class Pacing:
-    """How to wait: the injected sleep and monotonic clock, the backoff, the throttle budget."""
+    """How to wait: the injected sleep and monotonic clock, and the backoff."""
 
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     backoff: Backoff = field(default_factory=Backoff)
-    throttle_attempts: int = 6
-
-
-def retry_throttled(call: Callable[[], T], what: str, pacing: Pacing) -> T:
-    """Run ``call``, retrying throttling errors with backoff up to ``throttle_attempts``."""
-    delays = pacing.backoff.delays()
-    for attempt in range(1, pacing.throttle_attempts + 1):
-        try:
-            return call()
-        except ClientError as exc:
-            if error_code(exc) not in THROTTLING_CODES or attempt == pacing.throttle_attempts:
-                raise
-            pacing.sleep(next(delays))
-    raise AssertionError(f"unreachable: {what}")  # pragma: no cover
 
 
 def retry_in_use(
@@ -83,7 +67,7 @@ def retry_in_use(
     delays = pacing.backoff.delays()
     while True:
         try:
-            return retry_throttled(call, what, pacing)
+            return call()
         except ClientError as exc:
             if error_code(exc) not in IN_USE_CODES:
                 raise
@@ -114,7 +98,7 @@ def wait_until_active(
     delays = pacing.backoff.delays()
     last_status = ""
     while True:
-        resource = retry_throttled(describe, what, pacing)
+        resource = describe()
         status = str(resource.get("status", ""))
         elapsed = pacing.clock() - start
         if status == "ACTIVE":
@@ -143,7 +127,7 @@ def wait_until_gone(
     delays = pacing.backoff.delays()
     while True:
         try:
-            retry_throttled(describe, what, pacing)
+            describe()
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 report(f"{what}: deleted")
@@ -155,5 +139,34 @@ def wait_until_gone(
             raise WaitTimeoutError(
                 f"{what}: still deleting after {elapsed:.0f} s (timeout {timeout:.0f} s); "
                 "run clean-up again"
+            )
+        pacing.sleep(delay)
+
+
+def is_settled(status: str) -> bool:
+    """Neither pending, in progress nor stopping: the status will not change by itself."""
+    return not any(word in status for word in ("PENDING", "IN_PROGRESS", "STOPPING"))
+
+
+def wait_until_settled(
+    describe: Callable[[], Mapping[str, Any]],
+    what: str,
+    timeout: float,
+    pacing: Pacing,
+    report: Report,
+) -> str:
+    """Poll until the status settles (a stopped training reaches CREATE STOPPED); returns it."""
+    start = pacing.clock()
+    delays = pacing.backoff.delays()
+    while True:
+        status = str(describe().get("status", ""))
+        if is_settled(status):
+            report(f"{what}: {status}")
+            return status
+        elapsed = pacing.clock() - start
+        delay = next(delays)
+        if elapsed + delay > timeout:
+            raise WaitTimeoutError(
+                f"{what}: still {status} after {elapsed:.0f} s (timeout {timeout:.0f} s)"
             )
         pacing.sleep(delay)

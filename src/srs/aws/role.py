@@ -1,9 +1,11 @@
 """The IAM role Personalize assumes to read the bucket (and write batch output) — nothing more.
 
-The trust policy admits only personalize.amazonaws.com acting for this account (the
-``aws:SourceAccount`` condition guards against the confused-deputy problem); the inline policy
-names this bucket and prefix only. ``put_role_policy`` replaces a policy of the same name, so
-re-running set-up converges on the same role.
+One role per deployment (its name carries the deployment's name and region), so two
+deployments never rewrite each other's policy. The trust policy admits only
+personalize.amazonaws.com acting for this account in this region (``aws:SourceAccount`` and
+``aws:SourceArn``, against the confused-deputy problem); the inline policy names this bucket
+and prefix only. ``put_role_policy`` replaces a policy of the same name, so re-running set-up
+converges on the same role.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from srs.aws.bucket import BATCH_OUTPUT_PREFIX, PERSONALIZE_PRINCIPAL
+from srs.aws.bucket import BATCH_OUTPUT_PREFIX, PERSONALIZE_PRINCIPAL, personalize_conditions
+from srs.aws.cleanup_outcome import DELETED, GONE, WOULD_DELETE, Outcome
 from srs.aws.errors import aws_error, error_code
+from srs.aws.naming import ACCOUNT_PLACEHOLDER, TAG_KEY, Deployment
 from srs.aws.polling import Report
 
-DEFAULT_ROLE_NAME = "SRSPersonalizeServiceRole"
-DEFAULT_POLICY_NAME = "SRSPersonalizeS3Access"
 
-
-def trust_policy(account_id: str) -> dict[str, Any]:
+def trust_policy(account_id: str, region: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -29,7 +30,7 @@ def trust_policy(account_id: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": PERSONALIZE_PRINCIPAL},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                "Condition": personalize_conditions(account_id, region),
             }
         ],
     }
@@ -76,8 +77,7 @@ def find_role_arn(iam: Any, role_name: str) -> str | None:
 
 def ensure_role(
     iam: Any,
-    role_name: str,
-    policy_name: str,
+    deployment: Deployment,
     account_id: str,
     bucket: str,
     data_prefix: str,
@@ -85,13 +85,22 @@ def ensure_role(
     report: Report,
 ) -> str | None:
     """The role's ARN, creating the role if missing; None in a dry run of a missing role."""
-    arn = find_role_arn(iam, role_name)
-    trust = json.dumps(trust_policy(account_id))
-    policy = json.dumps(access_policy(bucket, data_prefix))
+    role_name, policy_name = deployment.role_name, deployment.policy_name
     if dry_run:
-        report(f"IAM role {role_name}: {'exists' if arn else 'would create'} (trusts Personalize)")
-        report(f"IAM role {role_name}: would set inline policy {policy_name} on s3://{bucket}")
+        arn = None if account_id == ACCOUNT_PLACEHOLDER else find_role_arn(iam, role_name)
+        if account_id == ACCOUNT_PLACEHOLDER:
+            report(f"IAM role {role_name}: would create (or reuse), trusting Personalize")
+        else:
+            verb = "exists" if arn else "would create"
+            report(f"IAM role {role_name}: {verb} (trusts Personalize)")
+        report(
+            f"IAM role {role_name}: would set inline policy {policy_name} on s3://{bucket} "
+            f"and tag {TAG_KEY}={deployment.key}"
+        )
         return arn
+    arn = find_role_arn(iam, role_name)
+    trust = json.dumps(trust_policy(account_id, deployment.region))
+    policy = json.dumps(access_policy(bucket, data_prefix))
     action = f"setting up IAM role {role_name!r}"
     try:
         if arn is None:
@@ -99,13 +108,17 @@ def ensure_role(
                 iam.create_role(
                     RoleName=role_name,
                     AssumeRolePolicyDocument=trust,
-                    Description="Lets Amazon Personalize read SRS data from its S3 bucket.",
-                    Tags=[{"Key": "app", "Value": "srs"}],
+                    Description=(
+                        f"Lets Amazon Personalize read the data of SRS deployment "
+                        f"{deployment.key} from its S3 bucket."
+                    ),
+                    Tags=deployment.iam_tags(),
                 )["Role"]["Arn"]
             )
             report(f"IAM role {role_name}: created")
         else:
             iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+            iam.tag_role(RoleName=role_name, Tags=deployment.iam_tags())
             report(f"IAM role {role_name}: exists, reusing")
         iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=policy)
     except (ClientError, BotoCoreError) as exc:
@@ -114,7 +127,7 @@ def ensure_role(
     return arn
 
 
-def delete_role(iam: Any, role_name: str, dry_run: bool, report: Report) -> None:
+def delete_role(iam: Any, role_name: str, dry_run: bool, report: Report) -> Outcome:
     """Remove inline and attached policies, then the role; a role already gone is fine."""
     try:
         inline = [
@@ -134,7 +147,7 @@ def delete_role(iam: Any, role_name: str, dry_run: bool, report: Report) -> None
                 f"would delete IAM role {role_name} with inline policies {inline or 'none'}"
                 f" and detach {attached or 'none'}"
             )
-            return
+            return Outcome(f"IAM role {role_name}", WOULD_DELETE, "with its policies")
         for name in inline:
             iam.delete_role_policy(RoleName=role_name, PolicyName=name)
         for policy_arn in attached:
@@ -143,8 +156,9 @@ def delete_role(iam: Any, role_name: str, dry_run: bool, report: Report) -> None
     except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
             report(f"IAM role {role_name}: already gone")
-            return
+            return Outcome(f"IAM role {role_name}", GONE, "already gone")
         raise aws_error(exc, f"deleting IAM role {role_name!r}") from exc
     except BotoCoreError as exc:
         raise aws_error(exc, f"deleting IAM role {role_name!r}") from exc
     report(f"IAM role {role_name}: deleted")
+    return Outcome(f"IAM role {role_name}", DELETED, "with its policies")

@@ -3,6 +3,10 @@
 Set-up records each resource the moment it exists, so a run that crashes half-way leaves a file
 that the next run resumes from and that clean-up can act on. The file is JSON, small and
 human-readable, and replaced atomically so a crash never leaves it half-written.
+
+The file is one deployment's: the name and region it records rule every later command
+(clean-up, batch, serving), so none of them can act on another region than the one that bills.
+An option that contradicts them is an error, not a quiet override.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ STATE_VERSION = 1
 
 class StateFileError(SRSError):
     """The state file exists but cannot be read as SRS's deployment state."""
+
+
+class DeploymentMismatchError(SRSError):
+    """An option names another deployment (region or name) than the state file records."""
 
 
 class DeploymentState:
@@ -73,3 +81,24 @@ class DeploymentState:
         document = {"version": STATE_VERSION, "resources": dict(sorted(self._resources.items()))}
         with atomic_file(self.path, str(self.path)) as stream:
             stream.write((json.dumps(document, indent=2) + "\n").encode("utf-8"))
+
+    def deployment(
+        self, name: str | None, region: str | None, default_region: str
+    ) -> tuple[str, str]:
+        """(name, region): the recorded ones; the options or defaults when none is recorded."""
+        recorded_name, recorded_region = self.get("name"), self.get("region")
+        for option, given, recorded in (
+            ("--region", region, recorded_region),
+            ("--name", name, recorded_name),
+        ):
+            if given and recorded and given != recorded:
+                raise DeploymentMismatchError(
+                    f"{self.path} records deployment {recorded_name or 'srs'!r} in "
+                    f"{recorded_region or default_region}, but {option} {given} was given; "
+                    "leave it out to act on the recorded deployment, or pass --state-file "
+                    "for another deployment"
+                )
+        return (
+            recorded_name or name or "srs",
+            recorded_region or region or default_region,
+        )

@@ -29,6 +29,8 @@ def _aws_options(
     min_tps: int = 1,
     campaign: bool = True,
     refresh: bool = False,
+    auto_training: bool = False,
+    force: bool = False,
 ) -> Any:
     from srs.aws.bootstrap import StorageOptions
     from srs.aws.deploy import DeployOptions
@@ -37,15 +39,17 @@ def _aws_options(
     filters = {"default": settings.default_filter} if settings.default_filter else {}
     return DeployOptions(
         state_path=state_file or settings.aws_state_path,
-        storage=StorageOptions(data_prefix=settings.s3_prefix, bucket=bucket or None),
+        storage=StorageOptions(name=name, data_prefix=settings.s3_prefix, bucket=bucket or None),
         personalize=PersonalizeOptions(
             name=name,
             recipe_arn=recipe or DEFAULT_RECIPE_ARN,
             min_provisioned_tps=min_tps,
+            perform_auto_training=auto_training,
             campaign=campaign,
             filters=filters,
             refresh=refresh,
         ),
+        force=force,
     )
 
 
@@ -53,15 +57,38 @@ def _aws_report(line: str) -> None:
     click.echo(line, err=True)
 
 
+def _deployment(
+    settings: Settings, state_file: Path | None, name: str | None, region: str | None
+) -> tuple[str, str]:
+    """(name, region) of the deployment: the state file's rule; a conflicting option is an error."""
+    from srs.aws.naming import check_deployment_name
+    from srs.aws.state import DeploymentState
+
+    state = DeploymentState.load(state_file or settings.aws_state_path)
+    name, region = state.deployment(name, region, settings.s3_region)
+    return check_deployment_name(name), region
+
+
+_region_option = click.option(
+    "--region",
+    help="AWS region (default: the state file's, else the s3_region setting); "
+    "must match the state file's.",
+)
+_profile_option = click.option("--profile", help="AWS profile to use (default: boto3's chain).")
 _aws_common = [
-    click.option("--region", help="AWS region (default: the s3_region setting)."),
-    click.option("--name", default="srs", show_default=True, help="Prefix of every resource."),
-    click.option("--bucket", help="Bucket name (default: srs-<account>-<region>)."),
+    _region_option,
+    click.option(
+        "--name",
+        help="Deployment name, in every resource's name and tag (default: the state file's, "
+        "else srs).",
+    ),
+    click.option("--bucket", help="Bucket name (default: srs-<name>-<account>-<region>)."),
     click.option(
         "--state-file",
         type=click.Path(dir_okay=False, path_type=Path),
         help="Where ARNs are recorded (default: <data dir>/aws-state.json).",
     ),
+    _profile_option,
     click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing."),
 ]
 
@@ -72,36 +99,61 @@ def _with_aws_common(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+def auto_training_line(auto_training: bool) -> str:
+    """The bill's consequence of the switch, said before anything is created."""
+    if auto_training:
+        return (
+            "automatic training: on — Personalize trains a new version every 7 days, each billed "
+            "by its training hours, and the campaign switches to it (see 'srs cost')"
+        )
+    return (
+        "automatic training: off — no training is billed beyond this run's; "
+        "'srs aws setup --refresh' retrains after new data (--auto-training to retrain weekly)"
+    )
+
+
 @aws_group.command("setup")
 @_with_aws_common
 @click.option("--recipe", help="Recipe ARN (default: aws-user-personalization-v2).")
 @click.option("--min-tps", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--campaign/--no-campaign", default=True, show_default=True)
+@click.option(
+    "--auto-training/--no-auto-training",
+    default=False,
+    show_default=True,
+    help="Let Personalize retrain weekly (billed) and the campaign follow the latest version.",
+)
 @click.option("--refresh", is_flag=True, help="Import again and retrain (after new data).")
 @click.pass_context
 def aws_setup(
     ctx: click.Context,
     region: str | None,
-    name: str,
+    name: str | None,
     bucket: str | None,
     state_file: Path | None,
+    profile: str | None,
     dry_run: bool,
     recipe: str | None,
     min_tps: int,
     campaign: bool,
+    auto_training: bool,
     refresh: bool,
 ) -> None:
     """Create (or resume) bucket, role and Personalize resources; print every ARN."""
-    from srs.aws.clients import make_client, make_clients
+    from srs.aws.clients import make_client, make_clients, make_session
     from srs.aws.deploy import run_setup
     from srs.aws.polling import Pacing
 
     settings = settings_of(ctx)
-    region = region or settings.s3_region
-    options = _aws_options(settings, name, bucket, state_file, recipe, min_tps, campaign, refresh)
+    name, region = _deployment(settings, state_file, name, region)
+    options = _aws_options(
+        settings, name, bucket, state_file, recipe, min_tps, campaign, refresh, auto_training
+    )
+    _aws_report(auto_training_line(auto_training))
+    session = make_session(profile)
     result = run_setup(
-        make_clients(region),
-        make_client("personalize", region),
+        make_clients(region, session=session),
+        make_client("personalize", region, session=session),
         settings.dataset_dir,
         options,
         Pacing(),
@@ -146,35 +198,54 @@ def _print_metrics_side_by_side(personalize: dict[str, float], local: dict[str, 
 
 @aws_group.command("cleanup")
 @_with_aws_common
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete bucket and role even while Personalize resources that read them remain.",
+)
 @click.pass_context
 def aws_cleanup(
     ctx: click.Context,
     region: str | None,
-    name: str,
+    name: str | None,
     bucket: str | None,
     state_file: Path | None,
+    profile: str | None,
     dry_run: bool,
+    force: bool,
 ) -> None:
-    """Delete everything set-up created, in dependency order; safe to run twice."""
-    from srs.aws.clients import make_client, make_clients
+    """Delete everything set-up created, in dependency order; exit 1 while anything is left."""
+    from srs.aws.cleanup_outcome import anything_left
+    from srs.aws.clients import make_client, make_clients, make_session
     from srs.aws.deploy import run_cleanup
     from srs.aws.polling import Pacing
 
     settings = settings_of(ctx)
-    region = region or settings.s3_region
-    options = _aws_options(settings, name, bucket, state_file)
-    run_cleanup(
-        make_clients(region),
-        make_client("personalize", region),
+    name, region = _deployment(settings, state_file, name, region)
+    options = _aws_options(settings, name, bucket, state_file, force=force)
+    _aws_report(f"deployment {name} in {region}")
+    session = make_session(profile)
+    outcomes = run_cleanup(
+        make_clients(region, session=session),
+        make_client("personalize", region, session=session),
         options,
         Pacing(),
         dry_run,
         _aws_report,
     )
+    table = Table(title=f"Clean-up of {name} in {region}")
+    for column in ("resource", "state", "why"):
+        table.add_column(column, overflow="fold")
+    for outcome in outcomes:
+        table.add_row(outcome.resource, outcome.state, outcome.why)
+    Console(width=max(Console().width, 120)).print(table)
+    if anything_left(outcomes):
+        ctx.exit(1)
 
 
 @aws_group.command("batch")
-@click.option("--region", help="AWS region (default: the s3_region setting).")
+@_region_option
+@_profile_option
 @click.option(
     "--state-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -186,6 +257,7 @@ def aws_cleanup(
 def aws_batch(
     ctx: click.Context,
     region: str | None,
+    profile: str | None,
     state_file: Path | None,
     job_name: str | None,
     num_results: int,
@@ -196,13 +268,14 @@ def aws_batch(
     import pandas as pd
 
     from srs.aws.batch import BatchOptions, load_batch_results, run_batch_job
-    from srs.aws.clients import make_client, make_clients
+    from srs.aws.clients import make_client, make_clients, make_session
+    from srs.aws.naming import Deployment
     from srs.aws.polling import Pacing
     from srs.aws.state import DeploymentState
     from srs.data.store import S3Store
 
     settings = settings_of(ctx)
-    region = region or settings.s3_region
+    deployment, region = _deployment(settings, state_file, None, region)
     state = DeploymentState.load(state_file or settings.aws_state_path)
     needed = ["solution_version_arn", "role_arn", "bucket"]
     missing = [key for key in needed if not state.get(key)]
@@ -221,11 +294,19 @@ def aws_batch(
         data_prefix=state.get("data_prefix") or "",
         num_results=num_results,
         filter_arn=state.get("filter_arn:default"),
+        deployment=Deployment(deployment, region).key,
     )
-    clients = make_clients(region)
+    session = make_session(profile)
+    clients = make_clients(region, session=session)
     store = S3Store(bucket=options.bucket, prefix=options.data_prefix, client=clients.s3)
     key = run_batch_job(
-        make_client("personalize", region), store, users, options, state, Pacing(), _aws_report
+        make_client("personalize", region, session=session),
+        store,
+        users,
+        options,
+        state,
+        Pacing(),
+        _aws_report,
     )
     results = load_batch_results(store, key)
     state.record("batch_output_key", key)

@@ -343,6 +343,12 @@ class Report:
         )
 
 
+def _seed_hours_note(workload: Workload, seed: SeedFigures) -> str:
+    if workload.training_hours != seed.training_hours:
+        return ""
+    return f" (the top of the seed's {seed.training_hours_low:g}–{seed.training_hours:g} h)"
+
+
 def _seed_section(workload: Workload, bill: SeedBill, seed: SeedFigures, c: Converter) -> Section:
     def own(amount: float, decimals: int = 2) -> str:
         return money(amount, seed.currency, decimals)
@@ -368,8 +374,8 @@ def _seed_section(workload: Workload, bill: SeedBill, seed: SeedFigures, c: Conv
             Line(
                 "Personalize training",
                 seed=shown(bill.training),
-                why=f"{workload.training_hours:g} h × {own(seed.training_per_hour)} per hour, "
-                "one run counted in every month",
+                why=f"{workload.training_hours:g} h{_seed_hours_note(workload, seed)} × "
+                f"{own(seed.training_per_hour)} per hour, one run counted in every month",
             ),
             Line(
                 "Personalize inference",
@@ -447,7 +453,8 @@ def _corrections_section(
     tps_hours = billed_tps_hours(workload)
     campaign_total = c.from_usd(aws.campaign_total)
     return Section(
-        f"2. The seed's assumptions corrected, one line each ({region}, the table's prices)",
+        f"2. The seed's assumptions corrected, one line each: its figure, then the campaign's "
+        f"({region}, the table's prices)",
         (
             Line(
                 "Data ingestion (bulk import)",
