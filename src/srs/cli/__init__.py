@@ -54,13 +54,14 @@ def main(
 
 
 def _register() -> None:
-    from srs.cli import aws, cost, data, model, serving
+    from srs.cli import aws, cost, data, filters, model, serving
 
     for command in (
         data.generate,
         data.prepare,
         data.history,
         data.events,
+        filters.filters,
         model.train,
         model.recommend,
         model.similar,

@@ -26,6 +26,7 @@ from typing import Any
 from flask import Flask
 
 from srs.config import Settings
+from srs.named_filters import FILTERS_FILE, NamedFilters
 from srs.service import RecommendationService
 from srs.web.api import ID_CONVERTER, IdConverter, api, ops
 from srs.web.context import WebContext, attach_context
@@ -113,6 +114,7 @@ def create_app(
             metrics=metrics,
             retrain=retrain,
             admin_token=str(app.config.get("SRS_ADMIN_TOKEN") or ""),
+            filters=NamedFilters(settings.data_dir / FILTERS_FILE if settings else None),
         ),
     )
     app.wsgi_app = BufferedBodies(  # type: ignore[method-assign]

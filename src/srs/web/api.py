@@ -21,6 +21,7 @@ from werkzeug.routing import PathConverter
 
 from srs.event_rules import timestamp_problem, value_problem
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event
+from srs.named_filters import NamedFilters, UnknownFilterError, name_from_arn
 from srs.service import (
     DEFAULT_RESULTS,
     MAX_RANKING_INPUTS,
@@ -202,6 +203,17 @@ def parse_event(raw: Any, index: int, now: float) -> Event:
     return Event(event_type, item_id, math.floor(sent_at), value)
 
 
+def named_filter_expression(filters: NamedFilters, arn: str) -> str:
+    """The expression a ``…:filter/NAME`` ARN selects; 404 when no such filter is saved."""
+    name = name_from_arn(arn)
+    if name is None:
+        raise ApiError(400, f"filterArn {_echo(arn)} is not a filter ARN (…:filter/NAME)")
+    try:
+        return filters.expression(name)
+    except UnknownFilterError as exc:
+        raise ApiError(404, str(exc)) from None
+
+
 def parse_filter_values(raw: str | None) -> dict[str, str] | None:
     """``filterValues`` travels in the query string as a JSON object of strings.
 
@@ -300,6 +312,11 @@ def recommendations(userId: str) -> Response:
     filter_expression = params.get("filter") or None
     if filter_expression is not None and len(filter_expression) > MAX_FILTER_LENGTH:
         raise ApiError(422, f"filter is longer than {MAX_FILTER_LENGTH} characters")
+    filter_arn = params.get("filterArn") or None
+    if filter_arn is not None:
+        if filter_expression is not None:
+            raise ApiError(400, "give filter or filterArn, not both")
+        filter_expression = named_filter_expression(context.filters, filter_arn)
     filter_values = parse_filter_values(params.get("filterValues"))
     result = context.service.recommend(
         user_id, num_results, filter=filter_expression, filter_values=filter_values

@@ -12,6 +12,7 @@ from typing import cast
 
 from flask import Flask, current_app
 
+from srs.named_filters import NamedFilters
 from srs.service import RecommendationService
 from srs.web.encoding import ItemListEncoder
 from srs.web.metrics import WebMetrics
@@ -29,6 +30,8 @@ class WebContext:
     admin_token: str
     encoder: ItemListEncoder = field(default_factory=ItemListEncoder)
     queries: QueryParser = field(default_factory=QueryParser)
+    filters: NamedFilters = field(default_factory=lambda: NamedFilters(None))
+    """The named filters a ``filterArn`` selects (``srs filters``)."""
 
 
 def attach_context(app: Flask, context: WebContext) -> None:

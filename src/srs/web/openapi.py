@@ -379,7 +379,7 @@ def _paths() -> dict[str, Any]:
                 "Recommendations for a user (GetRecommendations).",
                 "getRecommendations",
                 {"200": _response("Recommended items, best first.", "Recommendations")},
-                {"400": "BadRequest", "422": "Unprocessable", "503": "NotReady"},
+                {"400": "BadRequest", "404": "NotFound", "422": "Unprocessable", "503": "NotReady"},
                 [
                     user,
                     _NUM_RESULTS,
@@ -389,6 +389,16 @@ def _paths() -> dict[str, Any]:
                         "required": False,
                         "description": "A Personalize filter expression.",
                         "schema": {"type": "string", "maxLength": MAX_FILTER_LENGTH},
+                    },
+                    {
+                        "name": "filterArn",
+                        "in": "query",
+                        "required": False,
+                        "description": (
+                            "A named filter (srs filters create), as an ARN ending in "
+                            "filter/NAME; instead of filter. An unknown name is a 404."
+                        ),
+                        "schema": {"type": "string", "maxLength": 256},
                     },
                     {
                         "name": "filterValues",
