@@ -18,7 +18,6 @@ from srs.aws.cost.billing import (
     aws_bill,
     billed_tps_hours,
     check_workload,
-    report,
     round_to,
     seed_bill,
     seed_workload,
@@ -34,6 +33,7 @@ from srs.aws.cost.prices import (
     parse_price_table,
     tiered_usd,
 )
+from srs.aws.cost.report import report
 
 REGION = "test-1"
 

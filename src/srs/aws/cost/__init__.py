@@ -1,18 +1,20 @@
 """What SRS costs on AWS: the seed's estimate reproduced, then corrected, then three ways.
 
 ``prices`` loads and checks the price table (each figure with its source, date and region),
-``currency`` converts and writes amounts, ``billing`` holds the arithmetic and ``render`` the
-text table; :func:`cost_command` is what ``srs cost`` runs.
+``currency`` converts and writes amounts, ``billing`` holds the arithmetic, ``report`` puts its
+figures on rows with their reasons and ``render`` lays the rows out as text;
+:func:`cost_command` is what ``srs cost`` runs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from srs.aws.cost.billing import Report, Workload, report, seed_workload, with_defaults
+from srs.aws.cost.billing import Workload, seed_workload, with_defaults
 from srs.aws.cost.currency import converter
 from srs.aws.cost.prices import PriceTable, load_price_table
 from srs.aws.cost.render import render_report
+from srs.aws.cost.report import Report, report
 
 
 def build_report(

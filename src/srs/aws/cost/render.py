@@ -6,8 +6,9 @@ whatever prints it and can be pasted and compared as it is.
 
 from __future__ import annotations
 
-from srs.aws.cost.billing import HOURS_PER_MONTH, Line, Report
+from srs.aws.cost.billing import HOURS_PER_MONTH
 from srs.aws.cost.prices import Price
+from srs.aws.cost.report import Line, Report
 
 COLUMNS = ("Seed", "Campaign", "Batch", "Embedded")
 
