@@ -23,7 +23,7 @@ from srs.aws.cost.prices import Price, PriceTable, SeedFigures, tiered_usd
 from srs.errors import SRSError
 
 HOURS_PER_MONTH = 730.0
-"""AWS bills a month as 365 × 24 / 12 hours."""
+"""AWS bills a month as a twelfth of a year's hours, not as a calendar month."""
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24.0
 SECONDS_PER_HOUR = 3600.0
 MONTHS_PER_YEAR = 12
@@ -60,7 +60,7 @@ class Workload:
     spread evenly over the other hours. ``interactions``, ``events_per_day`` and ``users`` are
     derived when left out: from the data size, from one feedback event per recommendation, and
     from one user per daily recommendation (the most user lists a batch job could need).
-    ``retrain_days`` 0 means automatic training is off.
+    A ``retrain_days`` of zero means automatic training is off.
     """
 
     recommendations_per_day: float
