@@ -34,14 +34,18 @@ OPTION_OF_FIELD = {
 
 @click.command()
 @click.option(
-    "--recommendations-per-day", type=float, help="Recommendation requests a day [seed: 1,000]."
+    "--recommendations-per-day",
+    type=float,
+    help="Recommendation requests a day [default: the seed's].",
 )
-@click.option("--data-gb", type=float, help="Data imported into Personalize a month [seed: 0.1].")
-@click.option("--stored-gb", type=float, help="Data kept in S3 [seed: 1].")
+@click.option(
+    "--data-gb", type=float, help="Data imported into Personalize a month [default: the seed's]."
+)
+@click.option("--stored-gb", type=float, help="Data kept in S3 [default: the seed's].")
 @click.option(
     "--training-hours",
     type=float,
-    help="Billed hours of one training run, for hour-priced recipes [seed: 3].",
+    help="Billed hours of one training run, for hour-priced recipes [default: the seed's].",
 )
 @click.option(
     "--interactions",
@@ -81,8 +85,8 @@ OPTION_OF_FIELD = {
     type=float,
     help="Automatic training interval in days, 0 for off [default: 7, Personalize's].",
 )
-@click.option("--region", help="AWS region of the prices [default: the seed's, ap-south-1].")
-@click.option("--currency", help="INR or USD [default: the seed's, INR].")
+@click.option("--region", help="AWS region of the prices [default: the seed's].")
+@click.option("--currency", help="INR or USD [default: the seed's].")
 @click.option(
     "--inr-per-usd",
     "--rate",
