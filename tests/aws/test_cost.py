@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from srs.aws.cost import build_report
@@ -436,3 +437,8 @@ def test_a_bad_workload_names_its_field(changes: dict[str, Any], field: str, mes
     with pytest.raises(WorkloadError, match=message) as raised:
         check_workload(workload(**fields))
     assert raised.value.field == field
+
+
+def test_every_shipped_region_has_personalize_in_botocores_endpoint_data() -> None:
+    available = set(boto3.session.Session().get_available_regions("personalize"))
+    assert set(load_price_table().regions) <= available

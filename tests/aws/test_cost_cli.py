@@ -134,3 +134,20 @@ def test_cost_is_a_top_level_command_and_not_under_aws() -> None:
     runner = CliRunner()
     assert "cost" in runner.invoke(main, ["--help"]).output
     assert runner.invoke(main, ["aws", "cost"]).exit_code != 0
+
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def readme_block(after: str) -> str:
+    """The ```text block that follows the line ``after`` in the README."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```text\n", text.index(after)) + len("```text\n")
+    return text[start : text.index("```", start)]
+
+
+def test_the_readme_shows_the_commands_real_output() -> None:
+    assert readme_block("`srs cost`, the seed's workload:") == run().output
+    fifty = run("--recommendations-per-day", "50000").output
+    table = fifty[: fifty.index("Prices used")].rstrip("\n") + "\n"
+    assert readme_block("`srs cost --recommendations-per-day 50000`") == table
