@@ -32,6 +32,7 @@ from srs.activity import (
     summarize_counts,
 )
 from srs.catalog import ServiceAliases, alias_key, load_catalog
+from srs.catalogue_additions import AddedItemsView, CatalogueAdditions
 from srs.config import Settings
 from srs.data.dataset_version import current_dataset
 from srs.data.history import InteractionHistory, UserRows
@@ -77,6 +78,8 @@ MODEL_CHECK_SECONDS = 5.0
 _UUID_VERSION_CLEAR = ~((0xF << 76) | (0b11 << 62))
 _UUID_VERSION_4 = (0x4 << 76) | (0b10 << 62)
 FILTER_CACHE_SIZE = 256
+NEW_ITEM_REASON = "new item: no interactions yet"
+"""The reason on an item added while serving (PutItems) that no model has learnt yet."""
 ANSWER_TABLE_WIDTH = 25
 """Answers kept per user: the API's default numResults; larger requests are scored live."""
 ANSWER_TABLE_MAX_ITEMS = 2048
@@ -136,12 +139,14 @@ class LocalRecommendationService:
         vocabulary: EventVocabulary | None = None,
         on_fallback: Callable[[str], None] | None = None,
         table_gate: threading.Event | None = None,
+        additions: CatalogueAdditions | None = None,
     ) -> None:
         """``answer_tables=False`` scores every request live (see the module docstring);
         ``vocabulary`` maps the event types clients send onto the canonical ones;
         ``on_fallback`` hears why another version serves than the active one (a warning in
         the log by default); an answer table built aside waits for ``table_gate`` first, so
-        a test can hold an adoption half-way."""
+        a test can hold an adoption half-way; ``additions`` holds items added while serving,
+        answered as cold items after every item the model has data on."""
         self._models = models
         self._vocabulary = vocabulary or EventVocabulary()
         self._answer_tables = answer_tables
@@ -151,6 +156,7 @@ class LocalRecommendationService:
         columns = [items[name].astype(str).tolist() for name in ITEM_COLUMNS]
         self._items = [ItemInfo(*row) for row in zip(*columns, strict=True)]
         self._by_id = {item.item_id: item for item in self._items}
+        self._added = AddedItemsView(additions, self._by_id)
         self._activity_cache: dict[tuple[int, int, int], Activity] = {}
         self._by_name = {item.service_name: item for item in self._items}
         self._by_key = {alias_key(item.service_name): item for item in self._items}
@@ -195,6 +201,7 @@ class LocalRecommendationService:
             vocabulary=EventVocabulary(settings.event_types),
             on_fallback=on_fallback,
             table_gate=table_gate,
+            additions=CatalogueAdditions.in_directory(settings.data_dir),
         )
 
     # ---- model -------------------------------------------------------------------------------
@@ -282,10 +289,7 @@ class LocalRecommendationService:
     def _prepare(self, loaded: LoadedModel) -> Serving:
         """What a request needs of ``loaded``; any failure here refuses the version."""
         try:
-            infos = [
-                self._by_id.get(str(item), _unknown_item(str(item)))
-                for item in loaded.recipe.item_ids
-            ]
+            infos = [self._item_info(str(item)) for item in loaded.recipe.item_ids]
             indexed = IndexedFrame(pd.DataFrame(infos).rename(columns=str.upper))
             return Serving(loaded, indexed, self._default_view_for(loaded, indexed), infos)
         except ModelFormatError:
@@ -557,9 +561,60 @@ class LocalRecommendationService:
     # ---- answers -----------------------------------------------------------------------------
 
     def _answer(self, ranked: Ranked) -> Recommendations:
-        by_id = self._by_id
-        items = [by_id.get(item_id) or _unknown_item(item_id) for item_id in ranked.item_ids]
+        items = [self._item_info(item_id) for item_id in ranked.item_ids]
         return _records(items, ranked.scores, ranked.reasons)
+
+    def _item_info(self, item_id: str) -> ItemInfo:
+        """The catalogue's item, else an item added while serving, else the bare ID."""
+        return (
+            self._by_id.get(item_id)
+            or self._added.current().by_id.get(item_id)
+            or _unknown_item(item_id)
+        )
+
+    def _with_added(
+        self,
+        answer: Recommendations,
+        count: int,
+        serving: Serving,
+        user_id: str,
+        events: Sequence[StoredEvent],
+        filter: str | None,
+        filter_values: Mapping[str, str] | None,
+    ) -> Recommendations:
+        """``answer`` followed by the added items the filters allow, up to ``count``: cold
+        items, after every item the model has data on, as a trained catalogue's cold
+        items come (score 0, newest first)."""
+        added = self._added.current()
+        if added.table is None:
+            return answer
+        known = serving.model.recipe.catalogue.index
+        allowed = np.array([item.item_id not in known for item in added.items], dtype=bool)
+        request_filter = self._parse(filter) if filter else None
+        for expression, values in (
+            (self._default_filter, None),
+            (request_filter, filter_values),
+        ):
+            if expression is None:
+                continue
+            user = self._user_rows(user_id, events) if expression.uses_interactions else None
+            allowed &= self._allowed(expression, added.table, user, values)
+        listed = {item.item_id for item in answer.item_list}
+        extra = [
+            RecommendedItem(
+                item.item_id,
+                item.service_name,
+                item.category,
+                item.description,
+                0.0,
+                NEW_ITEM_REASON,
+            )
+            for item, keep in zip(added.items, allowed.tolist(), strict=True)
+            if keep and item.item_id not in listed
+        ]
+        if not extra:
+            return answer
+        return Recommendations(answer.recommendation_id, [*answer.item_list, *extra][:count])
 
     def recommend(
         self,
@@ -574,7 +629,7 @@ class LocalRecommendationService:
         answers = serving.answers
         if not events and not filter and answers is not None:
             known = answers.cells(user_id, count)
-            if known is not None:
+            if known is not None and len(known[0]) == count:
                 return Recommendations(
                     recommendation_id(), ItemColumns(serving.items, *known, answers.reason_texts)
                 )
@@ -588,7 +643,10 @@ class LocalRecommendationService:
             )
         except InvalidRequestError as exc:
             raise RequestError(str(exc)) from None
-        return self._answer(scored)
+        answer = self._answer(scored)
+        if len(answer.item_list) < count:
+            return self._with_added(answer, count, serving, user_id, events, filter, filter_values)
+        return answer
 
     def rank(self, user_id: str, item_ids: Sequence[str]) -> Recommendations:
         if not 1 <= len(item_ids) <= MAX_RANKING_INPUTS:
@@ -620,7 +678,11 @@ class LocalRecommendationService:
     def find_item(self, key: str) -> ItemInfo | None:
         """The catalogue item with this ID, else the one this name stands for: any case or
         spacing, or an alias such as ``EC2`` (as ``srs prepare`` maps source names)."""
-        found = self._by_id.get(key) or self._by_key.get(alias_key(key))
+        found = (
+            self._by_id.get(key)
+            or self._by_key.get(alias_key(key))
+            or self._added.current().by_id.get(key)
+        )
         if found is not None:
             return found
         name = self._aliases.resolve(key)
@@ -632,7 +694,10 @@ class LocalRecommendationService:
         """Record ``events`` with their types in canonical form (``launch`` is stored as
         ``launched``), so the default filter and the event weights see what training sees."""
         for index, event in enumerate(events):
-            if event.item_id not in self._by_id:
+            if (
+                event.item_id not in self._by_id
+                and event.item_id not in self._added.current().by_id
+            ):
                 raise RequestError(
                     f"eventList[{index}].itemId {event.item_id!r} is not in the catalogue"
                 )
@@ -669,18 +734,20 @@ class LocalRecommendationService:
         return HistoryPage(entries, recorded + stored)
 
     def _entry(self, item_id: str, event_type: str, value: float, timestamp: int) -> HistoryEntry:
-        item = self._by_id.get(item_id, _unknown_item(item_id))
+        item = self._item_info(item_id)
         return HistoryEntry(item_id, item.service_name, item.category, event_type, value, timestamp)
 
     # ---- browsing ----------------------------------------------------------------------------
 
     def items(self) -> list[ItemInfo]:
-        return list(self._items)
+        """The catalogue, then the items added while serving that it lacks."""
+        return [*self._items, *self._added.current().items]
 
     def search_users(self, prefix: str, limit: int = 10) -> list[str]:
         """Users of the prepared data and users known only through recorded feedback."""
         found = set(self._history.users_starting_with(prefix, limit))
         found.update(self._events.users_starting_with(prefix, limit))
+        found.update(self._added.users_starting_with(prefix, limit))
         return sorted(found)[:limit]
 
     def activity(self, days: int = DEFAULT_DAYS, top: int = DEFAULT_TOP_SERVICES) -> Activity:

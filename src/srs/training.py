@@ -19,7 +19,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from srs.catalogue_additions import ADDITIONS_FILE, CatalogueAdditions
 from srs.config import Settings
 from srs.data.dataset_version import current_dataset
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
@@ -47,6 +48,7 @@ from srs.engine.tuning import (
 from srs.engine.validation import validation_folds
 from srs.engine.weights import EventWeights
 from srs.events import EventStore
+from srs.service import ItemInfo
 
 INTERACTION_DTYPES = {
     "USER_ID": str,
@@ -83,18 +85,40 @@ class TrainingData:
         return np.asarray(frame.index.to_numpy() >= first, dtype=bool)
 
 
-def load_training_data(store: DataStore, events: EventStore | None) -> TrainingData:
-    """The prepared dataset from ``store`` plus every recorded event."""
+def load_training_data(
+    store: DataStore, events: EventStore | None, added: Sequence[ItemInfo] = ()
+) -> TrainingData:
+    """The prepared dataset from ``store`` plus every recorded event, and the ``added`` items
+    (PutItems) the dataset lacks, so they join the next model's catalogue."""
     dataset = current_dataset(store)
     interactions = read_store_csv(
         store, dataset.key(INTERACTIONS_FILE), dtype=INTERACTION_DTYPES, keep_default_na=False
     )
     items = read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False)
+    items = with_added_items(items, added)
     recorded = list(events.iter_batches()) if events is not None else []
     if recorded:
         frames = [interactions, *(table.to_pandas() for table in recorded)]
         interactions = pd.concat(frames, ignore_index=True).astype(INTERACTION_DTYPES)
     return TrainingData(interactions, items, sum(t.num_rows for t in recorded))
+
+
+def with_added_items(items: pd.DataFrame, added: Sequence[ItemInfo]) -> pd.DataFrame:
+    """``items`` and, after them, the added items whose IDs it does not list."""
+    listed = set(items["ITEM_ID"].tolist()) if "ITEM_ID" in items else set()
+    rows = [
+        {
+            "ITEM_ID": item.item_id,
+            "SERVICE_NAME": item.service_name,
+            "CATEGORY": item.category,
+            "DESCRIPTION": item.description,
+        }
+        for item in added
+        if item.item_id not in listed
+    ]
+    if not rows:
+        return items
+    return pd.concat([items, pd.DataFrame(rows, columns=items.columns)], ignore_index=True)
 
 
 def data_fingerprint(interactions: pd.DataFrame) -> str:
@@ -161,7 +185,9 @@ def train_and_activate(
     store = open_store(settings)
     events = EventStore(settings.events_path) if settings.events_path.exists() else None
     say("loading data")
-    data = load_training_data(store, events)
+    additions = settings.data_dir / ADDITIONS_FILE
+    added = CatalogueAdditions(additions).items() if additions.exists() else []
+    data = load_training_data(store, events, added)
     started = time.perf_counter()
 
     parameters: dict[str, Any] = {}
