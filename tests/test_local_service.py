@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,6 +18,7 @@ from srs.data.history import InteractionHistory
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
 from srs.engine.model_store import LoadedModel, ModelStore
+from srs.engine.persistence import IN_MEMORY_MAX_BYTES
 from srs.events import Event, EventStore
 from srs.local_service import MODEL_CHECK_SECONDS, LocalRecommendationService, recommendation_id
 from srs.service import NotFoundError, NotReadyError, RequestError
@@ -560,3 +563,41 @@ def test_a_request_during_adoption_is_answered_by_the_old_model_without_waiting_
     assert models.loading == [newer]
     assert service.answers_precomputed()
     assert service.recommend("user_000007").item_list == before  # a copy: the same answers
+
+
+TRUNCATING_WORKER = """
+import os, sys
+from pathlib import Path
+from srs.config import load_settings
+from srs.local_service import LocalRecommendationService
+
+data = Path(sys.argv[1])
+settings = load_settings(environ={}, overrides={"data_dir": data})
+service = LocalRecommendationService.from_settings(
+    settings, clock=lambda: 0.0, answer_tables=False
+)
+version = service.model_info().version
+for path in (data / "models" / version).glob("*.npy"):
+    os.truncate(path, 0)
+answer = service.recommend("user_000001", num_results=5)
+print(len(answer.item_list), service.model_info().version == version)
+"""
+
+
+def test_truncating_the_active_files_after_adoption_does_not_crash_the_next_request(
+    service_dir: Path,
+) -> None:
+    """A worker (its own process: memory-mapped arrays would kill it with SIGBUS) serving a
+    model whose files are then truncated to nothing, asked for recommendations before it
+    checks the files again: it answers from the copy it verified."""
+    model_bytes = sum(path.stat().st_size for path in service_dir.glob("models/*/*.npy"))
+    assert model_bytes <= IN_MEMORY_MAX_BYTES
+    worker = subprocess.run(
+        [sys.executable, "-c", TRUNCATING_WORKER, str(service_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert worker.returncode == 0, (worker.returncode, worker.stderr[-2000:])
+    assert worker.stdout.split() == ["5", "True"]

@@ -17,7 +17,7 @@ from srs.engine import (
     create_recipe,
     load_model,
 )
-from srs.engine.persistence import METADATA_FILE
+from srs.engine.persistence import METADATA_FILE, load_model_files
 
 RECIPES = [
     ("user-personalization", {}),
@@ -69,12 +69,16 @@ def test_a_loaded_model_answers_exactly_as_the_fitted_one(
     assert answers(loaded) == answers(fitted)
 
 
-def test_arrays_are_memory_mapped_read_only_and_metadata_is_recorded(
+def test_small_models_are_copied_large_ones_mapped_both_read_only_and_metadata_is_recorded(
     tmp_path: Path, data: pd.DataFrame
 ) -> None:
-    loaded = load_model(saved(tmp_path, data))
-    assert isinstance(loaded.item_ids.base, np.memmap)
+    directory = saved(tmp_path, data)
+    loaded = load_model(directory)
+    assert not isinstance(loaded.item_ids.base, np.memmap)
     assert not loaded.item_ids.flags.writeable
+    _, mapped = load_model_files(directory, in_memory_max_bytes=0)
+    assert all(isinstance(array.base, np.memmap) for array in mapped.values())
+    assert not any(array.flags.writeable for array in mapped.values())
     metadata = json.loads((tmp_path / "model" / METADATA_FILE).read_text())
     assert metadata["recipe"] == "user-personalization"
     assert metadata["event_weights"]["aggregate"] == "sum"

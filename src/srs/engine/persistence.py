@@ -1,8 +1,14 @@
 """A fitted model on disk: one ``.npy`` file per array plus ``model.json``.
 
-``.npy`` files load with ``np.load(mmap_mode="r")``, so every serving worker maps the same pages
-read-only instead of holding its own copy of a 400 MB item-item matrix. Nothing is pickled:
-loading a model never runs code from the directory.
+A model whose arrays are small together (up to ``IN_MEMORY_MAX_BYTES``, which the default
+recipe stays well under even for large user counts) is read into the worker's own memory. A
+memory-mapped file truncated or rewritten in place under a worker kills it with SIGBUS on its
+next read of a lost page, before the periodic check can notice the change and fall back; a copy
+cannot be taken away, so the worker keeps answering from the version it verified. Larger
+models (a dense item-item matrix for a large catalogue) load with ``np.load(mmap_mode="r")``,
+so every serving worker maps the same pages read-only instead of holding its own copy; for
+them the SIGBUS risk remains and a killed worker restarts on the last good version. Nothing is
+pickled: loading a model never runs code from the directory.
 
 ``model.json`` is written last (through a temporary file and an atomic rename), so a directory
 whose writing was interrupted has no metadata and is refused. It lists every array with its
@@ -31,6 +37,8 @@ FORMAT_VERSION: Final = 1
 METADATA_FILE: Final = "model.json"
 HASH_CHUNK_BYTES: Final = 8 * 1024 * 1024
 _ARRAY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+IN_MEMORY_MAX_BYTES: Final = 128 * 1024 * 1024
+"""Array bytes of a model up to which each worker holds its own copy (see the docstring)."""
 
 Array = npt.NDArray[Any]
 
@@ -104,21 +112,27 @@ def read_metadata(directory: Path) -> dict[str, Any]:
 
 
 def load_model_files(
-    directory: Path, verify: bool = True
+    directory: Path, verify: bool = True, in_memory_max_bytes: int = IN_MEMORY_MAX_BYTES
 ) -> tuple[dict[str, Any], dict[str, Array]]:
-    """Metadata and read-only arrays of a saved model, backed by memory-mapped files.
+    """Metadata and read-only arrays of a saved model: copies in memory when their files
+    total at most ``in_memory_max_bytes``, memory-mapped otherwise.
 
     With ``verify`` (the default) every file's SHA-256 is checked against the manifest first.
     """
     directory = Path(directory)
     document = read_metadata(directory)
+    paths = {
+        str(name): _array_path(directory, str(name), entry)
+        for name, entry in document["arrays"].items()
+    }
+    in_memory = sum(path.stat().st_size for path in paths.values()) <= in_memory_max_bytes
     arrays: dict[str, Array] = {}
     for name, entry in document["arrays"].items():
-        arrays[name] = _load_array(directory, str(name), entry, verify)
+        arrays[name] = _load_array(paths[str(name)], entry, verify, in_memory)
     return document, arrays
 
 
-def _load_array(directory: Path, name: str, entry: Any, verify: bool) -> Array:
+def _array_path(directory: Path, name: str, entry: Any) -> Path:
     if not isinstance(entry, dict) or not {"file", "dtype", "shape", "sha256"} <= set(entry):
         raise ModelFormatError(
             f"{directory / METADATA_FILE}: manifest entry {name!r} is incomplete"
@@ -131,12 +145,16 @@ def _load_array(directory: Path, name: str, entry: Any, verify: bool) -> Array:
     path = directory / file_name
     if not path.is_file():
         raise ModelFormatError(f"{path}: array file is missing")
+    return path
+
+
+def _load_array(path: Path, entry: dict[str, Any], verify: bool, in_memory: bool) -> Array:
     if verify and file_sha256(path) != entry["sha256"]:
         raise ModelFormatError(
             f"{path}: SHA-256 does not match {METADATA_FILE}; the file is truncated or corrupted"
         )
     try:
-        array: Array = np.load(path, mmap_mode="r", allow_pickle=False)
+        array: Array = np.load(path, mmap_mode=None if in_memory else "r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise ModelFormatError(f"{path}: not a readable .npy array ({exc})") from None
     if array.dtype.str != entry["dtype"] or list(array.shape) != list(entry["shape"]):
@@ -144,6 +162,9 @@ def _load_array(directory: Path, name: str, entry: Any, verify: bool) -> Array:
             f"{path}: holds {array.dtype.str} {list(array.shape)}, "
             f"{METADATA_FILE} says {entry['dtype']} {entry['shape']}"
         )
+    if in_memory:
+        array.setflags(write=False)
+        return array
     # A plain ndarray view of the same mapped pages: np.memmap's Python-level __getitem__ would
     # tax every lookup made while serving.
     return np.asarray(array)
