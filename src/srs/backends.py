@@ -15,6 +15,7 @@ from srs.data.dataset_version import current_dataset
 from srs.data.history import InteractionHistory
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import open_store, read_store_csv
+from srs.named_filters import LOCAL_ACCOUNT
 from srs.service import (
     HistoryEntry,
     HistoryPage,
@@ -96,17 +97,47 @@ def personalize_service(
     items, read_history, history = _catalogue_and_history(settings)
     default_arn = state.get("filter_arn:default")
     filters = {settings.default_filter: default_arn} if default_arn else {}
+    endpoint = settings.personalize_endpoint_url or None
+    local = local_personalize(region) if endpoint else {}
+    session = local_personalize_session() if endpoint else None
     return PersonalizeRecommendationService(
-        runtime=runtime or make_client("personalize-runtime", region),
-        events=events or make_client("personalize-events", region),
-        campaign_arn=state.get("campaign_arn") or "",
-        tracking_id=state.get("tracking_id") or "",
+        runtime=runtime or make_client("personalize-runtime", region, endpoint, session),
+        events=events or make_client("personalize-events", region, endpoint, session),
+        campaign_arn=state.get("campaign_arn") or local.get("campaign_arn", ""),
+        tracking_id=state.get("tracking_id") or local.get("tracking_id", ""),
         items=items,
         history=read_history,
         filter_arns=filters,
+        ranking_campaign_arn=local.get("ranking_campaign_arn"),
+        similar_campaign_arn=local.get("similar_campaign_arn"),
         search_users=history.users_starting_with,
         default_filter=settings.default_filter if default_arn else None,
     )
+
+
+def local_personalize(region: str) -> dict[str, str]:
+    """The campaigns and tracker another ``srs serve`` answers for (its ``/personalize``
+    protocol takes any name and picks the recipe by it), for an endpoint with no set-up run."""
+    prefix = f"arn:aws:personalize:{region}:{LOCAL_ACCOUNT}:campaign/srs-"
+    return {
+        "campaign_arn": prefix + "user-personalization",
+        "ranking_campaign_arn": prefix + "personalized-ranking",
+        "similar_campaign_arn": prefix + "similar-items",
+        "tracking_id": "srs-local",
+    }
+
+
+def local_personalize_session() -> Any:
+    """boto3's session, with stand-in credentials when none are configured: requests are
+    signed, and a local endpoint accepts any key unless told otherwise."""
+    import boto3
+
+    session = boto3.session.Session()
+    if session.get_credentials() is None:
+        session = boto3.session.Session(
+            aws_access_key_id=LOCAL_ACCOUNT, aws_secret_access_key=LOCAL_ACCOUNT
+        )
+    return session
 
 
 def batch_service(settings: Settings, s3_client: Any | None = None) -> RecommendationService:

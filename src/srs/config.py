@@ -106,6 +106,21 @@ class Settings:
             "starts its workers; 0 keeps them forever."
         },
     )
+    personalize_access_keys: str = field(
+        default="",
+        metadata={
+            "help": "Access key IDs (comma-separated) allowed to call the Personalize protocol "
+            "under /personalize; empty: any credentials, as the server is local."
+        },
+    )
+    personalize_endpoint_url: str = field(
+        default="",
+        metadata={
+            "help": "Endpoint of personalize-runtime and personalize-events for backend = "
+            "'personalize', e.g. another srs serve's http://HOST:PORT/personalize; empty "
+            "means AWS."
+        },
+    )
     event_types: Mapping[str, str] = field(
         default_factory=dict,
         hash=False,

@@ -23,10 +23,10 @@ def arn(kind: str, name: str) -> str:
     return f"arn:aws:personalize:{REGION}:{ACCOUNT}:{kind}/{name}"
 
 
-def make_client(service: str) -> Any:
+def make_client(service: str, region: str = REGION) -> Any:
     return boto3.session.Session().client(
         service,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         aws_session_token="testing",

@@ -132,10 +132,12 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, root: Path, workers: int) -> Iterator[str]:
+def running_server(
+    data_dir: Path, root: Path, workers: int, settings: dict[str, str] | None = None
+) -> Iterator[str]:
     """``python -m srs.web.serve`` (granian) over ``data_dir`` on a free loopback port,
     stopped when the block ends; yields its base URL. The caller's SRS_* settings are left out
-    so the server reads only ``data_dir``."""
+    so the server reads only ``data_dir`` and the ``SRS_*`` variables in ``settings``."""
     port = free_port()
     log = root / "server.log"
     environ = {
@@ -143,6 +145,7 @@ def running_server(data_dir: Path, root: Path, workers: int) -> Iterator[str]:
         for key, value in os.environ.items()
         if not key.startswith(("SRS_", "PROMETHEUS"))
     }
+    environ.update(settings or {})
     environ["SRS_DATA_DIR"] = str(data_dir)
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -149,8 +149,8 @@ def aws_setup(
     options = _aws_options(
         settings, name, bucket, state_file, recipe, min_tps, campaign, refresh, auto_training
     )
-    _aws_report(auto_training_line(auto_training))
     session = make_session(profile)
+    _aws_report(auto_training_line(auto_training))
     result = run_setup(
         make_clients(region, session=session),
         make_client("personalize", region, session=session),

@@ -40,6 +40,7 @@ from srs.web.middleware import (
     SecurityHeaders,
 )
 from srs.web.pages import attach_feedback_log, pages
+from srs.web.personalize_protocol import attach_personalize_protocol
 from srs.web.retrain import RetrainJobs
 from srs.web.security import SigningSessionInterface, csrf_token, shared_secret_key
 
@@ -134,6 +135,9 @@ def create_app(
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(ops)
+    attach_personalize_protocol(
+        app, settings, settings is not None and settings.backend in LOCAL_FEEDBACK_BACKENDS
+    )
     register_error_handlers(app)
     return app
 

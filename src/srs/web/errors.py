@@ -33,7 +33,7 @@ HTTP_CODES: dict[int, str] = {
     501: "not_implemented",
     503: "not_ready",
 }
-JSON_ONLY_PREFIXES = ("/api/", "/admin/", "/healthz", "/readyz", "/metrics")
+JSON_ONLY_PREFIXES = ("/api/", "/admin/", "/healthz", "/readyz", "/metrics", "/personalize/")
 NOT_READY_RETRY_SECONDS = 5
 
 

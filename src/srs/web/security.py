@@ -64,8 +64,8 @@ def csrf_token_valid(submitted: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), submitted.encode())
 
 
-SESSIONLESS_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/admin/")
-"""Paths that never use the session: the JSON API, operations and admin (bearer token)."""
+SESSIONLESS_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/admin/", "/personalize/")
+"""Paths that never use the session: the JSON APIs, operations and admin (bearer token)."""
 
 
 class SigningSessionInterface(SecureCookieSessionInterface):

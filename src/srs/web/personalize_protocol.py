@@ -1,0 +1,533 @@
+"""Amazon Personalize's own wire protocol under ``/personalize``: boto3 clients work unchanged.
+
+A team's code that calls ``personalize-runtime`` and ``personalize-events`` runs against SRS by
+giving its clients ``endpoint_url=http://HOST:PORT/personalize``: botocore joins each
+operation's request URI (``/recommendations``, ``/personalize-ranking``, ``/events``,
+``/items``, ``/users``, all POST with a JSON body, the restJson1 protocol) onto that path.
+
+Handlers only translate, as ``/api/v1`` does: the body's fields into the
+``RecommendationService`` calls the rest of the app makes, the answer back into Personalize's
+shapes. The rules a value must meet are the ones ``/api/v1`` applies (events through
+``api.parse_event`` and the service's ``check_batch``, filters through the engine's parser).
+Errors take Personalize's form, the ``x-amzn-errortype`` header and a ``__type``/``message``
+body, so botocore raises the same ``ClientError`` subclasses as against AWS.
+
+Which recipe answers follows the campaign's (or recommender's) name, since a local server has
+no campaigns of its own to look up: see :func:`recipe_for`. Requests are SigV4-signed; the
+signature is not checked (the server is local), but with access keys configured
+(``personalize_access_keys``) a request whose key ID is not listed is refused.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from srs.catalogue_additions import AddedUser, CatalogueAdditions
+from srs.config import Settings
+from srs.engine.filters import FilterError
+from srs.errors import SRSError
+from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, EventError
+from srs.named_filters import NamedFilters, UnknownFilterError, name_from_arn
+from srs.service import (
+    DEFAULT_RESULTS,
+    ItemInfo,
+    NotFoundError,
+    NotReadyError,
+    Recommendations,
+    RecommendedItem,
+    RequestError,
+)
+from srs.web.context import web_context
+from srs.web.errors import ApiError
+
+MOUNT = "/personalize"
+EXTENSION_KEY = "srs-personalize"
+MAX_METADATA_RESULTS = 50
+"""GetRecommendations' limit on numResults when metadata columns are asked for."""
+MAX_PUT_RECORDS = 10  # PutItems' and PutUsers' limit
+METADATA_DATASET = "ITEMS"
+METADATA_COLUMNS = {"ITEM_ID", "SERVICE_NAME", "CATEGORY", "DESCRIPTION"}
+ITEM_PROPERTIES = {
+    "serviceName": "service_name",
+    "category": "category",
+    "description": "description",
+}
+"""PutItems' property names (the Items schema's fields in camelCase) and ItemInfo's fields."""
+EVENT_FIELDS_IGNORED = ("metricAttribution",)
+"""PutEvents fields SRS accepts and has no use for, beyond those ``/api/v1`` ignores."""
+
+personalize = Blueprint("personalize", __name__, url_prefix=MOUNT)
+
+
+class Recipe(enum.Enum):
+    USER_PERSONALIZATION = "user-personalization"
+    SIMILAR_ITEMS = "similar-items"
+    PERSONALIZED_RANKING = "personalized-ranking"
+
+
+RECIPE_WORDS: tuple[tuple[tuple[str, ...], Recipe], ...] = (
+    (("similar-items", "sims", "more-like", "related-items"), Recipe.SIMILAR_ITEMS),
+    (("personalized-ranking", "ranking"), Recipe.PERSONALIZED_RANKING),
+)
+"""Words in a campaign's or recommender's name and the recipe that answers it; any other name
+is user-personalization, the active model's own recipe."""
+
+
+class ProtocolError(Exception):
+    """An answer in Personalize's error shape."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+def invalid(message: str) -> ProtocolError:
+    return ProtocolError(400, "InvalidInputException", message)
+
+
+def not_found(message: str) -> ProtocolError:
+    return ProtocolError(404, "ResourceNotFoundException", message)
+
+
+@dataclass(frozen=True)
+class ProtocolContext:
+    additions: CatalogueAdditions | None
+    """Where PutItems and PutUsers write; None when the backend keeps no catalogue here."""
+    access_keys: frozenset[str]
+    """Access key IDs allowed to call; empty: any."""
+
+
+def attach_personalize_protocol(
+    app: Flask, settings: Settings | None, local_catalogue: bool
+) -> None:
+    """Mount the protocol on ``app``; ``local_catalogue`` says PutItems has a catalogue to
+    extend here (the local backends), rather than a remote one."""
+    context = ProtocolContext(
+        additions=(
+            CatalogueAdditions.in_directory(settings.data_dir)
+            if settings is not None and local_catalogue
+            else None
+        ),
+        access_keys=access_keys(settings.personalize_access_keys) if settings else frozenset(),
+    )
+    app.extensions[EXTENSION_KEY] = context
+    app.register_blueprint(personalize)
+
+
+def access_keys(setting: str) -> frozenset[str]:
+    """The key IDs of the comma-separated ``personalize_access_keys`` setting."""
+    return frozenset(key.strip() for key in setting.split(",") if key.strip())
+
+
+def _context() -> ProtocolContext:
+    context: ProtocolContext = current_app.extensions[EXTENSION_KEY]
+    return context
+
+
+# ---- resource names -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceName:
+    kind: str
+    name: str
+
+
+def parse_arn(arn: str, field: str) -> ResourceName:
+    """``arn:PARTITION:personalize:REGION:ACCOUNT:KIND/NAME``; any region and account."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "personalize":
+        raise invalid(f"{field} {arn!r} is not a Personalize ARN")
+    kind, slash, name = parts[5].partition("/")
+    if not slash or not name:
+        raise invalid(f"{field} {arn!r} names no resource (expected KIND/NAME after the account)")
+    return ResourceName(kind, name)
+
+
+def recipe_for(name: str) -> Recipe:
+    """The recipe a campaign or recommender named ``name`` answers with (``RECIPE_WORDS``)."""
+    lowered = name.lower()
+    for words, recipe in RECIPE_WORDS:
+        if any(word in lowered for word in words):
+            return recipe
+    return Recipe.USER_PERSONALIZATION
+
+
+def _solution_recipe(body: Mapping[str, Any]) -> Recipe:
+    campaign, recommender = body.get("campaignArn"), body.get("recommenderArn")
+    if campaign and recommender:
+        raise invalid("give campaignArn or recommenderArn, not both")
+    if not campaign and not recommender:
+        raise invalid("campaignArn or recommenderArn is required")
+    field, arn, kind = (
+        ("campaignArn", campaign, "campaign")
+        if campaign
+        else ("recommenderArn", recommender, "recommender")
+    )
+    resource = parse_arn(_text(body, field), field)
+    if resource.kind != kind:
+        raise not_found(f"{field} {arn!r} names a {resource.kind}, not a {kind}")
+    return recipe_for(resource.name)
+
+
+def named_filter(arn: str, filters: NamedFilters) -> str:
+    """The expression a ``…:filter/NAME`` ARN selects (``srs filters create``)."""
+    name = name_from_arn(arn)
+    if name is None:
+        raise invalid(f"filterArn {arn!r} is not a filter ARN (…:filter/NAME)")
+    try:
+        return filters.expression(name)
+    except UnknownFilterError:
+        raise not_found(
+            f"filter {name!r} does not exist; create it with 'srs filters create {name} EXPRESSION'"
+        ) from None
+
+
+# ---- request values -------------------------------------------------------------------------
+
+
+def _body() -> dict[str, Any]:
+    """The JSON body; botocore always sends an object (``{}`` at least)."""
+    raw = request.get_data(cache=False)
+    try:
+        body = orjson.loads(raw) if raw else {}
+    except (orjson.JSONDecodeError, RecursionError) as exc:
+        raise invalid(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise invalid("the request body must be a JSON object")
+    return body
+
+
+def _text(body: Mapping[str, Any], field: str, required: bool = True) -> str:
+    value = body.get(field)
+    if value is None:
+        if required:
+            raise invalid(f"{field} is required")
+        return ""
+    if not isinstance(value, str):
+        raise invalid(f"{field} must be a string")
+    if len(value) > MAX_ID_LENGTH:
+        raise invalid(f"{field} is longer than {MAX_ID_LENGTH} characters")
+    if required and not value.strip():
+        raise invalid(f"{field} must not be blank")
+    return value
+
+
+def _string_map(body: Mapping[str, Any], field: str) -> dict[str, str] | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+    ):
+        raise invalid(f"{field} must be a map of strings")
+    return value
+
+
+def _num_results(body: Mapping[str, Any], limit: int | None) -> int:
+    value = body.get("numResults", DEFAULT_RESULTS)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid("numResults must be an integer")
+    if limit is not None and value > limit:
+        raise invalid(f"numResults must be at most {limit} when metadataColumns are asked for")
+    return int(value)
+
+
+def _metadata_columns(body: Mapping[str, Any]) -> list[str]:
+    columns = body.get("metadataColumns")
+    if not columns:
+        return []
+    if not isinstance(columns, dict) or set(columns) != {METADATA_DATASET}:
+        raise invalid(f"metadataColumns takes one key, {METADATA_DATASET}")
+    names = columns[METADATA_DATASET]
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise invalid(f"metadataColumns.{METADATA_DATASET} must be a list of column names")
+    unknown = [name for name in names if name.upper() not in METADATA_COLUMNS]
+    if unknown:
+        raise invalid(
+            f"metadataColumns: {', '.join(unknown)} not in the Items dataset "
+            f"({', '.join(sorted(METADATA_COLUMNS))})"
+        )
+    return names
+
+
+def _filter(body: Mapping[str, Any]) -> tuple[str | None, dict[str, str] | None]:
+    arn = body.get("filterArn")
+    values = _string_map(body, "filterValues")
+    if not arn:
+        if values:
+            raise invalid("filterValues needs a filterArn")
+        return None, None
+    return named_filter(_text(body, "filterArn"), web_context().filters), values
+
+
+# ---- answers --------------------------------------------------------------------------------
+
+
+def _metadata(item: RecommendedItem, columns: Sequence[str]) -> dict[str, str]:
+    values = {
+        "ITEM_ID": item.item_id,
+        "SERVICE_NAME": item.service_name,
+        "CATEGORY": item.category,
+        "DESCRIPTION": item.description,
+    }
+    return {column: values[column.upper()] for column in columns}
+
+
+def _predicted(items: Sequence[RecommendedItem], columns: Sequence[str]) -> list[dict[str, Any]]:
+    """PredictedItem records: score only where the model has one, the reason as a list."""
+    listed: list[dict[str, Any]] = []
+    for item in items:
+        record: dict[str, Any] = {"itemId": item.item_id}
+        if item.score is not None:
+            record["score"] = item.score
+        if item.reason:
+            record["reason"] = [item.reason]
+        if columns:
+            record["metadata"] = _metadata(item, columns)
+        listed.append(record)
+    return listed
+
+
+def _answer(key: str, answer: Recommendations, columns: Sequence[str]) -> Response:
+    return Response(
+        orjson.dumps(
+            {
+                key: _predicted(answer.item_list, columns),
+                "recommendationId": answer.recommendation_id,
+            }
+        ),
+        mimetype="application/json",
+    )
+
+
+def _no_content() -> Response:
+    return Response(b"{}", mimetype="application/json")
+
+
+# ---- runtime --------------------------------------------------------------------------------
+
+
+@personalize.post("/recommendations")
+def get_recommendations() -> Response:
+    body = _body()
+    recipe = _solution_recipe(body)
+    columns = _metadata_columns(body)
+    count = _num_results(body, MAX_METADATA_RESULTS if columns else None)
+    _string_map(body, "context")
+    if body.get("promotions"):
+        raise invalid("promotions are not supported by SRS")
+    expression, values = _filter(body)
+    service = web_context().service
+    if recipe is Recipe.PERSONALIZED_RANKING:
+        raise invalid("a personalized-ranking campaign answers GetPersonalizedRanking only")
+    if recipe is Recipe.SIMILAR_ITEMS:
+        item_id = _text(body, "itemId", required=False)
+        if not item_id:
+            raise invalid("itemId is required by a similar-items campaign")
+        if expression is not None:
+            raise invalid("filters on similar-items campaigns are not supported by SRS")
+        return _answer("itemList", service.similar(item_id, count), columns)
+    user_id = _text(body, "userId", required=False)
+    if not user_id:
+        raise invalid("userId is required by a user-personalization campaign")
+    answer = service.recommend(user_id, count, filter=expression, filter_values=values)
+    return _answer("itemList", answer, columns)
+
+
+@personalize.post("/personalize-ranking")
+def get_personalized_ranking() -> Response:
+    body = _body()
+    resource = parse_arn(_text(body, "campaignArn"), "campaignArn")
+    if resource.kind != "campaign":
+        raise not_found(f"campaignArn names a {resource.kind}, not a campaign")
+    user_id = _text(body, "userId")
+    columns = _metadata_columns(body)
+    _string_map(body, "context")
+    expression, _ = _filter(body)
+    if expression is not None:
+        raise invalid("filters on GetPersonalizedRanking are not supported by SRS")
+    input_list = body.get("inputList")
+    if not isinstance(input_list, list) or not all(isinstance(item, str) for item in input_list):
+        raise invalid("inputList must be a list of item IDs")
+    for index, item_id in enumerate(input_list):
+        if not item_id.strip() or len(item_id) > MAX_ID_LENGTH:
+            raise invalid(f"inputList[{index}] must be 1 to {MAX_ID_LENGTH} characters")
+    answer = web_context().service.rank(user_id, input_list)
+    return _answer("personalizedRanking", answer, columns)
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+
+@personalize.post("/events")
+def put_events() -> Response:
+    """Events into the same EventStore the app writes; without a userId the session stands
+    for the user, as Personalize attributes anonymous events to their session."""
+    from srs.web.api import parse_event
+
+    body = _body()
+    _text(body, "trackingId")
+    session_id = _text(body, "sessionId")
+    user_id = _text(body, "userId", required=False) or session_id
+    event_list = body.get("eventList")
+    if not isinstance(event_list, list) or not 1 <= len(event_list) <= MAX_EVENTS_PER_CALL:
+        raise invalid(f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events")
+    now = time.time()
+    events = []
+    for index, raw in enumerate(event_list):
+        if isinstance(raw, dict):
+            raw = {key: value for key, value in raw.items() if key not in EVENT_FIELDS_IGNORED}
+        events.append(parse_event(raw, index, now))
+    web_context().service.put_events(user_id, session_id, events)
+    return _no_content()
+
+
+def _records(body: Mapping[str, Any], field: str) -> list[dict[str, Any]]:
+    _text(body, "datasetArn")
+    records = body.get(field)
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_PUT_RECORDS:
+        raise invalid(f"{field} must hold 1 to {MAX_PUT_RECORDS} records")
+    if not all(isinstance(record, dict) for record in records):
+        raise invalid(f"each of {field} must be an object")
+    return records
+
+
+def _properties(raw: object, where: str) -> dict[str, Any]:
+    """A record's properties: a JSON object, sent by botocore as a string."""
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except (ValueError, RecursionError):
+        raise invalid(f"{where}.properties is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise invalid(f"{where}.properties must be a JSON object")
+    return value
+
+
+def parse_item(record: Mapping[str, Any], index: int) -> ItemInfo:
+    """One PutItems record as a catalogue item; properties outside the Items schema are
+    refused, as Personalize refuses them."""
+    where = f"items[{index}]"
+    item_id = _text(record, "itemId")
+    properties = _properties(record.get("properties"), where)
+    unknown = sorted(set(properties) - set(ITEM_PROPERTIES))
+    if unknown:
+        raise invalid(
+            f"{where}.properties: {', '.join(unknown)} not in the Items schema "
+            f"({', '.join(ITEM_PROPERTIES)})"
+        )
+    fields = {"service_name": item_id, "category": "", "description": ""}
+    for name, value in properties.items():
+        if not isinstance(value, str):
+            raise invalid(f"{where}.properties.{name} must be a string")
+        fields[ITEM_PROPERTIES[name]] = value
+    return ItemInfo(item_id, **fields)
+
+
+@personalize.post("/items")
+def put_items() -> Response:
+    body = _body()
+    additions = _additions()
+    items = [parse_item(record, index) for index, record in enumerate(_records(body, "items"))]
+    additions.put_items(items)
+    return _no_content()
+
+
+@personalize.post("/users")
+def put_users() -> Response:
+    body = _body()
+    additions = _additions()
+    users = []
+    for index, record in enumerate(_records(body, "users")):
+        properties = record.get("properties")
+        _properties(properties, f"users[{index}]")
+        text = properties if isinstance(properties, str) else json.dumps(properties or {})
+        users.append(AddedUser(_text(record, "userId"), text))
+    additions.put_users(users)
+    return _no_content()
+
+
+def _additions() -> CatalogueAdditions:
+    additions = _context().additions
+    if additions is None:
+        raise not_found("this server's backend keeps no Items or Users dataset to add to")
+    return additions
+
+
+@personalize.route(
+    "/<path:operation>", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+)
+def unknown_operation(operation: str) -> Response:
+    raise ProtocolError(404, "UnknownOperationException", f"SRS does not serve /{operation}")
+
+
+# ---- signatures and errors ------------------------------------------------------------------
+
+
+def access_key_id(authorization: str | None) -> str | None:
+    """The key ID of a SigV4 ``Authorization`` header (``Credential=KEY/DATE/…``), or None."""
+    if not authorization or not authorization.startswith("AWS4-HMAC-SHA256 "):
+        return None
+    for part in authorization[len("AWS4-HMAC-SHA256 ") :].split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "Credential":
+            key, _, _ = value.partition("/")
+            return key or None
+    return None
+
+
+@personalize.before_request
+def check_access_key() -> None:
+    allowed = _context().access_keys
+    if allowed and access_key_id(request.headers.get("Authorization")) not in allowed:
+        raise ProtocolError(
+            403,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
+
+
+def error_response(status: int, error_type: str, message: str) -> Response:
+    response = Response(
+        orjson.dumps({"__type": error_type, "message": message}),
+        status=status,
+        mimetype="application/json",
+    )
+    response.headers["x-amzn-errortype"] = error_type
+    return response
+
+
+@personalize.errorhandler(Exception)
+def protocol_error(error: Exception) -> Response:
+    """Every failure in Personalize's error shape; the service's own errors keep their kind."""
+    if isinstance(error, ProtocolError):
+        return error_response(error.status, error.error_type, error.message)
+    if isinstance(error, RequestError | EventError | FilterError):
+        return error_response(400, "InvalidInputException", str(error))
+    if isinstance(error, ApiError):
+        return error_response(400, "InvalidInputException", error.message)
+    if isinstance(error, NotFoundError):
+        return error_response(404, "ResourceNotFoundException", str(error))
+    if isinstance(error, NotReadyError):
+        return error_response(503, "ServiceUnavailableException", str(error))
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        return error_response(status, "InvalidInputException", error.description or "")
+    if isinstance(error, SRSError):
+        current_app.logger.error("service failed on %s: %s", request.path, error)
+        return error_response(503, "ServiceUnavailableException", "the service cannot answer now")
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "InternalFailure", "internal server error")
