@@ -107,7 +107,12 @@ def test_an_own_price_table(tmp_path: Path) -> None:
         (["--data-gb", "-1"], "error: --data-gb must be a number >= 0, got -1"),
         (["--recommendations-per-day", "-5"], "error: --recommendations-per-day must be"),
         (["--users", "-1"], "error: --users must be a number >= 0"),
+        (
+            ["--recommendations-per-day", "1e308"],
+            "error: --recommendations-per-day must be at most",
+        ),
         (["--min-tps", "0"], "error: --min-tps must be >= 1"),
+        (["--min-tps", "99999999999999999"], "error: --min-tps must be at most 1e+12"),
         (["--retrain-days", "45"], "error: --retrain-days must be 0 (off) or 1 to 30 days"),
         (["--recipe", "aws-sims"], "error: --recipe must be one of"),
         (["--currency", "EUR"], "error: currency must be one of INR, USD, got 'EUR'"),

@@ -38,6 +38,9 @@ DEFAULT_BATCH_JOBS_PER_MONTH = 4.0
 """A batch list is only as fresh as the model behind it, and the model retrains weekly by
 default, so a weekly job is the natural cadence."""
 
+LARGEST_FIGURE = 1e12
+"""Beyond this a month's sums overflow or lose their cents, and no real workload comes near it."""
+
 V2_RECIPES = ("aws-user-personalization-v2", "aws-personalized-ranking-v2")
 """Recipes whose training is priced by interactions processed, not by training hours."""
 HOUR_RECIPES = ("aws-user-personalization", "aws-personalized-ranking")
@@ -121,9 +124,16 @@ def check_workload(workload: Workload) -> Workload:
     for name, value in non_negative.items():
         if value is not None and (not math.isfinite(value) or value < 0):
             raise WorkloadError(name, f"must be a number >= 0, got {value:g}")
+        if value is not None and value > LARGEST_FIGURE:
+            raise WorkloadError(name, f"must be at most {LARGEST_FIGURE:g}, got {value:g}")
     if workload.recipe not in RECIPES:
         raise WorkloadError(
             "recipe", f"must be one of {', '.join(RECIPES)}, got {workload.recipe!r}"
+        )
+    if workload.min_provisioned_tps > LARGEST_FIGURE:
+        raise WorkloadError(
+            "min_provisioned_tps",
+            f"must be at most {LARGEST_FIGURE:g}, got {workload.min_provisioned_tps:g}",
         )
     if workload.min_provisioned_tps < 1:
         raise WorkloadError(
