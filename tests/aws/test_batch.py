@@ -27,7 +27,7 @@ from srs.events import Event
 from srs.service import HistoryPage, ItemInfo, NotReadyError
 
 VERSION = arn("solution", "srs-solution/1a2b3c4d")
-ROLE = "arn:aws:iam::123456789012:role/SRSPersonalizeServiceRole"
+ROLE = "arn:aws:iam::123456789012:role/srs-personalize-srs-us-east-1"
 JOB = arn("batch-inference-job", "srs-batch-1")
 
 
@@ -78,6 +78,7 @@ def batch_options(bucket: str) -> BatchOptions:
         bucket=bucket,
         data_prefix="srs/",
         num_results=10,
+        deployment="srs-us-east-1",
     )
 
 
@@ -100,6 +101,7 @@ def test_batch_job_writes_input_runs_and_names_its_output(
                 "s3DataDestination": {"path": f"s3://{s3_bucket}/srs/batch-output/srs-batch-1/"}
             },
             roleArn=ROLE,
+            tags=[{"tagKey": "srs:deployment", "tagValue": "srs-us-east-1"}],
         )
         .ok(
             "describe_batch_inference_job",
@@ -207,3 +209,40 @@ def test_results_load_from_the_bucket(s3_client: Any, s3_bucket: str) -> None:
     store.put_bytes(key, b"{broken\n")
     with pytest.raises(BatchOutputError, match=f"s3://{s3_bucket}/srs/{key}: line 1"):
         load_batch_results(store, key)
+
+
+def test_batch_jobs_are_listed_through_the_paginator(
+    s3_client: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    """The job of the name is found on a later page (botocore follows nextToken)."""
+    store = S3Store(bucket=s3_bucket, prefix="srs/", client=s3_client)
+    personalize = make_client("personalize")
+    other = {"jobName": "srs-batch-0", "batchInferenceJobArn": arn("batch-inference-job", "x")}
+    mine = {"jobName": "srs-batch-1", "batchInferenceJobArn": JOB, "status": "ACTIVE"}
+    script = (
+        Script(personalize)
+        .ok("list_batch_inference_jobs", {"batchInferenceJobs": [other], "nextToken": "p2"})
+        .ok(
+            "list_batch_inference_jobs",
+            {"batchInferenceJobs": [mine]},
+            solutionVersionArn=VERSION,
+            nextToken="p2",
+        )
+        .ok(
+            "describe_batch_inference_job",
+            {"batchInferenceJob": {"batchInferenceJobArn": JOB, "status": "ACTIVE"}},
+        )
+    )
+    state = DeploymentState.load(tmp_path / "state.json")
+    with script:
+        run_batch_job(
+            personalize,
+            store,
+            ["u1"],
+            batch_options(s3_bucket),
+            state,
+            FakeTime().pacing(),
+            lambda line: None,
+        )
+    script.done()
+    assert state.get("batch_job_arn:srs-batch-1") == JOB

@@ -19,7 +19,7 @@ from botocore.exceptions import (
 
 from srs.errors import SRSError
 
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[/!?]?[A-Za-z][^<>]*>")
 _HIDDEN = re.compile(r"<(script|style|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _MESSAGE_LIMIT = 300
 
@@ -38,7 +38,7 @@ def error_code(exc: ClientError) -> str:
 
 def message_text(message: str) -> str:
     """The readable text of an error message: markup removed, whitespace folded, bounded."""
-    if "<" in message and ">" in message:
+    if _TAG.search(message):
         message = html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", message)))
     text = " ".join(message.split())
     return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"

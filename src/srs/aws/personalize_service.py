@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from srs.aws.errors import error_code
+from srs.aws.errors import error_code, message_text
 from srs.events import Event, EventError, check_batch
 from srs.service import (
     MAX_RANKING_INPUTS,
@@ -111,7 +111,7 @@ class PersonalizeRecommendationService:
             result: dict[str, Any] = getattr(client, operation)(**params)
         except ClientError as exc:
             code = error_code(exc)
-            message = exc.response.get("Error", {}).get("Message", "")
+            message = message_text(str(exc.response.get("Error", {}).get("Message", "")))
             if code in _REQUEST_CODES:
                 raise RequestError(f"Personalize rejected the request: {message}") from exc
             if code == "ResourceNotFoundException":
