@@ -578,3 +578,36 @@ def test_access_keys_setting_refuses_other_keys(servers: Servers) -> None:
     allowed = client("personalize-runtime", servers.proxy, key=PROXY_KEY)
     response = allowed.get_recommendations(campaignArn=CAMPAIGN, userId="user_000051")
     assert ids(response) == api_ids(servers.local, "/api/v1/users/user_000051/recommendations")
+
+
+def test_web_page_offers_the_named_filters(servers: Servers) -> None:
+    query = urllib.parse.urlencode({"filterArn": f"{PREFIX}:filter/no-storage", "numResults": 12})
+    expected = api(servers.local, f"/api/v1/users/user_000042/recommendations?{query}")
+    unfiltered = api(servers.local, "/api/v1/users/user_000042/recommendations?numResults=12")
+    storage = {
+        item["serviceName"]
+        for item in api(servers.local, "/api/v1/items")["items"]
+        if item["category"] == "Storage"
+    }
+    dropped = {item["serviceName"] for item in unfiltered["itemList"]} & storage
+    assert dropped
+
+    with urllib.request.urlopen(
+        f"{servers.local}/?user=user_000042&filter=no-storage", timeout=30
+    ) as page:
+        body = page.read().decode()
+
+    with urllib.request.urlopen(f"{servers.local}/?user=user_000042", timeout=30) as page:
+        plain = page.read().decode()
+
+    def cards(html: str) -> str:
+        return html[html.index('id="recommendations"') : html.index('id="history"')]
+
+    assert '<option value="no-storage" selected' in body
+    for item in expected["itemList"]:
+        assert str(escape(item["serviceName"])) in cards(body)
+    assert all(f">{escape(name)}<" in cards(plain) for name in dropped)
+    assert not any(f">{escape(name)}<" in cards(body) for name in dropped)
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        urllib.request.urlopen(f"{servers.local}/?user=user_000042&filter=nothing", timeout=30)
+    assert unknown.value.code == 404

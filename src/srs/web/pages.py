@@ -309,8 +309,12 @@ def _form_id(name: str) -> str:
 
 @pages.get("/")
 def index() -> tuple[str, int]:
-    service = web_context().service
+    context = web_context()
+    service = context.service
     user_id = request.args.get("user", "").strip()
+    filter_name = request.args.get("filter", "").strip()
+    named_filters = context.filters.list()
+    chosen = next((f.expression for f in named_filters if f.name == filter_name), None)
     page = _page_number()
     status = 200
     notice: Notice | None = None
@@ -323,6 +327,9 @@ def index() -> tuple[str, int]:
         notice = Notice("error", f"A user ID has at most {MAX_ID_LENGTH} characters.")
         status = 422
         user_id = user_id[:MAX_ID_LENGTH]
+    elif filter_name and chosen is None:
+        notice = Notice("error", "There is no such filter; choose one from the list.")
+        status = 404
     elif user_id:
         try:
             history = service.history(
@@ -335,7 +342,7 @@ def index() -> tuple[str, int]:
             new_user = True
             did_you_mean = service.search_users(user_id, SUGGESTIONS)
         try:
-            recommendations = service.recommend(user_id, HOME_CARDS)
+            recommendations = service.recommend(user_id, HOME_CARDS, filter=chosen)
         except NotReadyError:
             notice = Notice("info", "No model is active yet: run `srs train`, then reload.")
 
@@ -361,6 +368,8 @@ def index() -> tuple[str, int]:
             cards=cards_from(recommendations.item_list, given) if recommendations else None,
             ratings=RATINGS,
             last_event_id=_pending_undo(user_id) if user_id else None,
+            named_filters=named_filters,
+            filter_name=filter_name if chosen is not None else "",
         ),
         status,
     )
