@@ -280,3 +280,35 @@ def test_listing_that_fails_is_one_row_still_there(tmp_path: Path) -> None:
             "Personalize describe_dataset_group failed: AccessDeniedException: not authorized",
         )
     ]
+
+
+def test_training_that_ended_before_the_stop_does_not_block_its_solution(tmp_path: Path) -> None:
+    cleanup, script, _ = make_cleanup(tmp_path, FakeTime())
+    inventory(script, versions=[{"solutionVersionArn": VERSION, "status": "CREATE IN_PROGRESS"}])
+    script.fail(
+        "stop_solution_version_creation",
+        "ResourceInUseException",
+        "The solution version is not in progress.",
+        solutionVersionArn=VERSION,
+    )
+    script.ok(
+        "describe_solution_version",
+        {"solutionVersion": {"solutionVersionArn": VERSION, "status": "ACTIVE"}},
+        solutionVersionArn=VERSION,
+    )
+    for delete, describe, param, value in [
+        ("delete_campaign", "describe_campaign", "campaignArn", CAMPAIGN),
+        ("delete_event_tracker", "describe_event_tracker", "eventTrackerArn", TRACKER),
+        ("delete_filter", "describe_filter", "filterArn", FILTER),
+        ("delete_solution", "describe_solution", "solutionArn", SOLUTION),
+        ("delete_dataset", "describe_dataset", "datasetArn", DATASET),
+        ("delete_dataset_group", "describe_dataset_group", "datasetGroupArn", GROUP),
+    ]:
+        script.ok(delete, {}, **{param: value})
+        gone(script, describe, **{param: value})
+    script.ok("delete_schema", {}, schemaArn=SCHEMA)
+    with script:
+        outcomes = cleanup.run(dry_run=False)
+    script.done()
+    assert outcomes[0] == Outcome("training 1a2b3c4d", STOPPED, "had ended by itself: ACTIVE")
+    assert not anything_left(outcomes)

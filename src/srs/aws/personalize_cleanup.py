@@ -22,7 +22,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from srs.aws.cleanup_outcome import DELETED, GONE, STILL_THERE, STOPPED, WOULD_DELETE, Outcome
 from srs.aws.errors import AwsError, aws_error, client_error_text, error_code
 from srs.aws.personalize_setup import IN_PROGRESS, Timeouts, resource_names
-from srs.aws.polling import Pacing, Report, retry_in_use, wait_until_gone, wait_until_settled
+from srs.aws.polling import (
+    Pacing,
+    Report,
+    is_settled,
+    retry_in_use,
+    wait_until_gone,
+    wait_until_settled,
+)
 from srs.aws.state import DeploymentState
 
 
@@ -217,10 +224,22 @@ class PersonalizeCleanup:
                 self.report,
             )
         except ClientError as exc:
+            ended = self._ended(item.arn)
+            if ended:
+                return Outcome(item.what, STOPPED, f"had ended by itself: {ended}")
             return Outcome(item.what, STILL_THERE, f"stopping failed: {client_error_text(exc)}")
         except (BotoCoreError, AwsError) as exc:
             return Outcome(item.what, STILL_THERE, f"stopping failed: {exc}")
         return Outcome(item.what, STOPPED, status)
+
+    def _ended(self, version_arn: str) -> str | None:
+        """The status of a training that ended between listing and stopping, else None."""
+        try:
+            version = self.client.describe_solution_version(solutionVersionArn=version_arn)
+        except (ClientError, BotoCoreError):
+            return None
+        status = str(version["solutionVersion"].get("status", ""))
+        return status if is_settled(status) else None
 
     def _delete(self, item: Doomed) -> Outcome:
         kind = item.kind
