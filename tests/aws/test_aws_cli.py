@@ -7,6 +7,7 @@ environment variables for the duration of the invocation only (dummy credentials
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import threading
@@ -201,16 +202,32 @@ def test_a_region_without_personalize_is_refused(prepared_data_dir: Path, tmp_pa
 
 
 def test_auto_training_says_what_it_costs(prepared_data_dir: Path, tmp_path: Path) -> None:
+    """Defect 5: off by default, and the line says what switching it on would add a month."""
     data_dir = tmp_path / "data"
     shutil.copytree(prepared_data_dir / "dataset", data_dir / "dataset")
+    rows = len((data_dir / "dataset" / "interactions.csv").read_text().splitlines()) - 1
     base = ["--data-dir", str(data_dir), "aws", "setup", "--dry-run"]
     environment = no_credentials_environment(tmp_path)
     off = CliRunner().invoke(main, base, env=environment)
     on = CliRunner().invoke(main, [*base, "--auto-training"], env=environment)
-    assert off.exit_code == on.exit_code == 0
-    assert "automatic training: off — no training is billed beyond this run's" in off.stderr
+    v1 = CliRunner().invoke(
+        main,
+        [*base, "--recipe", "arn:aws:personalize:::recipe/aws-user-personalization"],
+        env=environment,
+    )
+    assert off.exit_code == on.exit_code == v1.exit_code == 0, off.output + on.output
+    estimate = (
+        rf"about 4\.3 runs a month, \$\d+\.\d\d at the shipped price table's us-east-1 prices "
+        rf"for {rows:,} interactions a run"
+    )
+    assert re.search(
+        r"automatic training: off — no training is billed beyond this run's; --auto-training "
+        rf"would retrain every 7 days \({estimate}\)",
+        off.stderr,
+    )
+    assert re.search(rf"automatic training: on .* each run billed \({estimate}\)", on.stderr)
+    assert "3 h a run (the seed's figure)" in v1.stderr
     assert "automatic training off" in off.stderr
-    assert "trains a new version every 7 days, each billed by its training hours" in on.stderr
     assert "following the latest solution version" in on.stderr
 
 

@@ -99,16 +99,54 @@ def _with_aws_common(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def auto_training_line(auto_training: bool) -> str:
+def retraining_estimate(dataset_dir: Path, recipe_arn: str, region: str) -> str | None:
+    """A month of automatic training on the prepared data at the shipped price table's prices;
+    None when the data is not prepared yet or the table does not price the region."""
+    from srs.aws.cost.billing import V2_RECIPES, Workload, automatic_retrainings, training_usd
+    from srs.aws.cost.prices import load_price_table
+
+    interactions = dataset_dir / "interactions.csv"
+    if not interactions.is_file():
+        return None
+    with interactions.open("rb") as stream:
+        rows = max(sum(1 for _ in stream) - 1, 0)
+    recipe = recipe_arn.rsplit("/", 1)[-1]
+    try:
+        table = load_price_table()
+        workload = Workload(
+            recommendations_per_day=0.0,
+            data_gb=0.0,
+            stored_gb=0.0,
+            training_hours=table.seed.training_hours,
+            interactions=float(rows),
+            recipe=recipe,
+        )
+        runs = automatic_retrainings(workload)
+        usd = training_usd(workload, runs, table, table.check_region(region))
+    except SRSError:
+        return None
+    basis = (
+        f"{rows:,} interactions a run"
+        if recipe in V2_RECIPES
+        else f"{table.seed.training_hours:g} h a run (the seed's figure)"
+    )
+    return (
+        f"about {runs:.1f} runs a month, ${usd:,.2f} at the shipped price table's {region} "
+        f"prices for {basis}"
+    )
+
+
+def auto_training_line(auto_training: bool, estimate: str | None = None) -> str:
     """The bill's consequence of the switch, said before anything is created."""
+    cost = f" ({estimate})" if estimate else ""
     if auto_training:
         return (
-            "automatic training: on — Personalize trains a new version every 7 days, each billed "
-            "by its training hours, and the campaign switches to it (see 'srs cost')"
+            "automatic training: on — Personalize trains a new version every 7 days, each run "
+            f"billed{cost}, and the campaign switches to it; 'srs cost' has the whole bill"
         )
     return (
-        "automatic training: off — no training is billed beyond this run's; "
-        "'srs aws setup --refresh' retrains after new data (--auto-training to retrain weekly)"
+        "automatic training: off — no training is billed beyond this run's; --auto-training "
+        f"would retrain every 7 days{cost}; 'srs aws setup --refresh' retrains after new data"
     )
 
 
@@ -150,7 +188,8 @@ def aws_setup(
         settings, name, bucket, state_file, recipe, min_tps, campaign, refresh, auto_training
     )
     session = make_session(profile)
-    _aws_report(auto_training_line(auto_training))
+    estimate = retraining_estimate(settings.dataset_dir, options.personalize.recipe_arn, region)
+    _aws_report(auto_training_line(auto_training, estimate))
     result = run_setup(
         make_clients(region, session=session),
         make_client("personalize", region, session=session),
