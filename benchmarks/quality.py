@@ -25,6 +25,7 @@ Inputs (figures are printed; nothing here is asserted by tests):
     python benchmarks/quality.py --interactions F.csv [--items ITEMS.csv] [--blend]
     python benchmarks/quality.py --format movietweetings --source DIR --write-interactions F.csv
     python benchmarks/quality.py --format steam --source DIR --write-interactions F.csv
+    python benchmarks/quality.py --format bookcrossing --source DIR --write-interactions F.csv
 
 ``--interactions`` takes Personalize's columns (USER_ID, ITEM_ID, EVENT_TYPE, EVENT_VALUE and
 optionally TIMESTAMP). Without TIMESTAMP each user's rows get increasing timestamps in source
@@ -39,6 +40,9 @@ that form, outside the repository (the data is never committed):
   (``game_purchase.dat``, ``game_play.dat``, ``item_info.dat``): a ``purchase`` row (value 1)
   per owned game, then a ``play`` row with the hours played, as the original file lists them;
   there are no timestamps, and the raw hours go into EVENT_VALUE as a user's log would have them.
+* ``bookcrossing``: Book-Crossing as reorganised in the same repository (``book_history.dat``,
+  ``items_info.dat``): one ``viewed`` row per book a user accessed (value 1), no timestamps,
+  titles as names and no categories. It is the large catalogue (17k books) of the set.
 """
 
 from __future__ import annotations
@@ -263,6 +267,33 @@ def read_steam(directory: Path) -> Dataset:
     )
 
 
+def read_bookcrossing(directory: Path) -> Dataset:
+    """Book-Crossing (caserec's files): implicit accesses in user order, without times."""
+    history = pd.read_csv(directory / "book_history.dat", sep="\t", dtype=str)
+    frame = pd.DataFrame(
+        {
+            "USER_ID": history["user"],
+            "ITEM_ID": history["item"],
+            "EVENT_TYPE": "viewed",
+            "EVENT_VALUE": history["accessed"].astype(float),
+        }
+    )
+    names: dict[str, str] = {}
+    info_file = directory / "items_info.dat"
+    if info_file.is_file():
+        info = pd.read_csv(
+            info_file, sep="\t", dtype=str, quoting=3, usecols=[0, 2], index_col=False
+        )
+        names = dict(
+            zip(info.iloc[:, 0].tolist(), info.iloc[:, 1].fillna("").tolist(), strict=True)
+        )
+    return Dataset(
+        f"Book-Crossing ({directory})",
+        with_source_order_timestamps(frame).pipe(normalise),
+        items_frame(frame["ITEM_ID"], names),
+    )
+
+
 def read_interactions(path: Path, items_path: Path | None) -> Dataset:
     """Any interactions CSV in Personalize's columns; TIMESTAMP may be missing."""
     frame = pd.read_csv(path, dtype={"USER_ID": str, "ITEM_ID": str, "EVENT_TYPE": str})
@@ -295,6 +326,7 @@ CONVERTERS: dict[str, Callable[[Path], Dataset]] = {
     "movielens": read_movielens,
     "movietweetings": read_movietweetings,
     "steam": read_steam,
+    "bookcrossing": read_bookcrossing,
 }
 
 
@@ -485,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         target: Path = args.write_interactions
         target.parent.mkdir(parents=True, exist_ok=True)
         columns = list(COLUMNS)
-        if args.format == "steam":
+        if args.format in ("steam", "bookcrossing"):
             columns.remove("TIMESTAMP")  # the source has none: leave it to the reader
         dataset.interactions.loc[:, columns].to_csv(target, index=False)
         dataset.items.loc[:, list(ITEM_COLUMNS)].to_csv(target.parent / "items.csv", index=False)

@@ -44,8 +44,8 @@ from srs.engine.tuning import (
     default_weighting,
     event_weights,
     judge_blend,
+    search_folds,
 )
-from srs.engine.validation import validation_folds
 from srs.engine.weights import EventWeights
 from srs.events import EventStore
 from srs.service import ItemInfo
@@ -207,7 +207,7 @@ def train_and_activate(
     blend_report: dict[str, Any] = {}
     if blending and task is not None:
         say("learning the blend on validation folds")
-        folds = validation_folds(task.fit_frame, seed=seed + 1)
+        folds = search_folds(task.fit_frame, seed=seed + 1)
         blend_report = blend_decision(folds, parameters, weights, data.items)
         if blend_report["adopted"]:
             parameters = {**parameters, "blend": blend_report["weights"]}

@@ -15,7 +15,7 @@ from srs.engine import (
 )
 from srs.engine.evaluation import scoring_input, stratified_task
 from srs.engine.personalization import BLEND_FEATURES
-from srs.engine.tuning import DEFAULT_GRIDS, learn_blend
+from srs.engine.tuning import DEFAULT_GRIDS, blend_candidates, learn_blend
 
 
 def clustered(users: int = 120) -> pd.DataFrame:
@@ -99,3 +99,13 @@ def test_scoring_input_carries_each_users_input_span() -> None:
     last = task.input_frame.groupby("USER_ID")["TIMESTAMP"].max()
     for row, user in enumerate(prepared.users):
         assert prepared.spans[row].tolist() == [first[user], last[user]]
+
+
+def test_blend_candidates_taken_in_slices_of_users_are_the_same_as_at_once() -> None:
+    tasks = [stratified_task(eras(users_per_era=20), ratio=0.6, seed=4)]
+    whole = blend_candidates(tasks, {"l2": 1.0})[0]
+    sliced = blend_candidates(tasks, {"l2": 1.0}, scoring_elements=7)[0]  # one user at a time
+    assert whole.features.shape[0] > 1
+    np.testing.assert_allclose(sliced.features, whole.features, rtol=1e-9)  # batch solves' bits
+    for name in ("relevant", "valid", "n_relevant"):
+        np.testing.assert_array_equal(getattr(sliced, name), getattr(whole, name), err_msg=name)

@@ -14,6 +14,8 @@ from srs.engine.tuning import (
     WEIGHTING,
     choose_parameters,
     default_weighting,
+    expensive_to_fit,
+    search_folds,
 )
 from srs.engine.validation import (
     MIN_USER_PAIRS,
@@ -154,11 +156,27 @@ def test_play_counts_start_from_log_weights_and_a_large_catalogue_searches_less(
     choice = choose_parameters("user-personalization", plays, folds=2)
     assert VALUE_OFFSET not in {step.setting for step in choice.steps}  # offsets shift ratings
     settings = {setting for setting, _ in LARGE_CATALOGUE_STAGES}
-    large = choose_parameters("user-personalization", _with_items(data, 4097), folds=3)
+    large = choose_parameters("user-personalization", plays, folds=3, costly=True)
     assert {step.setting for step in large.steps} <= settings and large.folds == 2
+    assert not expensive_to_fit(plays)
 
 
-def _with_items(data: pd.DataFrame, count: int) -> pd.DataFrame:
-    """``data`` plus one user who touched ``count`` distinct items, for a catalogue that size."""
-    extra = frame(("wide", f"w{item:05d}", "viewed", 3.0, T0 + item) for item in range(count))
-    return pd.concat([data, extra], ignore_index=True)
+def test_fit_cost_not_catalogue_size_decides_a_cut_down_search() -> None:
+    # 5,000 users and 5,000 items: an items × items factorisation either way — costly.
+    tall = frame((f"u{n:05d}", f"i{n:05d}", "viewed", 3.0, T0) for n in range(5000))
+    assert expensive_to_fit(tall)
+    # 60 users over 5,000 items: the Woodbury route factorises 60 × 60 — cheap.
+    wide = frame((f"u{n % 60:02d}", f"i{n:05d}", "viewed", 3.0, T0) for n in range(5000))
+    assert not expensive_to_fit(wide)
+    assert len(search_folds(tall, seed=0)) == 2
+    assert len(search_folds(wide, seed=0)) == 3
+
+
+def test_settings_the_data_cannot_inform_are_not_tried() -> None:
+    views = logged().assign(EVENT_TYPE="viewed", EVENT_VALUE=1.0)
+    tried = {step.setting for step in choose_parameters("user-personalization", views).steps}
+    assert tried and not tried & {"negative_feedback", "value_scale", "value_offset"}
+    rated = {
+        step.setting for step in choose_parameters("user-personalization", ratings_of_use()).steps
+    }
+    assert {"negative_feedback", "value_scale"} <= rated

@@ -32,7 +32,7 @@ book service) trains in seconds rather than in the minutes of an items × items 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -101,17 +101,34 @@ def ease_weights_from_rows(
     return precision
 
 
-def rows_are_cheaper(n_rows: int, n_items: int, stored: int) -> bool:
-    """Whether :func:`ease_weights_from_rows` beats the items × items factorisation.
+SPARSE_PENALTY: Final = 20.0
+"""How many dense BLAS operations one sparse multiply-add costs: scipy's sparse products run on
+one core without SIMD blocking, BLAS on every core."""
 
-    The dense route costs about ``n_items³`` in multi-threaded BLAS; the row route ``n_rows³``
-    plus two sparse products of ``stored × (n_rows + n_items)``, which run on one core and
-    several times slower per operation, hence the factor.
-    """
-    sparse_penalty = 8.0
-    dense = float(n_items) ** 3
-    rows = float(n_rows) ** 3 + sparse_penalty * stored * (n_rows + n_items)
-    return rows * 2.0 < dense
+
+def gram_route_cost(n_items: int) -> float:
+    """Work of the items × items factorisation, in dense operations."""
+    return float(n_items) ** 3
+
+
+def row_route_cost(n_rows: int, n_items: int, stored: int) -> float:
+    """Work of :func:`ease_weights_from_rows`: a rows × rows factorisation and two sparse
+    products over the stored entries."""
+    return float(n_rows) ** 3 + SPARSE_PENALTY * stored * (n_rows + n_items)
+
+
+def rows_are_cheaper(n_rows: int, n_items: int, stored: int) -> bool:
+    """Whether :func:`ease_weights_from_rows` beats the items × items factorisation by a clear
+    margin (close calls keep the Gram route, the one every catalogue size has used)."""
+    return 2.0 * row_route_cost(n_rows, n_items, stored) < gram_route_cost(n_items)
+
+
+def fit_cost(n_rows: int, n_items: int, stored: int) -> float:
+    """Work of one EASE fit by the cheaper route, in dense operations: what a search that fits
+    many models can afford depends on it, not on the catalogue's size alone."""
+    if rows_are_cheaper(n_rows, n_items, stored):
+        return row_route_cost(n_rows, n_items, stored)
+    return gram_route_cost(n_items)
 
 
 def cholesky_inverse(matrix: Matrix) -> Matrix:

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from srs.engine.base import catalogue_ids
 from srs.engine.blending import Candidates, candidates, choose_weights, ndcg_of_blend
+from srs.engine.ease import fit_cost, gram_route_cost
 from srs.engine.evaluation import (
     EvaluationTask,
     ScoringInput,
@@ -35,10 +36,12 @@ from srs.engine.evaluation import (
     scoring_input,
 )
 from srs.engine.item_signals import CATEGORY
-from srs.engine.matrix import EVENT_VALUE, ITEM_ID, build_matrix
+from srs.engine.matrix import EVENT_TYPE, EVENT_VALUE, ITEM_ID, USER_ID, build_matrix
 from srs.engine.personalization import BLEND_FEATURES, UserPersonalization
 from srs.engine.registry import create_recipe
 from srs.engine.validation import (
+    COSTLY_DATA_FOLDS,
+    COSTLY_DATA_VALIDATION_USERS,
     FOLDS,
     Comparison,
     TimestampReport,
@@ -187,6 +190,11 @@ def judge_blend(
     return _blend_result(concatenate_candidates(parts)), compare(blended, plain)
 
 
+BLEND_SCORING_ELEMENTS: Final = 4_000_000
+"""Users × items scored at once while collecting blend candidates: every feature is a dense
+users × items array, so a large catalogue's users are taken in slices to bound memory."""
+
+
 def blend_candidates(
     tasks: Sequence[EvaluationTask],
     params: Mapping[str, Any] | None = None,
@@ -194,6 +202,7 @@ def blend_candidates(
     weights: EventWeights | None = None,
     items: pd.DataFrame | None = None,
     count: int = BLEND_CANDIDATES,
+    scoring_elements: int = BLEND_SCORING_ELEMENTS,
 ) -> list[Candidates]:
     """Each task's validation users' top ``count`` candidates with every blend feature."""
     every = {name: 1.0 for name in BLEND_FEATURES}
@@ -203,17 +212,23 @@ def blend_candidates(
         model = UserPersonalization(weights=weights, **settings, blend=every)
         model.fit(task.fit_frame, items)
         prepared = scoring_input(model, task)
-        base, features = model.blend_features(prepared.histories, prepared.spans)
-        pooled.append(
-            candidates(
-                base,
-                [features[name] for name in BLEND_FEATURES],
-                stored_entries(prepared.histories),
-                prepared.relevant.toarray() > 0,
-                prepared.n_relevant,
-                count,
+        rows = max(1, scoring_elements // max(len(model.catalogue), 1))
+        chunks = []
+        for start in range(0, prepared.histories.shape[0], rows):
+            part = slice(start, start + rows)
+            histories = prepared.histories[part]
+            base, features = model.blend_features(histories, prepared.spans[part])
+            chunks.append(
+                candidates(
+                    base,
+                    [features[name] for name in BLEND_FEATURES],
+                    stored_entries(histories),
+                    prepared.relevant[part].toarray() > 0,
+                    prepared.n_relevant[part],
+                    count,
+                )
             )
-        )
+        pooled.append(concatenate_candidates(chunks))
     return pooled
 
 
@@ -279,8 +294,10 @@ SEARCH_STAGES: Final[Mapping[str, tuple[tuple[str, tuple[Any, ...]], ...]]] = {
     "trending-now": (("window_days", (1.0, 3.0, 7.0, 14.0)),),
 }
 LARGE_CATALOGUE_ITEMS: Final = 4096
-"""Above this many items each EASE fit is a dense solve of seconds, so the search is cut down
-to what moved the score most on the data sets measured (``LARGE_CATALOGUE_STAGES``, two folds)."""
+"""Data whose EASE fit costs more than a dense solve over this many items (``ease.fit_cost``:
+many items, and as many users as items or more) takes seconds per fit, so the search is cut
+down to what moved the score most on the data sets measured (``LARGE_CATALOGUE_STAGES``, two
+folds). A wide catalogue with few users fits quickly by the row route and searches in full."""
 LARGE_CATALOGUE_STAGES: Final = (
     (NEGATIVE_FEEDBACK, (True, False)),
     (VALUE_SCALE, ("ratio", "log", "none")),
@@ -290,6 +307,8 @@ TIME_SETTINGS: Final = frozenset({"window_days", "time_weight"})
 """Settings that only mean something when timestamps say when things happened."""
 CATEGORY_SETTINGS: Final = frozenset({"category_weight"})
 """Settings that need items.csv to give at least two categories."""
+VALUE_SETTINGS: Final = frozenset({VALUE_SCALE, VALUE_OFFSET})
+"""Settings that only change weights when event values differ."""
 Progress = Callable[[str], None]
 
 
@@ -417,20 +436,55 @@ def _searchable(
     stages: Sequence[tuple[str, tuple[Any, ...]]],
     timestamps: TimestampReport,
     items: pd.DataFrame | None,
+    train: pd.DataFrame,
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """The stages this data can inform: time settings need real timestamps, category ones
-    two categories or more."""
+    two categories or more, value settings values that differ, and the sign of the history
+    a judgement that can be negative. A stage that cannot change a score costs fits for
+    nothing, which on a large catalogue is most of the budget."""
     categories = (
         items[CATEGORY].astype(str).str.strip().replace("", np.nan).nunique()
         if items is not None and CATEGORY in items.columns
         else 0
     )
+    values = pd.to_numeric(train[EVENT_VALUE], errors="coerce").to_numpy(dtype=np.float64)
+    values_differ = np.unique(values[np.isfinite(values)]).size > 1
+    codes, labels = pd.factorize(train[EVENT_TYPE].astype(str))
+    judged_negative = bool(
+        (EventWeights().row_verdicts(codes.astype(np.int64), list(labels), values) < 0).any()
+    )
     return [
-        (setting, values)
-        for setting, values in stages
+        (setting, values_tried)
+        for setting, values_tried in stages
         if (timestamps.informative or setting not in TIME_SETTINGS)
         and (categories >= 2 or setting not in CATEGORY_SETTINGS)
+        and (values_differ or setting not in VALUE_SETTINGS)
+        and (judged_negative or setting != NEGATIVE_FEEDBACK)
     ]
+
+
+def expensive_to_fit(train: pd.DataFrame) -> bool:
+    """Whether one EASE fit on ``train`` costs more than the search can afford many times."""
+    pairs = train[[USER_ID, ITEM_ID]].drop_duplicates()
+    cost = fit_cost(pairs[USER_ID].nunique(), pairs[ITEM_ID].nunique(), len(pairs))
+    return cost > gram_route_cost(LARGE_CATALOGUE_ITEMS)
+
+
+def search_folds(
+    train: pd.DataFrame, *, seed: int, folds: int = FOLDS, costly: bool | None = None
+) -> list[EvaluationTask]:
+    """The validation folds a search of ``train`` uses; fewer and smaller where fits are costly
+    (``validation.COSTLY_DATA_FOLDS``)."""
+    if costly is None:
+        costly = expensive_to_fit(train)
+    if costly:
+        return validation_folds(
+            train,
+            folds=min(folds, COSTLY_DATA_FOLDS),
+            seed=seed,
+            users=COSTLY_DATA_VALIDATION_USERS,
+        )
+    return validation_folds(train, folds=folds, seed=seed)
 
 
 def choose_parameters(
@@ -441,20 +495,25 @@ def choose_parameters(
     seed: int = 0,
     folds: int = FOLDS,
     progress: Progress | None = None,
+    costly: bool | None = None,
 ) -> Choice:
     """Settings for ``recipe`` chosen on validation folds of ``train`` alone (``validation.py``).
 
     A coordinate search from the defaults: one setting at a time, its values tried against the
     incumbent; the best value that wins by more than the folds' spread, and is not below
-    popularity on the same folds, replaces it. Otherwise the defaults stay.
+    popularity on the same folds, replaces it. Otherwise the defaults stay. ``costly`` (by
+    default :func:`expensive_to_fit`) cuts the search down for data whose fits take seconds.
     """
     say = progress or (lambda _: None)
     timestamps = timestamp_report(train)
     searched = SEARCH_STAGES.get(recipe, ())
-    if searched is ITEM_ITEM_STAGES and train[ITEM_ID].nunique() > LARGE_CATALOGUE_ITEMS:
-        searched, folds = LARGE_CATALOGUE_STAGES, min(folds, 2)
-    stages = _searchable(searched, timestamps, items)
-    tasks = validation_folds(train, folds=folds, seed=seed)
+    if costly is None:
+        costly = expensive_to_fit(train)
+    costly = costly and searched is ITEM_ITEM_STAGES
+    if costly:
+        searched = LARGE_CATALOGUE_STAGES
+    stages = _searchable(searched, timestamps, items, train)
+    tasks = search_folds(train, seed=seed, folds=folds, costly=costly)
     scorer = _FoldScorer(recipe, tasks, items)
     start = default_weighting(train)
     defaults = {**start, **create_recipe(recipe).hyperparameters()}

@@ -31,6 +31,10 @@ HOLDOUT_FRACTION: Final = 0.25
 MAX_VALIDATION_USERS: Final = 3000
 """Users whose held-out services are scored per fold: enough for a stable figure, few enough
 that scoring them costs little next to a fit."""
+COSTLY_DATA_FOLDS: Final = 2
+COSTLY_DATA_VALIDATION_USERS: Final = 1000
+"""Where one fit takes seconds (``tuning.expensive_to_fit``), two folds of fewer users: scoring
+a user costs a row of the catalogue, and the search must finish in bounded time."""
 MIN_USER_PAIRS: Final = 4
 """A user needs this many services to give some and hold some out."""
 MIN_DISTINCT_SHARE: Final = 0.05
@@ -127,9 +131,9 @@ def user_holdout_task(
 
 
 def validation_folds(
-    frame: pd.DataFrame, folds: int = FOLDS, seed: int = 0
+    frame: pd.DataFrame, folds: int = FOLDS, seed: int = 0, users: int = MAX_VALIDATION_USERS
 ) -> list[EvaluationTask]:
-    return [user_holdout_task(frame, seed=seed + fold) for fold in range(folds)]
+    return [user_holdout_task(frame, seed=seed + fold, users=users) for fold in range(folds)]
 
 
 @dataclass(frozen=True)
