@@ -184,13 +184,36 @@ def test_access_denied_names_the_operation(tmp_path: Path) -> None:
     script.done()
 
 
-def test_already_exists_on_create_is_reported_not_hidden(tmp_path: Path) -> None:
-    """A resource created by someone else between our list and our create: say which."""
+def test_already_exists_on_create_reuses_what_another_run_made(tmp_path: Path) -> None:
+    """A resource created by another run between our list and our create is found and reused."""
+    setup, script, lines = make_setup(tmp_path, FakeTime())
+    mine = {"name": "srs-dataset-group", "datasetGroupArn": GROUP, "status": "ACTIVE"}
+    (
+        script.ok("list_dataset_groups", {"datasetGroups": []})
+        .fail(
+            "create_dataset_group",
+            "ResourceAlreadyExistsException",
+            "Another resource with the same name already exists.",
+        )
+        .ok("list_dataset_groups", {"datasetGroups": [mine]})
+    )
+    with script:
+        assert setup.dataset_group() == GROUP
+    script.done()
+    assert "dataset group srs-dataset-group: created meanwhile by another run" in lines
+    assert DeploymentState.load(tmp_path / "state.json").get("dataset_group_arn") == GROUP
+
+
+def test_already_exists_that_cannot_be_found_is_reported(tmp_path: Path) -> None:
     setup, script, _ = make_setup(tmp_path, FakeTime())
-    script.ok("list_dataset_groups", {"datasetGroups": []}).fail(
-        "create_dataset_group",
-        "ResourceAlreadyExistsException",
-        "Another resource with the same name already exists.",
+    (
+        script.ok("list_dataset_groups", {"datasetGroups": []})
+        .fail(
+            "create_dataset_group",
+            "ResourceAlreadyExistsException",
+            "Another resource with the same name already exists.",
+        )
+        .ok("list_dataset_groups", {"datasetGroups": []})
     )
     with script, pytest.raises(AwsError, match="ResourceAlreadyExistsException: Another resource"):
         setup.dataset_group()

@@ -25,7 +25,15 @@ _MESSAGE_LIMIT = 300
 
 
 class AwsError(SRSError):
-    """An AWS call failed in a way the operator must act on; the message says which and why."""
+    """An AWS call failed in a way the operator must act on; the message says which and why.
+
+    ``code`` is AWS's error code when AWS answered, so a caller can tell one failure from
+    another without parsing the message.
+    """
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class MissingCredentialsError(AwsError):
@@ -53,7 +61,7 @@ def client_error_text(exc: ClientError) -> str:
 def aws_error(exc: ClientError | BotoCoreError, action: str) -> AwsError:
     """One line for the operator: what SRS was doing, AWS's code and message."""
     if isinstance(exc, ClientError):
-        return AwsError(f"{action} failed: {client_error_text(exc)}")
+        return AwsError(f"{action} failed: {client_error_text(exc)}", error_code(exc))
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return MissingCredentialsError(
             f"{action} failed: no AWS credentials found (set them up with 'aws configure' or "

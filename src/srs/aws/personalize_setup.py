@@ -200,14 +200,27 @@ class PersonalizeSetup:
         describe: str,
         describe_key: str,
         timeout: float | None = None,
+        refind: Callable[[], Mapping[str, Any] | None] | None = None,
     ) -> str:
-        """Reuse ``found`` or create; record the ARN; wait until ACTIVE."""
+        """Reuse ``found`` or create; record the ARN; wait until ACTIVE.
+
+        A create that answers ResourceAlreadyExists lost a race with another run (or a list
+        that did not show the resource yet): ``refind`` looks again and the resource is reused.
+        """
+        if found is None:
+            try:
+                arn = create()
+                self.report(f"{what}: created {arn}")
+            except AwsError as exc:
+                if exc.code != "ResourceAlreadyExistsException" or refind is None:
+                    raise
+                found = refind()
+                if found is None:
+                    raise
+                self.report(f"{what}: created meanwhile by another run")
         if found is not None:
             arn = str(found[arn_field])
             self.report(f"{what}: exists ({found.get('status', 'ACTIVE')}), reusing {arn}")
-        else:
-            arn = create()
-            self.report(f"{what}: created {arn}")
         self.state.record(state_key, arn)
         if found is None or found.get("status", "ACTIVE") != "ACTIVE":
             self._wait(
@@ -258,6 +271,7 @@ class PersonalizeSetup:
             ),
             "describe_dataset_group",
             "datasetGroup",
+            refind=lambda: self._find("list_dataset_groups", "datasetGroups", name),
         )
 
     def dataset(self, kind: str, group_arn: str, schema_arn: str) -> str:
@@ -345,6 +359,9 @@ class PersonalizeSetup:
             ),
             "describe_solution",
             "solution",
+            refind=lambda: self._find(
+                "list_solutions", "solutions", name, datasetGroupArn=group_arn
+            ),
         )
         if found is not None:
             self._converge_auto_training(arn, name)
@@ -420,6 +437,9 @@ class PersonalizeSetup:
             "describe_campaign",
             "campaign",
             self.timeouts.campaign,
+            refind=lambda: self._find(
+                "list_campaigns", "campaigns", name, solutionArn=solution_arn
+            ),
         )
         if found is None:
             return arn
@@ -463,6 +483,9 @@ class PersonalizeSetup:
             ),
             "describe_event_tracker",
             "eventTracker",
+            refind=lambda: self._find(
+                "list_event_trackers", "eventTrackers", name, datasetGroupArn=group_arn
+            ),
         )
         tracker = self._call("describe_event_tracker", eventTrackerArn=arn)["eventTracker"]
         tracking_id = str(tracker["trackingId"])
@@ -487,6 +510,7 @@ class PersonalizeSetup:
             ),
             "describe_filter",
             "filter",
+            refind=lambda: self._find("list_filters", "Filters", name, datasetGroupArn=group_arn),
         )
 
     # -- the whole sequence ---------------------------------------------------------------
