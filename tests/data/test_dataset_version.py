@@ -211,3 +211,50 @@ def test_frames_read_back_equal_the_published_files(tmp_path: Path, s3_store: S3
     publish_to_store(s3_store, old.version, old.files)
     stored = read_store_csv(s3_store, current_dataset(s3_store).key(ITEMS_FILE), dtype=str)
     pd.testing.assert_frame_equal(stored, pd.read_csv(old.files[ITEMS_FILE], dtype=str))
+
+
+def test_prepare_out_elsewhere_publishes_a_copy_as_a_new_version_of_the_data_dir(
+    tmp_path: Path,
+) -> None:
+    """``srs prepare --out DIR`` publishes to the store's dataset too: as a version of its own,
+    never by overwriting, file by file, the version a reader holds."""
+    from click.testing import CliRunner
+
+    from srs.cli import main
+
+    data_dir = tmp_path / "data"
+    store = LocalStore(data_dir)
+
+    def prepare_out(name: str, rows: str) -> None:
+        source = tmp_path / f"{name}.csv"
+        source.write_text(HEADER + rows)
+        result = CliRunner().invoke(
+            main,
+            [
+                "--data-dir",
+                str(data_dir),
+                "prepare",
+                "--source",
+                str(source),
+                "--out",
+                str(tmp_path / name),
+            ],
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+
+    prepare_out("old", OLD_ROWS)
+    assert (data_dir / "dataset").is_symlink()
+    held = current_dataset(store)
+    assert users(store, held) == {"u1", "u2"}
+
+    prepare_out("new", NEW_ROWS)
+
+    assert users(store, held) == {"u1", "u2"}
+    assert "Amazon RDS" not in services(store, held)
+    latest = current_dataset(store)
+    assert latest != held
+    assert users(store, latest) == {"n1", "n2"}
+    assert (data_dir / "dataset" / ITEMS_FILE).read_bytes() == (
+        tmp_path / "new" / ITEMS_FILE
+    ).read_bytes()

@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from srs.cli.base import progress_bar, settings_of
-from srs.config import DATASET_PREFIX
 from srs.errors import SRSError
 
 
@@ -105,7 +104,7 @@ def prepare(
     tables printed say what was mapped and what was not.
     """
     from srs.catalog import load_catalog
-    from srs.data.dataset_version import CURRENT_KEY, publish_to_store
+    from srs.data.dataset_version import publish_to
     from srs.data.prepare import prepare_dataset
     from srs.data.publish import PublishedDataset
     from srs.data.store import open_store
@@ -116,10 +115,10 @@ def prepare(
     out_dir = out_dir or settings.dataset_dir
     size = source.stat().st_size if source.is_file() else None
     store = open_store(settings)
-    remote_uris: dict[str, str] = {}
+    uris: dict[str, str] = {}
 
-    def publish_remote(published: PublishedDataset) -> None:
-        remote_uris.update(publish_to_store(store, published.version, published.files))
+    def publish(published: PublishedDataset) -> None:
+        uris.update(publish_to(store, published, out_dir))
 
     with progress_bar("preparing", total=size, unit_bytes=True) as advance:
         result = prepare_dataset(
@@ -131,7 +130,7 @@ def prepare(
             vocabulary=EventVocabulary(settings.event_types),
             items=items_path,
             strict=strict,
-            on_publish=publish_remote if store.local_path(CURRENT_KEY) is None else None,
+            on_publish=publish,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -167,17 +166,8 @@ def prepare(
         hidden = len(result.unknown_services) - shown
         if hidden > 0:
             click.echo(f"… and {hidden:,} more services neither in the catalogue nor in --items")
-    for name, path in result.outputs.items():
-        key = DATASET_PREFIX + name
-        if remote_uris:
-            click.echo(f"  {name:<26} {remote_uris[name]}")
-            continue
-        local = store.local_path(key)
-        # The dataset directory is a symlink to its current version: compare real paths, or
-        # prepare's own outputs would be copied onto themselves.
-        if local is None or local.resolve() != path.resolve():
-            store.put_file(key, path)
-        click.echo(f"  {name:<26} {store.uri(key)}")
+    for name in result.outputs:
+        click.echo(f"  {name:<26} {uris[name]}")
 
 
 @click.command()

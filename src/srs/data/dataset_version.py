@@ -24,6 +24,7 @@ previous version until the next one removes them.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from srs.config import DATASET_PREFIX
 from srs.data.prepare import OUTPUT_FILES
-from srs.data.publish import VERSION_PREFIX
+from srs.data.publish import VERSION_PREFIX, PublishedDataset, publish_copy
 from srs.data.store import DataStore, KeyNotFoundError, StoreError
 
 CURRENT_NAME = "CURRENT"
@@ -99,6 +100,26 @@ def publish_to_store(store: DataStore, version: str, files: Mapping[str, Path]) 
     store.put_bytes(CURRENT_KEY, f"{version}\n".encode())
     _prune(store, version, previous)
     return {name: store.uri(prefix + name) for name in sorted(files)}
+
+
+def publish_to(store: DataStore, published: PublishedDataset, out_dir: Path) -> dict[str, str]:
+    """Make a dataset just published in ``out_dir`` the store's; returns each file's URI.
+
+    An object store gets it under its version and CURRENT; a local store whose dataset
+    directory is ``out_dir`` has it already; a local store elsewhere (``--out``) gets a copy
+    published as a version of its own. Call with ``out_dir``'s lock held.
+    """
+    link = store.local_path(DATASET_PREFIX.rstrip("/"))
+    if link is None:
+        return publish_to_store(store, published.version, published.files)
+    if _location(link) != _location(out_dir):
+        publish_copy(link, published.files)
+    return {name: store.uri(DATASET_PREFIX + name) for name in sorted(published.files)}
+
+
+def _location(path: Path) -> Path:
+    """Where a directory entry is, its last component (maybe a symlink) left unresolved."""
+    return Path(os.path.realpath(path.parent)) / path.name
 
 
 def _prune(store: DataStore, current: str, previous: str | None) -> None:

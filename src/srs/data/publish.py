@@ -31,7 +31,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,6 +191,16 @@ class Staging:
 
     def discard(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def publish_copy(out_dir: Path, files: Mapping[str, Path]) -> PublishedDataset:
+    """Publish copies of a dataset written elsewhere (``srs prepare --out``) as a new version
+    of ``out_dir``, under its lock: copying them one by one into the dataset would change the
+    version readers hold."""
+    with staged(out_dir, files) as pending:
+        for name, path in files.items():
+            shutil.copyfile(path, pending.path(name))
+        return pending.publish()
 
 
 @contextlib.contextmanager
