@@ -1,17 +1,19 @@
 """Serving throughput over HTTP: ``srs serve`` under load from ``wrk`` on loopback.
 
-Three routes of the same server, with the same connection count:
+Four routes of the same server, with the same connection count:
 
 * ``GET /healthz``: the hello-world baseline (same app, same middleware, no work);
 * ``GET /api/v1/users/<random user>/recommendations?numResults=25``;
+* ``POST /personalize/recommendations``: the same answer through Personalize's wire protocol
+  (GetRecommendations as botocore sends it: a JSON body and a SigV4 ``Authorization`` header);
 * ``POST /api/v1/events`` with one valid ``clicked`` event per request.
 
 The hello world and the recommendations are loaded in alternating rounds (hello first in
-odd rounds, recommendations first in even ones), and each route's rate is its requests over
-its seconds in all rounds. On the shared 2-core VM this was written on, one route's rate
-moves by 15-25% between 5 s windows at the same server CPU; one long run per route puts such a
-swing wholly on one side of the ratio, alternating short runs spread it over both. Every
-round's share is printed.
+odd rounds, recommendations first in even ones, GetRecommendations beside them), and each
+route's rate is its requests over its seconds in all rounds. On the shared 2-core VM this
+was written on, one route's rate moves by 15-25% between 5 s windows at the same server CPU;
+one long run per route puts such a swing wholly on one side of the ratio, alternating short
+runs spread it over both. Every round's share is printed.
 
 Targets (issue 4, one 2-core machine shared by wrk, the server and the OS): recommendations
 >= 2,500 requests/s with p99 <= 10 ms and >= 75% of the hello-world rate; events >= 1,000
@@ -75,6 +77,9 @@ HELLO_WORLD_SHARE = 0.75
 EVENTS_PER_SECOND = 1_000.0
 # The two routes whose rates make the share, loaded in alternating rounds.
 COMPARED = (("GET /healthz", "healthz"), ("GET recommendations", "recommendations"))
+PROTOCOL = ("POST GetRecommendations", "personalize")
+"""Loaded in the same rounds, last in odd rounds and first in even ones."""
+CAMPAIGN_ARN = "arn:aws:personalize:us-east-1:000000000000:campaign/srs-user-personalization"
 
 console = Console(highlight=False, width=max(120, shutil.get_terminal_size().columns))
 
@@ -127,6 +132,16 @@ function init(args)
     for index, user in ipairs(shuffled(users)) do
       prebuilt[index] = wrk.format(
         "GET", "/api/v1/users/" .. user .. "/recommendations?numResults=__N__")
+    end
+  elseif mode == "personalize" then
+    local signed = {
+      ["Content-Type"] = "application/json",
+      ["X-Amz-Date"] = "20261205T000000Z",
+      ["Authorization"] = "AWS4-HMAC-SHA256 Credential=AKIASRSBENCH/20261205/us-east-1/" ..
+        "personalize/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=00"}
+    for index, user in ipairs(shuffled(users)) do
+      prebuilt[index] = wrk.format("POST", "/personalize/recommendations", signed,
+        '{"campaignArn":"__CAMPAIGN__","userId":"' .. user .. '","numResults":__N__}')
     end
   end
 end
@@ -738,7 +753,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         id_files = write_id_files(args.data_dir, scratch)
         script = scratch / "load.lua"
         script.write_text(
-            WRK_SCRIPT.replace("__N__", str(NUM_RESULTS)).replace("__MARKER__", WRK_MARKER)
+            WRK_SCRIPT.replace("__N__", str(NUM_RESULTS))
+            .replace("__MARKER__", WRK_MARKER)
+            .replace("__CAMPAIGN__", CAMPAIGN_ARN)
         )
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
@@ -764,10 +781,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
 
             rounds: list[tuple[LoadResult, LoadResult]] = []
+            protocol_rounds: list[LoadResult] = []
             for number in range(args.rounds):
-                order = COMPARED if number % 2 == 0 else COMPARED[::-1]
+                order = (*COMPARED, PROTOCOL) if number % 2 == 0 else (PROTOCOL, *COMPARED[::-1])
                 ran = {route: load(route, mode, args.duration) for route, mode in order}
                 rounds.append((ran[COMPARED[0][0]], ran[COMPARED[1][0]]))
+                protocol_rounds.append(ran[PROTOCOL[0]])
             events = load("POST events", "events", args.duration * 2)
             kill_group(server)
             stored = stored_events(run_dir)
@@ -776,8 +795,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     hello = LoadResult.combined([pair[0] for pair in rounds])
     recommendations = LoadResult.combined([pair[1] for pair in rounds])
-    results = [hello, recommendations, events]
+    protocol = LoadResult.combined(protocol_rounds)
+    results = [hello, recommendations, protocol, events]
     found = checks(hello, recommendations, events, stored, in_flight=args.connections)
+    found.append(
+        Check(
+            "GetRecommendations: every answer 2xx",
+            f"{protocol.failures} failed",
+            protocol.failures == 0,
+        )
+    )
     extra = stored - events.acknowledged
     note = (
         f"{extra} event(s) stored beyond those acknowledged: in flight when wrk stopped."
@@ -785,6 +812,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         else ""
     )
     print_report(results, found, args.connections, shape, note, rounds)
+    if hello.rate and recommendations.rate:
+        console.print(
+            f"GetRecommendations through /personalize: {protocol.rate / hello.rate:.0%} of the "
+            f"hello world, {protocol.rate / recommendations.rate:.0%} of GET recommendations; "
+            "by round: "
+            + ", ".join(
+                f"{result.rate / pair[0].rate:.0%}"
+                for result, pair in zip(protocol_rounds, rounds, strict=True)
+                if pair[0].rate
+            )
+        )
     print_in_process(costs, hello)
     return 0 if all(check.passed for check in found) else 1
 

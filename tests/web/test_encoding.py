@@ -114,3 +114,14 @@ def test_table_answers_reach_the_api_as_the_generic_encoding(
         assert response.status_code == 200, body
         items = body[body.index(b'"itemList":') + len(b'"itemList":') : -1]
         assert items == generic(list(answer.item_list))
+
+
+@pytest.mark.parametrize("count", [0, 1, len(SCORES)])
+def test_personalize_fragments_encode_to_their_records(count: int) -> None:
+    from srs.web.personalize_protocol import predicted_item, predicted_prefix, predicted_suffix
+
+    items = columns(SCORES[:count])
+    encoder = ItemListEncoder(predicted_prefix, predicted_suffix, predicted_item)
+    assert encoder.items(items) == orjson.dumps([predicted_item(item) for item in items])
+    silent = ItemColumns(CATALOGUE, items.positions, items.scores, items.reasons, ("",) * 3)
+    assert encoder.items(silent) == orjson.dumps([predicted_item(item) for item in silent])

@@ -611,3 +611,18 @@ def test_web_page_offers_the_named_filters(servers: Servers) -> None:
     with pytest.raises(urllib.error.HTTPError) as unknown:
         urllib.request.urlopen(f"{servers.local}/?user=user_000042&filter=nothing", timeout=30)
     assert unknown.value.code == 404
+
+
+def test_a_body_over_the_limit_is_refused_in_the_error_shape(servers: Servers) -> None:
+    body = json.dumps({"campaignArn": CAMPAIGN, "userId": "u" * 300_000}).encode()
+    call = urllib.request.Request(
+        f"{servers.local}/personalize/recommendations",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(call, timeout=30)
+
+    assert raised.value.code == 413
+    assert raised.value.headers["x-amzn-errortype"] == "InvalidInputException"

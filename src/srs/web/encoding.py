@@ -11,7 +11,7 @@ same (tested).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -54,21 +54,29 @@ class ItemListEncoder:
     concurrent request sees the old pair or the new one, never a mix.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        prefix: Callable[[ItemInfo], bytes] = item_prefix,
+        suffix: Callable[[str], bytes] = reason_suffix,
+        record: Callable[[RecommendedItem], dict[str, Any]] = item_json,
+    ) -> None:
+        """The fragments and records default to the REST API's item shape; another shape
+        (Personalize's PredictedItem) passes its own three, which must encode alike."""
+        self._prefix, self._suffix, self._record = prefix, suffix, record
         self._catalogue: tuple[Sequence[ItemInfo] | None, list[bytes]] = (None, [])
         self._reasons: tuple[Sequence[str] | None, list[bytes]] = (None, [])
 
     def _prefixes(self, catalogue: Sequence[ItemInfo]) -> list[bytes]:
         known, prefixes = self._catalogue
         if known is not catalogue:
-            prefixes = [item_prefix(item) for item in catalogue]
+            prefixes = [self._prefix(item) for item in catalogue]
             self._catalogue = (catalogue, prefixes)
         return prefixes
 
     def _suffixes(self, reason_texts: Sequence[str]) -> list[bytes]:
         known, suffixes = self._reasons
         if known is not reason_texts:
-            suffixes = [reason_suffix(text) for text in reason_texts]
+            suffixes = [self._suffix(text) for text in reason_texts]
             self._reasons = (reason_texts, suffixes)
         return suffixes
 
@@ -90,7 +98,7 @@ class ItemListEncoder:
         """The JSON array of ``items`` as fragments, joined once by the caller: pasting each
         item together first would copy every byte twice more."""
         if not isinstance(items, ItemColumns):
-            return [orjson.dumps([item_json(item) for item in items])]
+            return [orjson.dumps([self._record(item) for item in items])]
         count = len(items)
         if not count:
             return [b"[]"]

@@ -24,12 +24,12 @@ import enum
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from srs.catalogue_additions import AddedUser, CatalogueAdditions
 from srs.config import Settings
@@ -47,6 +47,7 @@ from srs.service import (
     RequestError,
 )
 from srs.web.context import web_context
+from srs.web.encoding import ItemListEncoder
 from srs.web.errors import ApiError
 
 MOUNT = "/personalize"
@@ -82,6 +83,11 @@ RECIPE_WORDS: tuple[tuple[tuple[str, ...], Recipe], ...] = (
 is user-personalization, the active model's own recipe."""
 
 
+RECIPE_CACHE_SIZE = 256
+_RECIPES: dict[str, Recipe] = {}
+"""Recipes of campaign ARNs seen, per process (see :func:`_solution_recipe`)."""
+
+
 class ProtocolError(Exception):
     """An answer in Personalize's error shape."""
 
@@ -106,6 +112,9 @@ class ProtocolContext:
     """Where PutItems and PutUsers write; None when the backend keeps no catalogue here."""
     access_keys: frozenset[str]
     """Access key IDs allowed to call; empty: any."""
+    encoder: ItemListEncoder = field(
+        default_factory=lambda: ItemListEncoder(predicted_prefix, predicted_suffix, predicted_item)
+    )
 
 
 def attach_personalize_protocol(
@@ -165,7 +174,13 @@ def recipe_for(name: str) -> Recipe:
 
 
 def _solution_recipe(body: Mapping[str, Any]) -> Recipe:
+    """The recipe of the request's campaign or recommender; remembered per ARN, since a
+    client sends the same one or two ARNs on every call."""
     campaign, recommender = body.get("campaignArn"), body.get("recommenderArn")
+    if campaign.__class__ is str and recommender is None:
+        known = _RECIPES.get(campaign)
+        if known is not None:
+            return known
     if campaign and recommender:
         raise invalid("give campaignArn or recommenderArn, not both")
     if not campaign and not recommender:
@@ -175,10 +190,16 @@ def _solution_recipe(body: Mapping[str, Any]) -> Recipe:
         if campaign
         else ("recommenderArn", recommender, "recommender")
     )
-    resource = parse_arn(_text(body, field), field)
+    text = _text(body, field)
+    resource = parse_arn(text, field)
     if resource.kind != kind:
         raise not_found(f"{field} {arn!r} names a {resource.kind}, not a {kind}")
-    return recipe_for(resource.name)
+    recipe = recipe_for(resource.name)
+    if field == "campaignArn":
+        if len(_RECIPES) >= RECIPE_CACHE_SIZE:
+            _RECIPES.clear()
+        _RECIPES[text] = recipe
+    return recipe
 
 
 def named_filter(arn: str, filters: NamedFilters) -> str:
@@ -199,7 +220,7 @@ def named_filter(arn: str, filters: NamedFilters) -> str:
 
 def _body() -> dict[str, Any]:
     """The JSON body; botocore always sends an object (``{}`` at least)."""
-    raw = request.get_data(cache=False)
+    raw = _raw_body(request.environ)
     try:
         body = orjson.loads(raw) if raw else {}
     except (orjson.JSONDecodeError, RecursionError) as exc:
@@ -207,6 +228,21 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid("the request body must be a JSON object")
     return body
+
+
+def _raw_body(environ: Mapping[str, Any]) -> bytes:
+    """The body's bytes, read straight from the server's stream when it declares its length,
+    as botocore's requests do: werkzeug's wrapped stream costs several microseconds per
+    request. The body limit is the app's (413), as werkzeug would apply it."""
+    declared = environ.get("CONTENT_LENGTH")
+    if not declared or not declared.isdigit():
+        return request.get_data(cache=False)
+    length = int(declared)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and length > limit:
+        raise RequestEntityTooLarge()
+    data: bytes = environ["wsgi.input"].read(length) if length else b""
+    return data
 
 
 def _text(body: Mapping[str, Any], field: str, required: bool = True) -> str:
@@ -285,31 +321,38 @@ def _metadata(item: RecommendedItem, columns: Sequence[str]) -> dict[str, str]:
     return {column: values[column.upper()] for column in columns}
 
 
-def _predicted(items: Sequence[RecommendedItem], columns: Sequence[str]) -> list[dict[str, Any]]:
-    """PredictedItem records: score only where the model has one, the reason as a list."""
-    listed: list[dict[str, Any]] = []
-    for item in items:
-        record: dict[str, Any] = {"itemId": item.item_id}
-        if item.score is not None:
-            record["score"] = item.score
-        if item.reason:
-            record["reason"] = [item.reason]
-        if columns:
-            record["metadata"] = _metadata(item, columns)
-        listed.append(record)
-    return listed
+def predicted_item(item: RecommendedItem) -> dict[str, Any]:
+    """A PredictedItem: the score only where the model has one, the reason as a list."""
+    record: dict[str, Any] = {"itemId": item.item_id}
+    if item.score is not None:
+        record["score"] = item.score
+    if item.reason:
+        record["reason"] = [item.reason]
+    return record
+
+
+def predicted_prefix(item: ItemInfo) -> bytes:
+    """:func:`predicted_item`'s JSON up to the score's value (see :mod:`srs.web.encoding`)."""
+    return b',{"itemId":' + orjson.dumps(item.item_id) + b',"score":'
+
+
+def predicted_suffix(reason: str) -> bytes:
+    """:func:`predicted_item`'s JSON after the score's value."""
+    return (b',"reason":' + orjson.dumps([reason]) if reason else b"") + b"}"
 
 
 def _answer(key: str, answer: Recommendations, columns: Sequence[str]) -> Response:
-    return Response(
-        orjson.dumps(
-            {
-                key: _predicted(answer.item_list, columns),
-                "recommendationId": answer.recommendation_id,
-            }
-        ),
-        mimetype="application/json",
-    )
+    """The answer's JSON; without metadata columns through the encoder's fragments, which
+    write an answer-table row without building a record per item."""
+    if columns:
+        listed = [
+            {**predicted_item(item), "metadata": _metadata(item, columns)}
+            for item in answer.item_list
+        ]
+        body = orjson.dumps({"recommendationId": answer.recommendation_id, key: listed})
+    else:
+        body = _context().encoder.answer(key, answer.item_list, answer.recommendation_id)
+    return Response(body, mimetype="application/json")
 
 
 def _no_content() -> Response:
