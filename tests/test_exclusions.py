@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from srs.data.history import InteractionHistory
-from srs.engine.filters import FilterError, IndexedFrame, parse_filter
+from srs.engine.filters.errors import FilterError
+from srs.engine.filters.evaluate import IndexedFrame, parse_filter
 from srs.exclusions import StoredExclusions
 from srs.local_service import history_rows
 

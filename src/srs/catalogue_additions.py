@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from srs.engine.filters import IndexedFrame
+from srs.engine.filters.evaluate import IndexedFrame
 from srs.events import ChangeCounter
 from srs.service import ItemInfo
 

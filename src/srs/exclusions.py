@@ -19,7 +19,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from srs.data.history import InteractionHistory, UserRows
-from srs.engine.filters import CodedText, FilterExpression, InteractionRows
+from srs.data.interaction_rows import CodedText, InteractionRows
+from srs.engine.filters.evaluate import FilterExpression
 
 IntArray = npt.NDArray[np.int64]
 

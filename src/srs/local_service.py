@@ -36,20 +36,15 @@ from srs.catalogue_additions import AddedItemsView, CatalogueAdditions
 from srs.config import Settings
 from srs.data.dataset_version import current_dataset
 from srs.data.history import InteractionHistory, UserRows
+from srs.data.interaction_rows import CodedText, InteractionRows
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import open_store, read_store_csv
 from srs.data.vocabulary import EventVocabulary, normalise_event_type
 from srs.engine.answers import AnswerTable, Ranked
 from srs.engine.base import BoolArray
 from srs.engine.errors import InvalidRequestError, ModelFormatError
-from srs.engine.filters import (
-    CodedText,
-    FilterError,
-    FilterExpression,
-    IndexedFrame,
-    InteractionRows,
-    parse_filter,
-)
+from srs.engine.filters.errors import FilterError
+from srs.engine.filters.evaluate import FilterExpression, IndexedFrame, parse_filter
 from srs.engine.model_store import LoadedModel, ModelStore, NoActiveModelError
 from srs.engine.persistence import FileStamps
 from srs.events import Event, EventStore, StoredEvent

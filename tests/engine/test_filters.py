@@ -8,27 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srs.engine.filters import (
+from srs.data.interaction_rows import CodedText, InteractionRows
+from srs.engine.filters.errors import FilterError, FilterSyntaxError, FilterValueError
+from srs.engine.filters.evaluate import IndexedFrame, parse_filter
+from srs.engine.filters.syntax import (
     DEFAULT_EXCLUDE_LAUNCHED,
     Action,
     AllOf,
     AnyOf,
-    CodedText,
     Comparison,
     ComparisonOperator,
     Dataset,
-    FilterError,
-    FilterSyntaxError,
-    FilterValueError,
-    IndexedFrame,
-    InteractionRows,
     Membership,
     Placeholder,
     StringValue,
-    parse_filter,
-    parse_filter_value,
-    parse_filter_values,
 )
+from srs.engine.filters.values import parse_filter_value, parse_filter_values
 
 FIELD_EXPECTED = "a field such as Items.CATEGORY or Interactions.EVENT_TYPE"
 ITEM_IDS = ["s3", "ec2", "rds", "efs", "athena", "lambda"]
