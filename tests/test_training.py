@@ -14,7 +14,8 @@ from srs.engine.errors import ModelFormatError
 from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import ACTIVE_KEY, ModelStore, NoActiveModelError
 from srs.engine.validation import validation_folds
-from srs.events import Event, EventStore
+from srs.events.event import Event
+from srs.events.store import EventStore
 from srs.training import (
     blend_decision,
     load_training_data,
@@ -252,3 +253,18 @@ def test_recorded_feedback_is_told_apart_from_the_prepared_data(data_dir: Path) 
     assert recorded.sum() == 1 and recorded[-1]
     part = data.interactions.iloc[::2]
     assert data.recorded(part).tolist() == [index == len(recorded) - 1 for index in part.index]
+
+
+def test_held_out_truth_is_random_where_timestamps_are_the_files_order(tmp_path: Path) -> None:
+    timed = train_and_activate(
+        settings_for(clustered_dataset(tmp_path / "timed", users=300)), tune=False
+    ).training
+    assert timed["heldout_split"].startswith("the newest 10%")
+    directory = clustered_dataset(tmp_path / "file-order", users=300)
+    interactions = directory / "dataset" / "interactions.csv"
+    frame = pd.read_csv(interactions)
+    step = frame.groupby("USER_ID").cumcount() * 60
+    frame.assign(TIMESTAMP=1_700_000_000 + step).to_csv(interactions, index=False)
+    untimed = train_and_activate(settings_for(directory), tune=False).training
+    assert untimed["heldout_split"].startswith("a random 10%")
+    assert "fixed step in file order" in untimed["heldout_split"]

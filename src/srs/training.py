@@ -19,7 +19,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from srs.engine.tuning import (
     judge_blend,
     search_folds,
 )
+from srs.engine.validation import timestamp_report
 from srs.engine.weights import EventWeights
 from srs.events import EventStore
 from srs.service import ItemInfo
@@ -83,6 +84,21 @@ class TrainingData:
         judgements always count (``weights.py``)."""
         first = len(self.interactions) - self.events
         return np.asarray(frame.index.to_numpy() >= first, dtype=bool)
+
+
+def held_out_metrics(
+    recipe: str,
+    weights: EventWeights,
+    parameters: Mapping[str, Any],
+    task: EvaluationTask,
+    data: TrainingData,
+) -> dict[str, float]:
+    """The metrics of a model fitted on the task's training part; the model is dropped on
+    return, so a large catalogue's weights are not held twice during the final fit."""
+    held_out = create_recipe(recipe, weights, **parameters).fit(
+        task.fit_frame, data.items, signed_rows=data.recorded(task.fit_frame)
+    )
+    return evaluate_model(held_out, task)
 
 
 def load_training_data(
@@ -193,8 +209,11 @@ def train_and_activate(
     parameters: dict[str, Any] = {}
     metrics: dict[str, float] = {}
     blending = blend and recipe in BLENDABLE_RECIPES
+    timestamps = timestamp_report(data.interactions)
     task = (
-        personalize_task(data.interactions, seed=seed) if (tune or evaluate or blending) else None
+        personalize_task(data.interactions, seed=seed, by_time=timestamps.informative)
+        if (tune or evaluate or blending)
+        else None
     )
     tuning: dict[str, Any] | None = None
     weights = event_weights(default_weighting(data.interactions))
@@ -214,14 +233,16 @@ def train_and_activate(
     quality: dict[str, Any] = {}
     if evaluate and task is not None:
         say("measuring on held-out users")
-        held_out = create_recipe(recipe, weights, **parameters).fit(
-            task.fit_frame, data.items, signed_rows=data.recorded(task.fit_frame)
-        )
-        measured = evaluate_model(held_out, task)
+        measured = held_out_metrics(recipe, weights, parameters, task, data)
         metrics = {name: measured[name] for name in PERSONALIZE_METRICS if name in measured}
         say("measuring popularity on the same held-out users")
         baseline = evaluate_model(create_recipe(BASELINE_RECIPE).fit(task.fit_frame), task)
         quality = judge_metrics(metrics, baseline, int(measured.get("users", 0)))
+        quality["heldout_split"] = (
+            "the newest 10% of each held-out user's interactions"
+            if timestamps.informative
+            else f"a random 10% of each held-out user's interactions ({timestamps.reason})"
+        )
 
     say("training on all data")
     model = create_recipe(recipe, weights, **parameters).fit(

@@ -74,6 +74,20 @@ def test_personalize_split_holds_out_users_and_their_newest_interactions() -> No
         assert given["TIMESTAMP"].max() < truth["TIMESTAMP"].min()
 
 
+def test_without_time_a_held_out_users_truth_is_a_random_share_not_the_last_rows() -> None:
+    rows = []
+    for user in range(40):
+        rows += [(f"u{user:02d}", f"i{n}", "viewed", 3.0, T0 + 100 * n) for n in range(12)]
+    data = frame(rows)
+    by_time = personalize_split(data, seed=3)
+    random = personalize_split(data, seed=3, by_time=False)
+    assert set(random.test_truth["USER_ID"]) == set(by_time.test_truth["USER_ID"])
+    assert random.test_truth.groupby("USER_ID").size().tolist() == [2] * 4
+    assert set(by_time.test_truth["ITEM_ID"]) == {"i10", "i11"}
+    assert set(random.test_truth["ITEM_ID"]) - {"i10", "i11"}
+    assert len(random.test_input) + len(random.test_truth) == len(by_time.test_input) + 8
+
+
 def test_a_held_out_user_keeps_at_least_one_interaction_as_input() -> None:
     data = frame(
         [(f"u{user}", f"i{n}", "viewed", 3.0, T0 + n) for user in range(5) for n in range(2)]

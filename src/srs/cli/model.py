@@ -116,6 +116,8 @@ def _print_metrics(training: dict[str, Any]) -> None:
     if not metrics:
         return
     users = training.get("heldout_users")
+    if training.get("heldout_split"):
+        click.echo(f"held out: {training['heldout_split']}")
     click.echo(f"  {'metric (held-out users: ' + str(users) + ')':<46} {'model':>8} {'popular':>8}")
     for name, value in metrics.items():
         popular = baseline.get(name)
@@ -211,7 +213,7 @@ def evaluate(ctx: click.Context, tune: bool, seed: int) -> None:
     from srs.data.store import open_store
     from srs.engine.comparison import evaluate_recipes
     from srs.engine.metrics import PERSONALIZE_METRICS
-    from srs.events import EventStore
+    from srs.events.store import EventStore
     from srs.training import load_training_data
 
     settings = settings_of(ctx)

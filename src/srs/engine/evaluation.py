@@ -52,9 +52,10 @@ def personalize_task(
     seed: int = 0,
     holdout_users: float = 0.1,
     holdout_fraction: float = 0.1,
+    by_time: bool = True,
 ) -> EvaluationTask:
     """Personalize's method (see ``splits.personalize_split``)."""
-    split = personalize_split(interactions, holdout_users, holdout_fraction, seed)
+    split = personalize_split(interactions, holdout_users, holdout_fraction, seed, by_time)
     return EvaluationTask(split.train, split.test_input, split.test_truth)
 
 

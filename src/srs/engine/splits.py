@@ -42,12 +42,16 @@ def personalize_split(
     holdout_users: float = DEFAULT_HOLDOUT_USERS,
     holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION,
     seed: int = 0,
+    by_time: bool = True,
 ) -> PersonalizeSplit:
     """Hold out ``holdout_users`` of the users; split each one's rows by time.
 
     Only users with at least two interactions can be held out (one to give, one to predict).
     Each held-out user keeps ``ceil(holdout_fraction · n)`` newest rows as truth, at most
-    ``n − 1``; rows with equal timestamps keep their order in the frame.
+    ``n − 1``; rows with equal timestamps keep their order in the frame. Without ``by_time``
+    the truth rows are a random share of the user's rows instead: where timestamps are the
+    file's order, "newest" would only mean "listed last", and a figure measured on that says
+    more about the file than about the model.
     """
     if not 0 < holdout_users < 1 or not 0 < holdout_fraction < 1:
         raise InvalidRequestError(
@@ -62,7 +66,8 @@ def personalize_split(
     held = rng.choice(eligible, size=min(wanted, len(eligible)), replace=False)
     is_held = users.isin(set(held.tolist())).to_numpy()
     held_rows = interactions[is_held]
-    order = np.lexsort((np.arange(len(held_rows)), held_rows[TIMESTAMP].to_numpy(), users[is_held]))
+    when = held_rows[TIMESTAMP].to_numpy() if by_time else rng.random(len(held_rows))
+    order = np.lexsort((np.arange(len(held_rows)), when, users[is_held]))
     ordered = held_rows.iloc[order]
     ordered_users = ordered[USER_ID].astype(str)
     position = ordered_users.groupby(ordered_users, sort=False).cumcount().to_numpy()
