@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from srs.activity import LogCounts, summarize_counts
-from srs.events import Event, EventStore
+from srs.events.event import Event
+from srs.events.store import EventStore
 
 START = 1_700_000_000
 ITEMS = 150

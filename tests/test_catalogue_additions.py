@@ -11,7 +11,7 @@ import pytest
 from srs.catalogue_additions import AddedItemsView, AddedUser, CatalogueAdditions
 from srs.config import load_settings
 from srs.data.store import open_store
-from srs.events import Event
+from srs.events.event import Event
 from srs.local_service import NEW_ITEM_REASON, LocalRecommendationService
 from srs.service import ItemInfo, RequestError
 from srs.training import load_training_data, train_and_activate

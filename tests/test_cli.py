@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from srs.cli import USER_ERROR_EXIT, main
-from srs.events import Event, EventStore
+from srs.events.event import Event
+from srs.events.store import EventStore
 
 
 @pytest.fixture

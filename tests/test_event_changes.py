@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from srs.events import (
-    CHANGES_SUFFIX,
-    NEW_ROWS_BY_USER,
-    ChangeCounter,
-    Event,
-    EventStore,
-    EventStoreError,
-)
+from srs.events.change_counter import ChangeCounter
+from srs.events.event import Event, EventStoreError
+from srs.events.store import CHANGES_SUFFIX, NEW_ROWS_BY_USER, EventStore
 
 
 @pytest.fixture
@@ -168,7 +163,7 @@ def test_after_a_writer_died_mid_write_readers_ask_sqlite(store: EventStore) -> 
 SHOW_ON_EACH_LINE = """
 import sys
 from pathlib import Path
-from srs.events import EventStore
+from srs.events.store import EventStore
 store = EventStore(Path(sys.argv[1]))
 def show():
     print([e.item_id for e in store.recent('u1')], store.count('u1'), store.count('u2'), flush=True)

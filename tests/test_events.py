@@ -13,15 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from srs.events import (
-    NEUTRAL_EVENT_VALUE,
-    Event,
-    EventError,
-    EventStore,
-    EventStoreError,
-    GroupCommit,
-    Row,
-)
+from srs.events.event import NEUTRAL_EVENT_VALUE, Event, EventError, EventStoreError
+from srs.events.group_commit import GroupCommit, Row
+from srs.events.store import EventStore
 
 
 @pytest.fixture
@@ -66,7 +60,7 @@ def test_file_is_in_wal_mode(store: EventStore) -> None:
 def test_another_process_sees_an_event_as_soon_as_put_returns(store: EventStore) -> None:
     store.put_events("u1", "s1", clicks("svc-7"))
     code = (
-        "import sys; from pathlib import Path; from srs.events import EventStore;"
+        "import sys; from pathlib import Path; from srs.events.store import EventStore;"
         "print(EventStore(Path(sys.argv[1])).recent('u1')[0].item_id)"
     )
     seen = subprocess.run(

@@ -19,7 +19,8 @@ from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
 from srs.engine.model_store import LoadedModel, ModelStore
 from srs.engine.persistence import IN_MEMORY_MAX_BYTES
-from srs.events import Event, EventStore
+from srs.events.event import Event
+from srs.events.store import EventStore
 from srs.local_service import MODEL_CHECK_SECONDS, LocalRecommendationService, recommendation_id
 from srs.service import NotFoundError, NotReadyError, RequestError
 from srs.training import train_and_activate

@@ -150,7 +150,7 @@ def batch_service(settings: Settings, s3_client: Any | None = None) -> Recommend
     from srs.aws.clients import make_clients
     from srs.aws.state import DeploymentState
     from srs.data.store import S3Store
-    from srs.events import EventStore
+    from srs.events.store import EventStore
 
     state = DeploymentState.load(settings.aws_state_path)
     key, bucket = state.get("batch_output_key"), state.get("bucket")

@@ -4,10 +4,10 @@ The catalogue a worker serves comes from the prepared ``items.csv`` and the acti
 neither changes while the server runs. Items a client adds go to a SQLite file beside the
 events, so every worker sees them, and ``srs train`` folds them into the next model's
 catalogue. Workers learn that something was added the way they learn of new events: each
-write moves a :class:`srs.events.ChangeCounter` (an 8-byte file all workers map), and a
-worker reads the table again only when that value moved, so a request pays a memory read,
-not a query. Writers hold an exclusive ``flock`` around the transaction and the counter, so
-two writers in different processes cannot both move it to the same value.
+write moves a :class:`srs.events.change_counter.ChangeCounter` (an 8-byte file all workers
+map), and a worker reads the table again only when that value moved, so a request pays a
+memory read, not a query. Writers hold an exclusive ``flock`` around the transaction and the
+counter, so two writers in different processes cannot both move it to the same value.
 
 An item's properties are its Items-schema fields in camelCase, as PutItems sends them
 (``serviceName``, ``category``, ``description``); a user's are kept as sent: SRS has no user
@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from srs.engine.filters.evaluate import IndexedFrame
-from srs.events import ChangeCounter
+from srs.events.change_counter import ChangeCounter
 from srs.service import ItemInfo
 
 ADDITIONS_FILE = "catalogue_additions.sqlite"

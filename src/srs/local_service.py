@@ -47,7 +47,8 @@ from srs.engine.filters.errors import FilterError
 from srs.engine.filters.evaluate import FilterExpression, IndexedFrame, parse_filter
 from srs.engine.model_store import LoadedModel, ModelStore, NoActiveModelError
 from srs.engine.persistence import FileStamps
-from srs.events import Event, EventStore, StoredEvent
+from srs.events.event import Event, StoredEvent
+from srs.events.store import EventStore
 from srs.exclusions import StoredExclusions
 from srs.service import (
     MAX_RANKING_INPUTS,

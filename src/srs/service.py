@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from srs.errors import SRSError
-from srs.events import Event
+from srs.events.event import Event
 
 MAX_RESULTS = 500  # GetRecommendations' limit
 DEFAULT_RESULTS = 25
@@ -190,8 +190,8 @@ class RecommendationService(Protocol):
     def similar(self, item_id: str, num_results: int = DEFAULT_RESULTS) -> Recommendations: ...
 
     def put_events(self, user_id: str, session_id: str, events: Sequence[Event]) -> None:
-        """Every backend refuses a batch ``srs.events.check_batch`` refuses, before anything is
-        stored or sent: callers other than the API (pages, scripts) rely on it."""
+        """Every backend refuses a batch ``srs.events.event.check_batch`` refuses, before
+        anything is stored or sent: callers other than the API (pages, scripts) rely on it."""
         ...
 
     def history(self, user_id: str, limit: int = 50, offset: int = 0) -> HistoryPage: ...

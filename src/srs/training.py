@@ -48,7 +48,7 @@ from srs.engine.tuning import (
 )
 from srs.engine.validation import timestamp_report
 from srs.engine.weights import EventWeights
-from srs.events import EventStore
+from srs.events.store import EventStore
 from srs.service import ItemInfo
 
 INTERACTION_DTYPES = {

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from srs.backends import batch_service, open_service, personalize_service
 from srs.config import ConfigError, load_settings
-from srs.events import EventStore
+from srs.events.store import EventStore
 from srs.local_service import LocalRecommendationService
 from srs.service import NotReadyError
 from srs.web import create_app

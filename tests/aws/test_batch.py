@@ -23,7 +23,7 @@ from srs.aws.batch import (
 from srs.aws.polling import ResourceFailedError
 from srs.aws.state import DeploymentState
 from srs.data.store import S3Store
-from srs.events import Event
+from srs.events.event import Event
 from srs.service import HistoryPage, ItemInfo, NotReadyError
 
 VERSION = arn("solution", "srs-solution/1a2b3c4d")

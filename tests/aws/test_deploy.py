@@ -48,7 +48,7 @@ from srs.aws.personalize_service import PersonalizeRecommendationService
 from srs.aws.personalize_setup import PersonalizeOptions
 from srs.aws.role import access_policy
 from srs.aws.state import DeploymentMismatchError, DeploymentState
-from srs.events import Event
+from srs.events.event import Event
 from srs.service import HistoryPage, ItemInfo
 
 ClientsFactory = Callable[[str], AwsClients]

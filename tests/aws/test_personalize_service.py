@@ -14,7 +14,7 @@ from srs.aws.personalize_service import (
     PersonalizeRecommendationService,
     catalog_from_frame,
 )
-from srs.events import Event
+from srs.events.event import Event
 from srs.service import HistoryEntry, HistoryPage, ItemInfo, NotReadyError, RequestError
 
 CAMPAIGN = arn("campaign", "srs-campaign")

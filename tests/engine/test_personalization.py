@@ -17,7 +17,7 @@ from srs.engine import (
 )
 from srs.engine.blending import zscore_unseen
 from srs.engine.personalization import zscore_row
-from srs.events import Event
+from srs.events.event import Event
 
 SERVERLESS_PARTIAL = "serverless_00"  # uses s3 and lambda, not dynamo
 

@@ -22,7 +22,7 @@ from srs.aws.naming import TAG_KEY
 from srs.aws.polling import Pacing, Report, ResourceFailedError, is_failed, wait_until_active
 from srs.aws.state import DeploymentState
 from srs.data.store import DataStore
-from srs.events import Event
+from srs.events.event import Event
 from srs.service import (
     HistoryPage,
     ItemInfo,

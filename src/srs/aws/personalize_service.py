@@ -18,7 +18,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from srs.aws.errors import error_code, message_text
-from srs.events import Event, EventError, check_batch
+from srs.events.event import Event, EventError, check_batch
 from srs.service import (
     MAX_RANKING_INPUTS,
     HistoryPage,

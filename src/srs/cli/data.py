@@ -220,7 +220,7 @@ def events() -> None:
 @click.pass_context
 def export_events(ctx: click.Context, output: Path | None) -> None:
     """Write every stored event in Personalize's interactions CSV format."""
-    from srs.events import EventStore
+    from srs.events.store import EventStore
 
     settings = settings_of(ctx)
     if not settings.events_path.exists():
@@ -242,7 +242,7 @@ def export_events(ctx: click.Context, output: Path | None) -> None:
 @click.pass_context
 def compact_events(ctx: click.Context, older_than: int) -> None:
     """Delete old events, keep the data page's counts in step and shrink the file."""
-    from srs.events import EventStore
+    from srs.events.store import EventStore
 
     settings = settings_of(ctx)
     if not settings.events_path.exists():

@@ -7,18 +7,13 @@ lets the next recommendation react at once.
 
 Writes are grouped so that the sync, not the request rate, sets the pace. Within a
 process, calls that arrive while a commit is in progress share the next transaction
-(:class:`GroupCommit`): one sync acknowledges them all, and each caller still returns
-only after the commit holding its events. Across processes, writers queue on an
-exclusive ``flock`` of a lock file beside the database before they begin: the kernel
-wakes the next one the moment the lock is free, where SQLite's own busy handler would
-sleep and retry with growing pauses (tens of milliseconds under contention).
+(:class:`GroupCommit`). Across processes, writers queue on an exclusive ``flock`` of a
+lock file beside the database before they begin: the kernel wakes the next one the moment
+the lock is free, where SQLite's own busy handler would sleep and retry with growing pauses.
 
-Every recommendation asks for the user's recent events, and almost every user has none.
-Asking SQLite costs about 30 µs a request; reading one integer from shared memory costs
-well under 1 µs. So writers also bump a :class:`ChangeCounter`, an 8-byte file beside the
-database mapped by every process, around each transaction, and each process keeps the set
-of users that have events together with the counter value it reflects. While the counter
-has not moved, nothing has been committed since, and the set answers "no events" from
+Writers also bump a :class:`ChangeCounter` around each transaction, and each process keeps
+the set of users that have events together with the counter value it reflects. While the
+counter has not moved, nothing has been committed since, and the set answers "no events" from
 memory; once it moves, the next read first fetches the rows added since, so an event is
 still seen by every process as soon as ``put_events`` returns. It follows that events must
 be written through :class:`EventStore`: a row inserted by any other program does not move
@@ -33,10 +28,8 @@ import fcntl
 import itertools
 import logging
 import math
-import mmap
 import os
 import sqlite3
-import struct
 import threading
 import time
 from collections import Counter
@@ -47,12 +40,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.csv as pcsv
 
-from srs.data.prepare import INTERACTIONS_ARROW_SCHEMA
-from srs.data.store import atomic_file
-from srs.errors import SRSError
-from srs.event_rules import stored_event_problem, timestamp_problem, value_problem
+from srs.event_rules import stored_event_problem
+from srs.events.change_counter import ChangeCounter
+from srs.events.event import Event, StoredEvent, check_batch
+from srs.events.export import write_interactions_csv
+from srs.events.group_commit import GroupCommit, Row
 
 LOG = logging.getLogger(__name__)
 
@@ -60,11 +53,6 @@ EVENTS_FILE = "events.sqlite"
 WRITER_LOCK_SUFFIX = ".writer-lock"
 CHANGES_SUFFIX = ".changes"
 BUSY_TIMEOUT_SECONDS = 30.0
-MAX_EVENTS_PER_CALL = 10  # PutEvents' limit
-MAX_ID_LENGTH = 256
-# PutEvents makes eventValue optional but Personalize's EVENT_VALUE column is a float;
-# an event sent without one gets the neutral midpoint of the 1–5 rating scale.
-NEUTRAL_EVENT_VALUE = 3.0
 
 # AUTOINCREMENT: an ID is never given again, even after its row is deleted (an undo). Readers
 # learn of new rows as those above the last ID they saw; a reused ID would hide a new row.
@@ -108,71 +96,6 @@ _COLUMNS = "id, user_id, session_id, event_type, item_id, event_value, sent_at, 
 NEW_ROWS_BY_USER = "SELECT user_id, max(id) FROM events NOT INDEXED WHERE id > ? GROUP BY user_id"
 
 
-class EventError(SRSError):
-    """An event that cannot be accepted; the message names the event and field."""
-
-
-class EventStoreError(SRSError):
-    """Valid events that could not be stored (disk full, database locked too long)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One PutEvents eventList entry, after validation."""
-
-    event_type: str
-    item_id: str
-    sent_at: int
-    event_value: float = NEUTRAL_EVENT_VALUE
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """An event as stored, with who sent it; ``id`` orders events globally and names one to
-    undo (:meth:`EventStore.delete_event`)."""
-
-    id: int
-    user_id: str
-    session_id: str
-    event_type: str
-    item_id: str
-    event_value: float
-    sent_at: int
-
-
-def _check_id(name: str, value: str) -> None:
-    if not value.strip():
-        raise EventError(f"{name} is blank")
-    if len(value) > MAX_ID_LENGTH:
-        raise EventError(f"{name} is longer than {MAX_ID_LENGTH} characters")
-
-
-def check_batch(
-    user_id: str, session_id: str, events: Sequence[Event], now: float | None = None
-) -> None:
-    """PutEvents' rules: 1–10 events, non-blank IDs, and each time and value within
-    :mod:`srs.event_rules` (``now`` defaults to the clock), so nothing that would overflow
-    SQLite or break a date is ever stored. One bad event refuses the whole call."""
-    _check_id("userId", user_id)
-    _check_id("sessionId", session_id)
-    if not 1 <= len(events) <= MAX_EVENTS_PER_CALL:
-        raise EventError(
-            f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events, got {len(events)}"
-        )
-    clock = time.time() if now is None else now
-    for index, event in enumerate(events):
-        _check_id(f"eventList[{index}].eventType", event.event_type)
-        _check_id(f"eventList[{index}].itemId", event.item_id)
-        problem = timestamp_problem(event.sent_at, clock)
-        if problem is not None:
-            raise EventError(f"eventList[{index}].sentAt {problem} (value {event.sent_at!r})")
-        problem = value_problem(event.event_type, event.event_value)
-        if problem is not None:
-            raise EventError(
-                f"eventList[{index}].eventValue {problem} (value {event.event_value!r})"
-            )
-
-
 class _Quarantine:
     """Stored rows that break the rules, left in the table but never used.
 
@@ -194,71 +117,6 @@ class _Quarantine:
         if first:
             LOG.warning("events: row %s skipped (left in place): %s", row_id, problem)
         return False
-
-
-Row = tuple[str, str, str, str, float, int, float]
-"""One events-table row: user, session, event type, item, value, sent at, received at."""
-
-
-class _Batch:
-    """Rows that go into one transaction, and how it ended, for the callers waiting on it."""
-
-    __slots__ = ("done", "error", "rows")
-
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
-        self.done = False
-        self.error: BaseException | None = None
-
-
-class GroupCommit:
-    """Concurrent writers of one process share transactions, so one sync serves many calls.
-
-    A caller adds its rows to the pending batch. If no commit is running it leads: it takes
-    the batch and writes it in one transaction. Callers that arrive meanwhile fill the next
-    batch and wait; when the commit ends, one of them leads that batch. Nobody returns
-    before the commit that holds its rows has returned, and a failed commit fails exactly
-    the calls it held. There is no background thread: the callers themselves take turns.
-    """
-
-    def __init__(self, write: Callable[[list[Row]], None]) -> None:
-        self._write = write
-        self._changed = threading.Condition()
-        self._pending = _Batch()
-        self._committing = False
-
-    @property
-    def waiting_rows(self) -> int:
-        """Rows queued for the next commit (while one is running), e.g. for monitoring."""
-        with self._changed:
-            return len(self._pending.rows)
-
-    def submit(self, rows: Sequence[Row]) -> None:
-        with self._changed:
-            batch = self._pending
-            batch.rows.extend(rows)
-            while self._committing and not batch.done:
-                self._changed.wait()
-            if not batch.done:  # nothing is committing and this batch is still pending: lead
-                self._committing = True
-                self._pending = _Batch()
-        if batch.done:
-            if batch.error is not None:
-                raise EventStoreError(f"events not stored: {batch.error}") from batch.error
-            return
-        try:
-            self._write(batch.rows)
-        except Exception as exc:
-            batch.error = exc
-            raise EventStoreError(f"events not stored: {exc}") from exc
-        except BaseException as exc:  # interrupted: the waiting calls fail, this one unwinds
-            batch.error = exc
-            raise
-        finally:
-            with self._changed:
-                batch.done = True
-                self._committing = False
-                self._changed.notify_all()
 
 
 class _WriterLock:
@@ -290,62 +148,6 @@ class _WriterLock:
         if self._descriptor is not None and self._pid == os.getpid():
             os.close(self._descriptor)
         self._descriptor = None
-
-
-# Little-endian like the file on every host we run on, so struct uses its native 8-byte
-# copy: the aligned word is read and written in one access and never seen half-updated.
-_COUNTER = struct.Struct("<Q")
-
-
-class ChangeCounter:
-    """A shared count of write transactions that tells readers whether anything was committed.
-
-    A seqlock: a writer holding the writer lock makes the value odd before it begins and even
-    again once its transaction has ended, whether committed or rolled back, before its callers
-    are answered. A reader that finds the same even value as before therefore knows that no
-    commit has ended since. A writer that dies mid-way leaves the value odd, which readers
-    treat as "ask SQLite"; the next writer steps over it (+2) so it stays odd until that
-    writer ends. The file is only ever grown, never truncated: shrinking a mapped file would
-    crash every process that reads it.
-
-    Unlike the writer lock's descriptor, the mapping is kept by a forked child: a shared
-    mapping stays shared with the file in both processes, and not asking for the process ID
-    on every read saves a system call (a quarter of a microsecond here) per request.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._mapping: mmap.mmap | None = None
-
-    def _map(self) -> mmap.mmap:
-        if self._mapping is None:
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                if os.fstat(descriptor).st_size < _COUNTER.size:
-                    os.ftruncate(descriptor, _COUNTER.size)  # new bytes are zeros
-                self._mapping = mmap.mmap(descriptor, _COUNTER.size)
-            finally:
-                os.close(descriptor)  # the mapping keeps the file
-        return self._mapping
-
-    def value(self) -> int:
-        return int(_COUNTER.unpack_from(self._map())[0])
-
-    def begin(self) -> None:
-        """Call holding the writer lock, before the transaction begins."""
-        mapping = self._map()
-        value = _COUNTER.unpack_from(mapping)[0]
-        _COUNTER.pack_into(mapping, 0, value + 1 if value % 2 == 0 else value + 2)
-
-    def end(self) -> None:
-        """Call still holding the writer lock, once the transaction has ended either way."""
-        mapping = self._map()
-        _COUNTER.pack_into(mapping, 0, _COUNTER.unpack_from(mapping)[0] + 1)
-
-    def close(self) -> None:
-        if self._mapping is not None:
-            self._mapping.close()
-        self._mapping = None
 
 
 class _UsersWithEvents:
@@ -729,16 +531,4 @@ class EventStore:
 
     def export_csv(self, target: Path) -> int:
         """Write every event as an interactions CSV Personalize imports as is; returns rows."""
-        rows = 0
-        with (
-            atomic_file(target, str(target)) as stream,
-            pcsv.CSVWriter(
-                stream,
-                INTERACTIONS_ARROW_SCHEMA,
-                write_options=pcsv.WriteOptions(quoting_style="needed"),
-            ) as writer,
-        ):
-            for table in self.iter_batches():
-                writer.write_table(table.cast(INTERACTIONS_ARROW_SCHEMA))
-                rows += table.num_rows
-        return rows
+        return write_interactions_csv(self.iter_batches(), target)
