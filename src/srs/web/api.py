@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import orjson
 from flask import Blueprint, Response, request
 from werkzeug.routing import PathConverter
@@ -276,7 +277,12 @@ def catalog_item_json(item: ItemInfo) -> dict[str, Any]:
 
 
 def plain_json(value: object) -> Any:
-    """Model parameters may hold numpy scalars or tuples; JSON wants plain values."""
+    """Model parameters may hold numpy scalars or tuples; JSON wants plain values.
+
+    Numpy scalars are unwrapped first: ``np.float64`` subclasses ``float``, yet orjson refuses it.
+    """
+    if isinstance(value, np.generic):
+        return plain_json(value.item())
     if value is None or isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, Mapping):
