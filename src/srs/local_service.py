@@ -644,6 +644,25 @@ class LocalRecommendationService:
             return self._with_added(answer, count, serving, user_id, events, filter, filter_values)
         return answer
 
+    def popular(
+        self,
+        user_id: str | None,
+        num_results: int = 25,
+        filter: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+    ) -> Recommendations:
+        """The most used items, as a popularity-count campaign answers; with a user, the
+        default filter and ``filter`` keep out what they keep out of that user's answers."""
+        count = check_num_results(num_results)
+        serving = self._active()
+        user = user_id or ""
+        events = self._events.recent(user, RECENT_EVENTS) if user_id else []
+        exclude = self._exclusions(serving, user, events, filter, filter_values)
+        answer = self._answer(serving.model.recipe.popular_ranked(count, exclude=exclude))
+        if len(answer.item_list) < count:
+            return self._with_added(answer, count, serving, user, events, filter, filter_values)
+        return answer
+
     def rank(self, user_id: str, item_ids: Sequence[str]) -> Recommendations:
         if not 1 <= len(item_ids) <= MAX_RANKING_INPUTS:
             raise RequestError(

@@ -626,3 +626,23 @@ def test_a_body_over_the_limit_is_refused_in_the_error_shape(servers: Servers) -
 
     assert raised.value.code == 413
     assert raised.value.headers["x-amzn-errortype"] == "InvalidInputException"
+
+
+def test_popularity_campaign_answers_the_most_used_items(servers: Servers, runtime: Any) -> None:
+    popularity = f"{PREFIX}:campaign/aws-popularity-count"
+
+    anyone = runtime.get_recommendations(campaignArn=popularity, numResults=10)
+    filtered = runtime.get_recommendations(
+        campaignArn=popularity,
+        userId="user_000043",
+        numResults=50,
+        filterArn=f"{PREFIX}:filter/no-storage",
+        metadataColumns={"ITEMS": ["CATEGORY"]},
+    )
+
+    newcomer = "/api/v1/users/never-seen-before/recommendations?numResults=10"
+    assert ids(anyone) == api_ids(servers.local, newcomer)
+    assert {tuple(item["reason"]) for item in anyone["itemList"]} == {("popular",)}
+    assert all(item["metadata"]["CATEGORY"] != "Storage" for item in filtered["itemList"])
+    scores = [item["score"] for item in filtered["itemList"]]
+    assert scores == sorted(scores, reverse=True)

@@ -632,6 +632,13 @@ class Recipe(abc.ABC):
             for position in top.tolist()
         ]
 
+    def popular_ranked(
+        self, num_results: int = DEFAULT_RESULTS, *, exclude: Exclude = None
+    ) -> Ranked:
+        """Personalize's popularity-count answer from any model: the catalogue by how many
+        users used each item (ties in catalogue order), scores summing to 1 over it."""
+        return self._popular_ranked(check_num_results(num_results), self.catalogue.mask(exclude))
+
     def _popular(self, count: int, mask: BoolArray | None) -> list[ScoredItem]:
         return self._popular_ranked(count, mask).scored_items()
 

@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
@@ -73,11 +73,13 @@ class Recipe(enum.Enum):
     USER_PERSONALIZATION = "user-personalization"
     SIMILAR_ITEMS = "similar-items"
     PERSONALIZED_RANKING = "personalized-ranking"
+    POPULARITY = "popularity-count"
 
 
 RECIPE_WORDS: tuple[tuple[tuple[str, ...], Recipe], ...] = (
     (("similar-items", "sims", "more-like", "related-items"), Recipe.SIMILAR_ITEMS),
     (("personalized-ranking", "ranking"), Recipe.PERSONALIZED_RANKING),
+    (("popularity", "most-popular", "most-viewed", "best-sellers"), Recipe.POPULARITY),
 )
 """Words in a campaign's or recommender's name and the recipe that answers it; any other name
 is user-personalization, the active model's own recipe."""
@@ -86,6 +88,19 @@ is user-personalization, the active model's own recipe."""
 RECIPE_CACHE_SIZE = 256
 _RECIPES: dict[str, Recipe] = {}
 """Recipes of campaign ARNs seen, per process (see :func:`_solution_recipe`)."""
+
+
+@runtime_checkable
+class PopularitySource(Protocol):
+    """A service that can answer as a popularity-count campaign (the local engine can)."""
+
+    def popular(
+        self,
+        user_id: str | None,
+        num_results: int = DEFAULT_RESULTS,
+        filter: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+    ) -> Recommendations: ...
 
 
 class ProtocolError(Exception):
@@ -383,6 +398,9 @@ def get_recommendations() -> Response:
             raise invalid("filters on similar-items campaigns are not supported by SRS")
         return _answer("itemList", service.similar(item_id, count), columns)
     user_id = _text(body, "userId", required=False)
+    if recipe is Recipe.POPULARITY and isinstance(service, PopularitySource):
+        answer = service.popular(user_id or None, count, expression, values)
+        return _answer("itemList", answer, columns)
     if not user_id:
         raise invalid("userId is required by a user-personalization campaign")
     answer = service.recommend(user_id, count, filter=expression, filter_values=values)
