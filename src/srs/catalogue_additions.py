@@ -4,7 +4,7 @@ The catalogue a worker serves comes from the prepared ``items.csv`` and the acti
 neither changes while the server runs. Items a client adds go to a SQLite file beside the
 events, so every worker sees them, and ``srs train`` folds them into the next model's
 catalogue. Workers learn that something was added the way they learn of new events: each
-write moves a :class:`srs.events.change_counter.ChangeCounter` (an 8-byte file all workers
+write moves a :class:`srs.events.change_counter.ChangeCounter` (a small file all workers
 map), and a worker reads the table again only when that value moved, so a request pays a
 memory read, not a query. Writers hold an exclusive ``flock`` around the transaction and the
 counter, so two writers in different processes cannot both move it to the same value.

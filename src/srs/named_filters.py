@@ -53,19 +53,28 @@ def filter_arn(name: str, region: str = DEFAULT_REGION) -> str:
     return f"arn:aws:personalize:{region}:{LOCAL_ACCOUNT}:filter/{name}"
 
 
-def name_from_arn(arn: str) -> str | None:
-    """The filter name of a ``…:filter/NAME`` ARN, or None when ``arn`` names no filter.
+def personalize_resource(arn: str) -> tuple[str, str] | None:
+    """The kind and name of ``arn:PARTITION:personalize:REGION:ACCOUNT:KIND/NAME``, or None
+    when ``arn`` is not a Personalize resource's ARN.
 
     Any partition, region and account is accepted: code written against a real account keeps
-    its ARNs, and only the name selects the filter.
+    its ARNs, and only the kind and the name matter locally.
     """
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "personalize":
         return None
     kind, slash, name = parts[5].partition("/")
-    if kind != "filter" or not slash or not NAME_PATTERN.fullmatch(name):
+    if not slash or not name:
         return None
-    return name
+    return kind, name
+
+
+def name_from_arn(arn: str) -> str | None:
+    """The filter name of a ``…:filter/NAME`` ARN, or None when ``arn`` names no filter."""
+    resource = personalize_resource(arn)
+    if resource is None or resource[0] != "filter" or not NAME_PATTERN.fullmatch(resource[1]):
+        return None
+    return resource[1]
 
 
 def check_name(name: str) -> str:

@@ -36,7 +36,12 @@ from srs.config import Settings
 from srs.engine.filters import FilterError
 from srs.errors import SRSError
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, EventError
-from srs.named_filters import NamedFilters, UnknownFilterError, name_from_arn
+from srs.named_filters import (
+    NamedFilters,
+    UnknownFilterError,
+    name_from_arn,
+    personalize_resource,
+)
 from srs.service import (
     DEFAULT_RESULTS,
     ItemInfo,
@@ -170,13 +175,10 @@ class ResourceName:
 
 def parse_arn(arn: str, field: str) -> ResourceName:
     """``arn:PARTITION:personalize:REGION:ACCOUNT:KIND/NAME``; any region and account."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "personalize":
-        raise invalid(f"{field} {arn!r} is not a Personalize ARN")
-    kind, slash, name = parts[5].partition("/")
-    if not slash or not name:
-        raise invalid(f"{field} {arn!r} names no resource (expected KIND/NAME after the account)")
-    return ResourceName(kind, name)
+    resource = personalize_resource(arn)
+    if resource is None:
+        raise invalid(f"{field} {arn!r} is not a Personalize ARN (…:personalize:…:KIND/NAME)")
+    return ResourceName(*resource)
 
 
 def recipe_for(name: str) -> Recipe:
