@@ -263,8 +263,9 @@ def test_held_out_truth_is_random_where_timestamps_are_the_files_order(tmp_path:
     directory = clustered_dataset(tmp_path / "file-order", users=300)
     interactions = directory / "dataset" / "interactions.csv"
     frame = pd.read_csv(interactions)
+    user = frame["USER_ID"].str[1:].astype(int) * 100_000
     step = frame.groupby("USER_ID").cumcount() * 60
-    frame.assign(TIMESTAMP=1_700_000_000 + step).to_csv(interactions, index=False)
+    frame.assign(TIMESTAMP=1_700_000_000 + user + step).to_csv(interactions, index=False)
     untimed = train_and_activate(settings_for(directory), tune=False).training
     assert untimed["heldout_split"].startswith("a random 10%")
     assert "fixed step in file order" in untimed["heldout_split"]
