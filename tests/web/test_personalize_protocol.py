@@ -646,3 +646,20 @@ def test_popularity_campaign_answers_the_most_used_items(servers: Servers, runti
     assert all(item["metadata"]["CATEGORY"] != "Storage" for item in filtered["itemList"])
     scores = [item["score"] for item in filtered["itemList"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_proxy_refuses_unsigned_calls_and_has_no_items_dataset(servers: Servers) -> None:
+    unsigned = urllib.request.Request(
+        f"{servers.proxy}/personalize/recommendations",
+        data=json.dumps({"campaignArn": CAMPAIGN, "userId": "user_000052"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(unsigned, timeout=30)
+    assert raised.value.code == 403
+    assert raised.value.headers["x-amzn-errortype"] == "UnrecognizedClientException"
+
+    proxy_events = client("personalize-events", servers.proxy, key=PROXY_KEY)
+    with pytest.raises(proxy_events.exceptions.ResourceNotFoundException) as missing:
+        proxy_events.put_items(datasetArn=ITEMS_DATASET, items=[{"itemId": "svc-x"}])
+    assert "no Items or Users dataset" in error_of(missing)[2]
