@@ -663,3 +663,16 @@ def test_proxy_refuses_unsigned_calls_and_has_no_items_dataset(servers: Servers)
     with pytest.raises(proxy_events.exceptions.ResourceNotFoundException) as missing:
         proxy_events.put_items(datasetArn=ITEMS_DATASET, items=[{"itemId": "svc-x"}])
     assert "no Items or Users dataset" in error_of(missing)[2]
+
+
+def test_similar_page_served_through_the_personalize_backend(servers: Servers) -> None:
+    source = api_ids(servers.local, "/api/v1/users/user_000053/recommendations")[0]
+    expected = api(servers.local, f"/api/v1/items/{source}/similar?numResults=6")
+
+    with urllib.request.urlopen(f"{servers.proxy}/similar?item={source}", timeout=30) as page:
+        body = page.read().decode()
+
+    cards = body[body.index('class="cards"') :]
+    positions = [cards.find(str(escape(item["serviceName"]))) for item in expected["itemList"]]
+    assert all(position >= 0 for position in positions)
+    assert positions == sorted(positions)
