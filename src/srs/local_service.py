@@ -31,6 +31,7 @@ from srs.activity import (
     LogCounts,
     summarize_counts,
 )
+from srs.arrays import BoolArray
 from srs.catalog import ServiceAliases, alias_key, load_catalog
 from srs.catalogue_additions import AddedItemsView, CatalogueAdditions
 from srs.config import Settings
@@ -41,7 +42,6 @@ from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import open_store, read_store_csv
 from srs.data.vocabulary import EventVocabulary, normalise_event_type
 from srs.engine.answers import AnswerTable, Ranked
-from srs.engine.base import BoolArray
 from srs.engine.errors import InvalidRequestError, ModelFormatError
 from srs.engine.filters.errors import FilterError
 from srs.engine.filters.evaluate import FilterExpression, IndexedFrame, parse_filter
@@ -663,29 +663,79 @@ class LocalRecommendationService:
             return self._with_added(answer, count, serving, user, events, filter, filter_values)
         return answer
 
-    def rank(self, user_id: str, item_ids: Sequence[str]) -> Recommendations:
+    def rank(
+        self,
+        user_id: str,
+        item_ids: Sequence[str],
+        filter: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+    ) -> Recommendations:
+        """``item_ids`` ordered for the user; with ``filter``, the items it keeps out are left
+        out of the answer, as GetPersonalizedRanking does with a filterArn."""
         if not 1 <= len(item_ids) <= MAX_RANKING_INPUTS:
             raise RequestError(
                 f"inputList must hold 1 to {MAX_RANKING_INPUTS} items, got {len(item_ids)}"
             )
         model = self._active().model
         events = self._events.recent(user_id, RECENT_EVENTS)
+        if filter:
+            item_ids = self._kept(item_ids, user_id, events, filter, filter_values)
+            if not item_ids:
+                return Recommendations(recommendation_id(), [])
         try:
             scored = model.recipe.rank(user_id, list(item_ids), events=events)
         except InvalidRequestError as exc:
             raise RequestError(str(exc)) from None
         return self._answer(Ranked.of(scored))
 
-    def similar(self, item_id: str, num_results: int = 25) -> Recommendations:
+    def _kept(
+        self,
+        item_ids: Sequence[str],
+        user_id: str,
+        events: Sequence[StoredEvent],
+        filter: str,
+        filter_values: Mapping[str, str] | None,
+    ) -> list[str]:
+        """The items of ``item_ids`` that ``filter`` allows, judged on their own metadata (an
+        item the catalogue lacks has none, so an INCLUDE on metadata leaves it out)."""
+        expression = self._parse(filter)
+        unique = list(dict.fromkeys(item_ids))
+        table = IndexedFrame(
+            pd.DataFrame([self._item_info(item) for item in unique]).rename(columns=str.upper)
+        )
+        user = self._user_rows(user_id, events) if expression.uses_interactions else None
+        allowed = self._allowed(expression, table, user, filter_values)
+        return [item for item, keep in zip(unique, allowed.tolist(), strict=True) if keep]
+
+    def similar(
+        self,
+        item_id: str,
+        num_results: int = 25,
+        filter: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+        user_id: str | None = None,
+    ) -> Recommendations:
         """Items used with ``item_id`` (an ID or a service name); an item the catalogue does
-        not hold is not found, rather than answered with popular items that mean nothing."""
+        not hold is not found, rather than answered with popular items that mean nothing.
+        ``filter`` keeps items out as for recommendations, judged on ``user_id``'s
+        interactions where it tests them (none without a user)."""
         count = check_num_results(num_results)
         item = self.find_item(item_id)
         if item is None:
             raise NotFoundError(f"item {item_id!r} is not in the catalogue")
-        model = self._active().model
+        serving = self._active()
+        exclude = None
+        if filter:
+            expression = self._parse(filter)
+            user = None
+            if expression.uses_interactions:
+                who = user_id or ""
+                user = self._user_rows(who, self._events.recent(who, RECENT_EVENTS))
+            exclude = ~self._allowed(expression, serving.indexed, user, filter_values)
         try:
-            scored = model.recipe.similar_items(item.item_id, num_results=count)
+            scored = serving.model.recipe.similar_items(
+                item.item_id, num_results=count, exclude=exclude
+            )
         except InvalidRequestError as exc:
             raise RequestError(str(exc)) from None
         return self._answer(Ranked.of([entry for entry in scored if entry.item_id != item.item_id]))

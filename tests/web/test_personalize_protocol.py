@@ -314,14 +314,44 @@ def test_personalized_ranking_refuses_bad_input(runtime: Any) -> None:
     assert "inputList" in error_of(empty)[2]
     with pytest.raises(runtime.exceptions.ResourceNotFoundException):
         runtime.get_personalized_ranking(campaignArn=RECOMMENDER, userId="u", inputList=["a"])
-    with pytest.raises(runtime.exceptions.InvalidInputException) as filtered:
+    with pytest.raises(runtime.exceptions.ResourceNotFoundException):
         runtime.get_personalized_ranking(
-            campaignArn=CAMPAIGN,
-            userId="u",
-            inputList=["a"],
-            filterArn=f"{PREFIX}:filter/no-storage",
+            campaignArn=CAMPAIGN, userId="u", inputList=["a"], filterArn=f"{PREFIX}:filter/no"
         )
-    assert "not supported" in error_of(filtered)[2]
+
+
+def test_filters_apply_to_rankings_and_similar_items(servers: Servers, runtime: Any) -> None:
+    catalogue = api(servers.local, "/api/v1/items")["items"]
+    storage = [item["itemId"] for item in catalogue if item["category"] == "Storage"]
+    others = [item["itemId"] for item in catalogue if item["category"] != "Storage"]
+    no_storage = f"{PREFIX}:filter/no-storage"
+
+    ranked = runtime.get_personalized_ranking(
+        campaignArn=RANKING_CAMPAIGN,
+        userId="user_000014",
+        inputList=[*storage[:3], *others[:3]],
+        filterArn=no_storage,
+    )
+    only_storage = runtime.get_personalized_ranking(
+        campaignArn=RANKING_CAMPAIGN,
+        userId="user_000014",
+        inputList=storage[:2],
+        filterArn=no_storage,
+    )
+    source = others[0]
+    similar = runtime.get_recommendations(
+        campaignArn=SIMILAR_CAMPAIGN, itemId=source, numResults=100, filterArn=no_storage
+    )
+    unfiltered = runtime.get_recommendations(
+        campaignArn=SIMILAR_CAMPAIGN, itemId=source, numResults=100
+    )
+
+    assert sorted(ids(ranked, "personalizedRanking")) == sorted(others[:3])
+    assert only_storage["personalizedRanking"] == []
+    assert set(ids(unfiltered)) & set(storage)
+    assert not set(ids(similar)) & set(storage)
+    kept = [item for item in ids(unfiltered) if item not in storage]
+    assert ids(similar)[: len(kept)] == kept
 
 
 # ---- PutEvents ----------------------------------------------------------------------------------

@@ -96,8 +96,10 @@ _RECIPES: dict[str, Recipe] = {}
 
 
 @runtime_checkable
-class PopularitySource(Protocol):
-    """A service that can answer as a popularity-count campaign (the local engine can)."""
+class FilteringService(Protocol):
+    """A service that answers as a popularity-count campaign and applies filters to
+    rankings and similar items too: the local engine. Other backends answer those without
+    filters (a filter there is refused)."""
 
     def popular(
         self,
@@ -105,6 +107,23 @@ class PopularitySource(Protocol):
         num_results: int = DEFAULT_RESULTS,
         filter: str | None = None,
         filter_values: Mapping[str, str] | None = None,
+    ) -> Recommendations: ...
+
+    def rank(
+        self,
+        user_id: str,
+        item_ids: Sequence[str],
+        filter: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+    ) -> Recommendations: ...
+
+    def similar(
+        self,
+        item_id: str,
+        num_results: int = DEFAULT_RESULTS,
+        filter: str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+        user_id: str | None = None,
     ) -> Recommendations: ...
 
 
@@ -396,11 +415,16 @@ def get_recommendations() -> Response:
         item_id = _text(body, "itemId", required=False)
         if not item_id:
             raise invalid("itemId is required by a similar-items campaign")
-        if expression is not None:
-            raise invalid("filters on similar-items campaigns are not supported by SRS")
-        return _answer("itemList", service.similar(item_id, count), columns)
+        user_id = _text(body, "userId", required=False) or None
+        if isinstance(service, FilteringService):
+            answer = service.similar(item_id, count, expression, values, user_id)
+        elif expression is not None:
+            raise invalid("this backend takes no filters on similar-items campaigns")
+        else:
+            answer = service.similar(item_id, count)
+        return _answer("itemList", answer, columns)
     user_id = _text(body, "userId", required=False)
-    if recipe is Recipe.POPULARITY and isinstance(service, PopularitySource):
+    if recipe is Recipe.POPULARITY and isinstance(service, FilteringService):
         answer = service.popular(user_id or None, count, expression, values)
         return _answer("itemList", answer, columns)
     if not user_id:
@@ -418,16 +442,20 @@ def get_personalized_ranking() -> Response:
     user_id = _text(body, "userId")
     columns = _metadata_columns(body)
     _string_map(body, "context")
-    expression, _ = _filter(body)
-    if expression is not None:
-        raise invalid("filters on GetPersonalizedRanking are not supported by SRS")
+    expression, values = _filter(body)
     input_list = body.get("inputList")
     if not isinstance(input_list, list) or not all(isinstance(item, str) for item in input_list):
         raise invalid("inputList must be a list of item IDs")
     for index, item_id in enumerate(input_list):
         if not item_id.strip() or len(item_id) > MAX_ID_LENGTH:
             raise invalid(f"inputList[{index}] must be 1 to {MAX_ID_LENGTH} characters")
-    answer = web_context().service.rank(user_id, input_list)
+    service = web_context().service
+    if isinstance(service, FilteringService):
+        answer = service.rank(user_id, input_list, expression, values)
+    elif expression is not None:
+        raise invalid("this backend takes no filters on GetPersonalizedRanking")
+    else:
+        answer = service.rank(user_id, input_list)
     return _answer("personalizedRanking", answer, columns)
 
 
