@@ -51,6 +51,7 @@ from srs.service import (
     RecommendedItem,
     RequestError,
 )
+from srs.web.api import parse_event
 from srs.web.context import web_context
 from srs.web.encoding import ItemListEncoder
 from srs.web.errors import ApiError
@@ -466,8 +467,6 @@ def get_personalized_ranking() -> Response:
 def put_events() -> Response:
     """Events into the same EventStore the app writes; without a userId the session stands
     for the user, as Personalize attributes anonymous events to their session."""
-    from srs.web.api import parse_event
-
     body = _body()
     _text(body, "trackingId")
     session_id = _text(body, "sessionId")
