@@ -26,7 +26,7 @@ from srs.config import load_settings
 from srs.data.personas import BUNDLES, PERSONAS
 from srs.data.prepare import prepare_dataset
 from srs.data.synthetic import generate_interactions, write_source
-from srs.engine.base import Recipe
+from srs.engine.recipes.base import Recipe
 from srs.training import train_and_activate
 
 TOP = 10

@@ -37,7 +37,7 @@ from srs.engine.errors import HyperparameterError
 from srs.engine.evaluation import EvaluationTask, evaluate_model, personalize_task
 from srs.engine.metrics import PERSONALIZE_METRICS
 from srs.engine.model_store import TRAINING_FILE, LoadedModel, ModelStore
-from srs.engine.registry import DEFAULT_RECIPE, create_recipe
+from srs.engine.recipes.registry import DEFAULT_RECIPE, create_recipe
 from srs.engine.tuning import (
     SEARCH_STAGES,
     choose_parameters,

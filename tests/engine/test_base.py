@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from srs.engine.base import HistoryEvent, merge_events
+from srs.engine.histories import HistoryEvent, merge_events
 from srs.engine.weights import EventWeights
 
 

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from engine_support import T0, frame, items_frame, planted
 
 from srs.engine import HistoryEvent, UserPersonalization, build_matrix, create_recipe
-from srs.engine.base import NEW_USER_REASON, VIEWED_REASON
+from srs.engine.reasons import NEW_USER_REASON, VIEWED_REASON
 from srs.engine.weights import EventWeights
 
 SERVERLESS_PARTIAL = "serverless_00"  # uses s3 and lambda, not dynamo

@@ -16,7 +16,7 @@ from srs.engine import (
     create_recipe,
 )
 from srs.engine.blending import zscore_unseen
-from srs.engine.personalization import zscore_row
+from srs.engine.recipes.personalization import zscore_row
 from srs.events.event import Event
 
 SERVERLESS_PARTIAL = "serverless_00"  # uses s3 and lambda, not dynamo

@@ -14,7 +14,7 @@ from srs.engine import (
     tune_recipe,
 )
 from srs.engine.evaluation import scoring_input, stratified_task
-from srs.engine.personalization import BLEND_FEATURES
+from srs.engine.recipes.personalization import BLEND_FEATURES
 from srs.engine.tuning import DEFAULT_GRIDS, blend_candidates, learn_blend
 
 

@@ -62,14 +62,6 @@ Metric functions are in ``metrics.py``.
 """
 
 from srs.engine.answers import AnswerTable, Ranked, ScoredItem
-from srs.engine.base import (
-    DEFAULT_RESULTS,
-    MAX_RESULTS,
-    EventLike,
-    HistoryEvent,
-    Recipe,
-    check_num_results,
-)
 from srs.engine.comparison import evaluate_recipes
 from srs.engine.errors import (
     EngineError,
@@ -85,14 +77,17 @@ from srs.engine.evaluation import (
     personalize_task,
     stratified_task,
 )
+from srs.engine.histories import EventLike, HistoryEvent
 from srs.engine.matrix import INTERACTION_COLUMNS, InteractionMatrix, build_matrix
 from srs.engine.metrics import PERSONALIZE_METRICS, RECOMMENDERS_METRICS
-from srs.engine.personalization import PersonalizedRanking, UserPersonalization
-from srs.engine.popularity import PopularityCount
-from srs.engine.registry import DEFAULT_RECIPE, RECIPES, create_recipe, load_model
-from srs.engine.sims import SimilarItems
+from srs.engine.recipes.base import Recipe
+from srs.engine.recipes.personalization import PersonalizedRanking, UserPersonalization
+from srs.engine.recipes.popularity_count import PopularityCount
+from srs.engine.recipes.registry import DEFAULT_RECIPE, RECIPES, create_recipe, load_model
+from srs.engine.recipes.similar_items import SimilarItems
+from srs.engine.recipes.trending_now import TrendingNow
+from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS, check_num_results
 from srs.engine.splits import PersonalizeSplit, personalize_split, stratified_split
-from srs.engine.trending import TrendingNow
 from srs.engine.tuning import (
     DEFAULT_GRIDS,
     Choice,

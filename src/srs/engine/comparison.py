@@ -10,8 +10,8 @@ from typing import Any, Final
 import pandas as pd
 
 from srs.engine.evaluation import evaluate_model, personalize_task
-from srs.engine.popularity import PopularityCount
-from srs.engine.registry import create_recipe
+from srs.engine.recipes.popularity_count import PopularityCount
+from srs.engine.recipes.registry import create_recipe
 from srs.engine.tuning import (
     DEFAULT_METRIC,
     SEARCH_STAGES,

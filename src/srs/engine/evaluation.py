@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from srs.engine.base import Recipe
 from srs.engine.item_signals import activity_spans
 from srs.engine.matrix import ITEM_ID, USER_ID
 from srs.engine.metrics import (
@@ -33,6 +32,7 @@ from srs.engine.metrics import (
     personalize_metrics,
     recommenders_metrics,
 )
+from srs.engine.recipes.base import Recipe
 from srs.engine.splits import personalize_split, stratified_split
 
 DEFAULT_CUTOFF: Final = MRR_CUTOFF

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from srs.data.store import DataStore, StoreError
-from srs.engine.base import Recipe
 from srs.engine.errors import ModelFormatError
 from srs.engine.persistence import METADATA_FILE, FileStamps, file_stamps
-from srs.engine.registry import load_model
+from srs.engine.recipes.base import Recipe
+from srs.engine.recipes.registry import load_model
 
 MODELS_PREFIX = "models/"
 ACTIVE_KEY = MODELS_PREFIX + "ACTIVE"

@@ -122,3 +122,17 @@ def row_sum(
     contributions = np.repeat(np.asarray(weights, dtype=np.float64), lengths) * data[positions]
     summed = np.bincount(indices[positions], weights=contributions, minlength=n_columns)
     return np.asarray(summed, dtype=np.float64)
+
+
+def dense_row(matrix: sp.csr_matrix, position: int) -> FloatArray:
+    """Row ``position`` of a square item-item matrix as a dense vector over the catalogue."""
+    row = np.zeros(matrix.shape[1], dtype=np.float64)
+    start, stop = matrix.indptr[position], matrix.indptr[position + 1]
+    row[matrix.indices[start:stop]] = matrix.data[start:stop]
+    return row
+
+
+def dense_block(matrix: sp.csr_matrix, rows: IntArray, columns: IntArray) -> FloatArray:
+    """``matrix[rows, columns]`` as a dense float64 block."""
+    block: FloatArray = matrix[rows][:, columns].toarray().astype(np.float64)
+    return block

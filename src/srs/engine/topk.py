@@ -143,3 +143,12 @@ def _lowest_at_cut(values: FloatArray, cut: FloatArray, width: int) -> IntArray:
     lowest = rank < missing[rows]
     better[rows[lowest], columns[lowest]] = True
     return np.nonzero(better)[1].reshape(len(values), width).astype(np.int64)
+
+
+def every_slot(key: FloatArray) -> IntArray:
+    """All of ``key``'s positions best first under the top-k rule; a ranking answers every
+    item it is given, so keys the rule never returns (−inf, NaN) follow, in position order."""
+    order = top_k(key, len(key))
+    if len(order) < len(key):
+        order = np.concatenate([order, np.setdiff1d(np.arange(len(key)), order)])
+    return order

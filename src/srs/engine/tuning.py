@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from srs.engine.base import catalogue_ids
 from srs.engine.blending import Candidates, candidates, choose_weights, ndcg_of_blend
+from srs.engine.catalogue import catalogue_ids
 from srs.engine.ease import fit_cost, gram_route_cost
 from srs.engine.evaluation import (
     EvaluationTask,
@@ -37,8 +37,8 @@ from srs.engine.evaluation import (
 )
 from srs.engine.item_signals import CATEGORY
 from srs.engine.matrix import EVENT_TYPE, EVENT_VALUE, ITEM_ID, USER_ID, build_matrix
-from srs.engine.personalization import BLEND_FEATURES, UserPersonalization
-from srs.engine.registry import create_recipe
+from srs.engine.recipes.personalization import BLEND_FEATURES, UserPersonalization
+from srs.engine.recipes.registry import create_recipe
 from srs.engine.validation import (
     COSTLY_DATA_FOLDS,
     COSTLY_DATA_VALIDATION_USERS,
