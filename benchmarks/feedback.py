@@ -37,7 +37,7 @@ import pandas as pd
 from srs.catalog import load_catalog
 from srs.data.synthetic import generate_interactions
 from srs.engine import HistoryEvent, create_recipe
-from srs.engine.evaluation import evaluate_model, personalize_task
+from srs.engine.evaluation.tasks import evaluate_model, personalize_task
 from srs.engine.recipes.base import Recipe
 from srs.engine.weights import EventWeights
 

@@ -2,8 +2,9 @@
 
 Protocol (recommenders examples/06_benchmarks, as ANCHORS.md records it):
 ``python_stratified_split(df, ratio=0.75, min_rating=1, filter_by="item", seed=42)``
-(re-implemented in ``srs.engine.splits.stratified_split``), top-10 per user with the user's
-training items removed, every held-out rating relevant, nDCG with binary relevance, full MAP.
+(re-implemented in ``srs.engine.evaluation.splits.stratified_split``), top-10 per user with
+the user's training items removed, every held-out rating relevant, nDCG with binary relevance,
+full MAP.
 
 Hyperparameters of the default recipe, and its event weighting (binary, rating / 3, or the
 compressed (2 + rating) / 5), are chosen by nDCG@10 on validation splits carved from
@@ -11,9 +12,9 @@ the 75% training part only (the same stratified split applied to it, with seeds 
 the mean over three splits makes the choice less of a coin toss between close candidates); the
 test part is used once, for the final figures. The blend weights of user-personalization
 (item-item and factor scores, popularity, use during the user's active months, mean rating)
-are then learned on the same validation splits (``srs.engine.tuning.learn_blend``), once for
-each setting of the side information in EASE's Gram (each film's first-listed genre as its
-CATEGORY, read from ``u.item`` beside ``u.data``, and the fortnights it was rated in); the
+are then learned on the same validation splits (``srs.engine.evaluation.tuning.learn_blend``),
+once for each setting of the side information in EASE's Gram (each film's first-listed genre as
+its CATEGORY, read from ``u.item`` beside ``u.data``, and the fortnights it was rated in); the
 setting whose blend has the best cross-validated nDCG@10 wins. Training time is the ``fit``
 of the chosen setting on the whole training part with one BLAS thread (at this size a second
 thread costs more in hand-offs than it saves on this 2-core machine: measured 0.75–0.9 s
@@ -45,7 +46,7 @@ from srs.engine import (
     grid_search,
     stratified_split,
 )
-from srs.engine.tuning import BlendResult, learn_blend
+from srs.engine.evaluation.tuning import BlendResult, learn_blend
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path("../shared/data/movielens-100k/u.data")

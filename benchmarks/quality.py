@@ -3,13 +3,14 @@
 ``movielens100k.py`` measures a recipe tuned by the benchmark itself; this script measures what
 a user gets. It splits the data with Microsoft Recommenders' protocol
 (``python_stratified_split(ratio=0.75, filter_by="item", seed=42)``, re-implemented in
-``srs.engine.splits.stratified_split``), writes the training part as a prepared dataset into a
-temporary data directory, and calls ``srs.training.train_and_activate`` — the function behind
-``srs train`` — untuned (``--no-tune``), with its own tuning (plain ``srs train``) and, with
-``--blend``, as ``srs train --blend``. The model it activates scores every test user's top 10
-among the items they did not use in the training part, and the figures are Recommenders'
-(full MAP, nDCG@10, precision@10, recall@10) from ``srs.engine.evaluation.evaluate_model``,
-the same code the MovieLens benchmark and the anchors use.
+``srs.engine.evaluation.splits.stratified_split``), writes the training part as a prepared
+dataset into a temporary data directory, and calls ``srs.training.train_and_activate`` — the
+function behind ``srs train`` — untuned (``--no-tune``), with its own tuning (plain ``srs
+train``) and, with ``--blend``, as ``srs train --blend``. The model it activates scores every
+test user's top 10 among the items they did not use in the training part, and the figures are
+Recommenders' (full MAP, nDCG@10, precision@10, recall@10) from
+``srs.engine.evaluation.tasks.evaluate_model``, the same code the MovieLens benchmark and the
+anchors use.
 
 Beside them, in the same run and on the same split: popularity, and plain EASE (binary
 matrix, no dropout-emphasis term, no popularity scaling) at the EASE paper's absolute λ in
@@ -68,7 +69,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from srs.config import load_settings
 from srs.data.prepare import SYNTHETIC_TIMESTAMP_START, SYNTHETIC_TIMESTAMP_STEP
 from srs.engine import EvaluationTask, EventWeights, Recipe, create_recipe, evaluate_model
-from srs.engine.splits import stratified_split
+from srs.engine.evaluation.splits import stratified_split
 from srs.training import train_and_activate
 
 DEFAULT_MOVIELENS = Path("../shared/data/movielens-100k")

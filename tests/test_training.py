@@ -11,9 +11,9 @@ import pytest
 from srs.config import Settings, load_settings
 from srs.data.store import LocalStore, S3Store
 from srs.engine.errors import ModelFormatError
-from srs.engine.metrics import PERSONALIZE_METRICS
+from srs.engine.evaluation.metrics import PERSONALIZE_METRICS
+from srs.engine.evaluation.validation import validation_folds
 from srs.engine.model_store import ACTIVE_KEY, ModelStore, NoActiveModelError
-from srs.engine.validation import validation_folds
 from srs.events.event import Event
 from srs.events.store import EventStore
 from srs.training import (

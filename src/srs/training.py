@@ -1,7 +1,7 @@
 """``srs train``: prepared data + recorded events → a verified, activated model version.
 
 Settings are chosen on validation folds of the training part of Personalize's split
-(``engine/validation.py``, ``tuning.choose_parameters``), the metrics are measured on its
+(``engine/evaluation/validation.py``, ``tuning.choose_parameters``), the metrics are measured on its
 held-out users (as GetSolutionMetrics reports them), and the model that serves is then refitted
 on everything, events included, so feedback recorded since the last training counts.
 
@@ -34,11 +34,9 @@ from srs.data.dataset_version import current_dataset
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
 from srs.engine.errors import HyperparameterError
-from srs.engine.evaluation import EvaluationTask, evaluate_model, personalize_task
-from srs.engine.metrics import PERSONALIZE_METRICS
-from srs.engine.model_store import TRAINING_FILE, LoadedModel, ModelStore
-from srs.engine.recipes.registry import DEFAULT_RECIPE, create_recipe
-from srs.engine.tuning import (
+from srs.engine.evaluation.metrics import PERSONALIZE_METRICS
+from srs.engine.evaluation.tasks import EvaluationTask, evaluate_model, personalize_task
+from srs.engine.evaluation.tuning import (
     SEARCH_STAGES,
     choose_parameters,
     default_weighting,
@@ -46,7 +44,9 @@ from srs.engine.tuning import (
     judge_blend,
     search_folds,
 )
-from srs.engine.validation import timestamp_report
+from srs.engine.evaluation.validation import timestamp_report
+from srs.engine.model_store import TRAINING_FILE, LoadedModel, ModelStore
+from srs.engine.recipes.registry import DEFAULT_RECIPE, create_recipe
 from srs.engine.weights import EventWeights
 from srs.events.store import EventStore
 from srs.service import ItemInfo

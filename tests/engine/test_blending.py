@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from srs.engine.blending import (
+from srs.engine.errors import HyperparameterError
+from srs.engine.evaluation.blending import (
     Candidates,
     candidates,
     choose_weights,
     fit_weights,
     ndcg_of_blend,
-    zscore_unseen,
 )
-from srs.engine.errors import HyperparameterError
+from srs.engine.zscores import zscore_unseen
 
 PLANTED = np.array([1.5, -1.0, 0.5])
 """True weights of the three useful features of :func:`planted`; a fourth feature is noise."""

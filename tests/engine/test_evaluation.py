@@ -17,7 +17,7 @@ from srs.engine import (
     personalize_task,
     stratified_task,
 )
-from srs.engine.tuning import choose_parameters
+from srs.engine.evaluation.tuning import choose_parameters
 
 
 def clustered(users: int = 150, seed: int = 0) -> pd.DataFrame:

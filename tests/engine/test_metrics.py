@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from srs.engine.metrics import (
+from srs.engine.evaluation.metrics import (
     PERSONALIZE_METRICS,
     average_precision,
     coverage,

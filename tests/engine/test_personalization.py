@@ -15,8 +15,7 @@ from srs.engine import (
     build_matrix,
     create_recipe,
 )
-from srs.engine.blending import zscore_unseen
-from srs.engine.recipes.personalization import zscore_row
+from srs.engine.zscores import zscore_row, zscore_unseen
 from srs.events.event import Event
 
 SERVERLESS_PARTIAL = "serverless_00"  # uses s3 and lambda, not dynamo

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from engine_support import T0, frame
 
 from srs.engine import PopularityCount, Recipe, UserPersonalization
-from srs.engine.blending import candidates
+from srs.engine.evaluation.blending import candidates
 from srs.engine.topk import FULL_SORT_MAX_ITEMS, PADDING, top_k, top_k_rows
 
 SIZES = [12, 241, FULL_SORT_MAX_ITEMS + 100, 5_000]

@@ -13,9 +13,9 @@ from srs.engine import (
     stratified_split,
     tune_recipe,
 )
-from srs.engine.evaluation import scoring_input, stratified_task
+from srs.engine.evaluation.tasks import scoring_input, stratified_task
+from srs.engine.evaluation.tuning import DEFAULT_GRIDS, blend_candidates, learn_blend
 from srs.engine.recipes.personalization import BLEND_FEATURES
-from srs.engine.tuning import DEFAULT_GRIDS, blend_candidates, learn_blend
 
 
 def clustered(users: int = 120) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from engine_support import T0, frame, planted
 
-from srs.engine.tuning import (
+from srs.engine.evaluation.tuning import (
     LARGE_CATALOGUE_STAGES,
     VALUE_OFFSET,
     VALUE_SCALE,
@@ -17,7 +17,7 @@ from srs.engine.tuning import (
     expensive_to_fit,
     search_folds,
 )
-from srs.engine.validation import (
+from srs.engine.evaluation.validation import (
     MIN_USER_PAIRS,
     compare,
     timestamp_report,

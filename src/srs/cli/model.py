@@ -211,8 +211,8 @@ def similar(ctx: click.Context, service_name: str, num_results: int) -> None:
 def evaluate(ctx: click.Context, tune: bool, seed: int) -> None:
     """Compare every recipe offline with Personalize's method and metric names."""
     from srs.data.store import open_store
-    from srs.engine.comparison import evaluate_recipes
-    from srs.engine.metrics import PERSONALIZE_METRICS
+    from srs.engine.evaluation.comparison import evaluate_recipes
+    from srs.engine.evaluation.metrics import PERSONALIZE_METRICS
     from srs.events.store import EventStore
     from srs.training import load_training_data
 

@@ -52,17 +52,17 @@ SHA-256 per array). :func:`load_model` raises :class:`ModelFormatError` for a mi
 truncated, corrupted or foreign directory.
 
 ``fit_matrix(build_matrix(frame, weights), frame)`` fits from a prebuilt matrix (the search in
-``tuning.py`` builds it once for all candidates).
+``evaluation/tuning.py`` builds it once for all candidates).
 
 Evaluation: :func:`evaluate_recipes` compares recipes on Personalize's split with popularity as
 the baseline; :func:`evaluate_model` scores one model on an :class:`EvaluationTask`;
 :func:`choose_parameters` chooses settings as ``srs train`` does, on validation folds carved
-from training data only (``validation.py``); :func:`grid_search` scores a whole grid on any task.
-Metric functions are in ``metrics.py``.
+from training data only (``evaluation/validation.py``); :func:`grid_search` scores a whole grid
+on any task.
+Metric functions are in ``evaluation/metrics.py``.
 """
 
 from srs.engine.answers import AnswerTable, Ranked, ScoredItem
-from srs.engine.comparison import evaluate_recipes
 from srs.engine.errors import (
     EngineError,
     HyperparameterError,
@@ -71,24 +71,16 @@ from srs.engine.errors import (
     ModelFormatError,
     NotFittedError,
 )
-from srs.engine.evaluation import (
+from srs.engine.evaluation.comparison import evaluate_recipes
+from srs.engine.evaluation.metrics import PERSONALIZE_METRICS, RECOMMENDERS_METRICS
+from srs.engine.evaluation.splits import PersonalizeSplit, personalize_split, stratified_split
+from srs.engine.evaluation.tasks import (
     EvaluationTask,
     evaluate_model,
     personalize_task,
     stratified_task,
 )
-from srs.engine.histories import EventLike, HistoryEvent
-from srs.engine.matrix import INTERACTION_COLUMNS, InteractionMatrix, build_matrix
-from srs.engine.metrics import PERSONALIZE_METRICS, RECOMMENDERS_METRICS
-from srs.engine.recipes.base import Recipe
-from srs.engine.recipes.personalization import PersonalizedRanking, UserPersonalization
-from srs.engine.recipes.popularity_count import PopularityCount
-from srs.engine.recipes.registry import DEFAULT_RECIPE, RECIPES, create_recipe, load_model
-from srs.engine.recipes.similar_items import SimilarItems
-from srs.engine.recipes.trending_now import TrendingNow
-from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS, check_num_results
-from srs.engine.splits import PersonalizeSplit, personalize_split, stratified_split
-from srs.engine.tuning import (
+from srs.engine.evaluation.tuning import (
     DEFAULT_GRIDS,
     Choice,
     TuningResult,
@@ -96,6 +88,15 @@ from srs.engine.tuning import (
     grid_search,
     tune_recipe,
 )
+from srs.engine.histories import EventLike, HistoryEvent
+from srs.engine.matrix import INTERACTION_COLUMNS, InteractionMatrix, build_matrix
+from srs.engine.recipes.base import Recipe
+from srs.engine.recipes.personalization import PersonalizedRanking, UserPersonalization
+from srs.engine.recipes.popularity_count import PopularityCount
+from srs.engine.recipes.registry import DEFAULT_RECIPE, RECIPES, create_recipe, load_model
+from srs.engine.recipes.similar_items import SimilarItems
+from srs.engine.recipes.trending_now import TrendingNow
+from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS, check_num_results
 from srs.engine.weights import DEFAULT_TYPE_WEIGHTS, EventWeights
 
 __all__ = [

@@ -32,3 +32,14 @@ class NotFittedError(EngineError, RuntimeError):
 
 class HyperparameterError(EngineError, ValueError):
     """A hyperparameter or event-weight setting outside the range the engine accepts."""
+
+
+def check_shape(
+    name: str, shape: tuple[int, ...], reference: str, expected: tuple[int, ...]
+) -> None:
+    """Refuse arrays a caller meant to align but did not, naming both, before numpy's
+    broadcasting turns the mismatch into wrong numbers or an unreadable error."""
+    if shape != expected:
+        raise HyperparameterError(
+            f"{name} has shape {shape} but {reference} has shape {expected}; they must match"
+        )

@@ -1,7 +1,7 @@
 """What the interactions say about each item besides who used it with what: its category, when
 it was used, and the values it was given.
 
-``user-personalization`` uses these two ways (see ``personalization.py``):
+``user-personalization`` uses these two ways (see ``recipes/personalization.py``):
 
 * as side information in EASE's Gram matrix (Ning & Karypis' collective SLIM idea): items of
   one category, and items used in the same weeks, look alike even where few users share them;

@@ -33,7 +33,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from srs.activity import Activity, ActivitySource
-from srs.engine.metrics import PERSONALIZE_METRICS
+from srs.engine.evaluation.metrics import PERSONALIZE_METRICS
 from srs.event_rules import stored_timestamp_problem
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event, EventStore, StoredEvent
 from srs.service import (

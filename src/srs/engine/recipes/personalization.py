@@ -42,7 +42,6 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_info
 
 from srs.arrays import Array, FloatArray, IntArray
-from srs.engine.blending import FLAT_TOLERANCE, zscore_unseen
 from srs.engine.calibration import (
     DEFAULT_SAMPLE_USERS,
     MIN_SAMPLE_USERS,
@@ -68,6 +67,7 @@ from srs.engine.reasons import IN_HISTORY, NOT_A_CONTRIBUTOR, REASON_ITEMS
 from srs.engine.recipes.base import ItemItemRecipe, Span
 from srs.engine.similarity import cosine, dense_block, dense_row, row_sum, top_k_similarity
 from srs.engine.weights import EventWeights
+from srs.engine.zscores import zscore_row, zscore_unseen
 
 _Part = TypeVar("_Part")
 _NO_COLUMNS: Final = (
@@ -543,20 +543,6 @@ def blas_single_threaded() -> bool:
     """Whether every loaded BLAS runs on one thread (as ``fit(..., threads=1)`` sets it)."""
     counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
     return bool(counts) and max(counts) == 1
-
-
-def zscore_row(scores: FloatArray, seen: npt.NDArray[np.bool_]) -> FloatArray:
-    """:func:`blending.zscore_unseen` for one request's finite row, without its checks and
-    matrix bookkeeping (a request pays a few microseconds, not forty)."""
-    unseen = scores[~seen]
-    if len(unseen) < 2:
-        return np.zeros(len(scores))
-    mean = float(unseen.sum()) / len(unseen)
-    centred = unseen - mean
-    spread = math.sqrt(float(centred @ centred) / len(unseen))
-    if spread <= FLAT_TOLERANCE * max(abs(float(unseen.max())), abs(float(unseen.min()))):
-        return np.zeros(len(scores))
-    return (scores - mean) / spread
 
 
 def check_blend(blend: Mapping[str, float] | None) -> dict[str, float]:

@@ -28,9 +28,10 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from srs.engine.errors import HyperparameterError
-from srs.engine.metrics import ndcg_at_k
+from srs.engine.errors import HyperparameterError, check_shape
+from srs.engine.evaluation.metrics import ndcg_at_k
 from srs.engine.topk import PADDING, top_k_rows
+from srs.engine.zscores import FLAT_TOLERANCE
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -38,48 +39,6 @@ IntArray = npt.NDArray[np.int64]
 
 DEFAULT_L2_GRID: Final = (0.003, 0.01, 0.03)
 CV_CUTOFF: Final = 10
-FLAT_TOLERANCE: Final = 1e-12
-"""A spread below this fraction of a value's magnitude is rounding noise, not variation: a
-constant row or feature whose mean is not exactly representable still has a tiny nonzero std,
-and dividing by it would turn noise into z-scores of ±1."""
-
-
-def zscore_unseen(scores: FloatArray, seen: BoolArray) -> FloatArray:
-    """Per row: ``(s − mean) / std`` with the mean and std of the row's unseen items.
-
-    Models' raw scores live on scales that differ between users (a heavy user's EASE scores
-    are larger), so a blend needs them per user on one scale. Statistics come from unseen
-    items only because those are the ones usually ranked; the same transform applies to seen
-    cells, so a seen item a request does not exclude keeps its place relative to the rest
-    (a non-finite seen cell becomes 0). A row with fewer than two unseen items, or whose
-    unseen scores are all equal, carries no ranking information and becomes 0 everywhere.
-    A 1-D row follows the same rule.
-    """
-    values = np.asarray(scores, dtype=np.float64)
-    mask = np.asarray(seen, dtype=bool)
-    _require_shape("seen", mask.shape, "scores", values.shape)
-    if values.ndim not in (1, 2):
-        raise HyperparameterError(
-            f"scores must be a row or a users × items matrix, got shape {values.shape}"
-        )
-    rows = np.atleast_2d(values)
-    unseen = ~np.atleast_2d(mask)
-    bad = unseen & ~np.isfinite(rows)
-    if bad.any():
-        row, column = (int(i) for i in np.argwhere(bad)[0])
-        raise HyperparameterError(
-            f"scores has a non-finite value at row {row}, column {column} (an unseen item)"
-        )
-    counts = unseen.sum(axis=1)
-    filled = np.where(unseen, rows, 0.0)
-    means = filled.sum(axis=1) / np.maximum(counts, 1)
-    centred = np.where(np.isfinite(rows), rows - means[:, None], 0.0)
-    stds = np.sqrt(np.where(unseen, centred**2, 0.0).sum(axis=1) / np.maximum(counts, 1))
-    scales = np.abs(filled).max(axis=1, initial=0.0)
-    informative = (counts >= 2) & (stds > FLAT_TOLERANCE * scales)
-    divisors = np.where(informative, stds, 1.0)
-    z = np.where(informative[:, None], centred / divisors[:, None], 0.0)
-    return np.asarray(z.reshape(values.shape), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -106,9 +65,9 @@ class Candidates:
                 f"features must be users × N × D, got shape {self.features.shape}"
             )
         grid = self.features.shape[:2]
-        _require_shape("relevant", self.relevant.shape, "features[:, :, 0]", grid)
-        _require_shape("valid", self.valid.shape, "features[:, :, 0]", grid)
-        _require_shape("n_relevant", self.n_relevant.shape, "users", grid[:1])
+        check_shape("relevant", self.relevant.shape, "features[:, :, 0]", grid)
+        check_shape("valid", self.valid.shape, "features[:, :, 0]", grid)
+        check_shape("n_relevant", self.n_relevant.shape, "users", grid[:1])
         over = np.flatnonzero((self.relevant & self.valid).sum(axis=1) > self.n_relevant)
         if len(over):
             user = int(over[0])
@@ -145,12 +104,12 @@ def candidates(
     seen_mask = np.asarray(seen, dtype=bool)
     relevant_mask = np.asarray(relevant, dtype=bool)
     relevant_counts = np.asarray(n_relevant, dtype=np.int64)
-    _require_shape("seen", seen_mask.shape, "generator", scores.shape)
-    _require_shape("relevant", relevant_mask.shape, "generator", scores.shape)
-    _require_shape("n_relevant", relevant_counts.shape, "users of generator", scores.shape[:1])
+    check_shape("seen", seen_mask.shape, "generator", scores.shape)
+    check_shape("relevant", relevant_mask.shape, "generator", scores.shape)
+    check_shape("n_relevant", relevant_counts.shape, "users of generator", scores.shape[:1])
     columns = [np.asarray(feature, dtype=np.float64) for feature in features]
     for index, column in enumerate(columns):
-        _require_shape(f"features[{index}]", column.shape, "generator", scores.shape)
+        check_shape(f"features[{index}]", column.shape, "generator", scores.shape)
     if np.isnan(scores[~seen_mask]).any():
         raise HyperparameterError("generator has NaN scores for unseen items")
 
@@ -262,18 +221,9 @@ def ndcg_of_blend(c: Candidates, weights: FloatArray, k: int = 10) -> float:
 
     Binary relevance; each user's ``n_relevant`` sizes the ideal list, so relevant items the
     generator missed still cost. Users with no relevant item are left out, as
-    :mod:`srs.engine.metrics` expects; 0.0 when no user is left.
+    :mod:`srs.engine.evaluation.metrics` expects; 0.0 when no user is left.
     """
     return _mean_over_relevant(_user_ndcg(c, weights, k), c.n_relevant)
-
-
-def _require_shape(
-    name: str, shape: tuple[int, ...], reference: str, expected: tuple[int, ...]
-) -> None:
-    if shape != expected:
-        raise HyperparameterError(
-            f"{name} has shape {shape} but {reference} has shape {expected}; they must match"
-        )
 
 
 def _minimise_listwise(
@@ -333,7 +283,7 @@ def _user_ndcg(c: Candidates, weights: FloatArray, k: int) -> FloatArray:
     if k < 1:
         raise HyperparameterError(f"k must be at least 1, got {k}")
     blend = np.asarray(weights, dtype=np.float64)
-    _require_shape("weights", blend.shape, "features' last axis", c.features.shape[2:])
+    check_shape("weights", blend.shape, "features' last axis", c.features.shape[2:])
     order = top_k_rows(c.features @ blend, k, ~c.valid)
     hits = np.take_along_axis(c.relevant, np.maximum(order, 0), axis=1) & (order != PADDING)
     return ndcg_at_k(hits, c.n_relevant, k)

@@ -9,16 +9,16 @@ from typing import Any, Final
 
 import pandas as pd
 
-from srs.engine.evaluation import evaluate_model, personalize_task
-from srs.engine.recipes.popularity_count import PopularityCount
-from srs.engine.recipes.registry import create_recipe
-from srs.engine.tuning import (
+from srs.engine.evaluation.tasks import evaluate_model, personalize_task
+from srs.engine.evaluation.tuning import (
     DEFAULT_METRIC,
     SEARCH_STAGES,
     choose_parameters,
     default_weighting,
     event_weights,
 )
+from srs.engine.recipes.popularity_count import PopularityCount
+from srs.engine.recipes.registry import create_recipe
 from srs.engine.weights import EventWeights
 
 BASELINE: Final = PopularityCount.name

@@ -23,17 +23,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from srs.engine.item_signals import activity_spans
-from srs.engine.matrix import ITEM_ID, USER_ID
-from srs.engine.metrics import (
+from srs.engine.evaluation.metrics import (
     MRR_CUTOFF,
     RECOMMENDERS_K,
     hit_matrix,
     personalize_metrics,
     recommenders_metrics,
 )
+from srs.engine.evaluation.splits import personalize_split, stratified_split
+from srs.engine.item_signals import activity_spans
+from srs.engine.matrix import ITEM_ID, USER_ID
 from srs.engine.recipes.base import Recipe
-from srs.engine.splits import personalize_split, stratified_split
 
 DEFAULT_CUTOFF: Final = MRR_CUTOFF
 SCORING_CHUNK_ROWS: Final = 4096

@@ -25,21 +25,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from srs.engine.blending import Candidates, candidates, choose_weights, ndcg_of_blend
 from srs.engine.catalogue import catalogue_ids
 from srs.engine.ease import fit_cost, gram_route_cost
-from srs.engine.evaluation import (
+from srs.engine.evaluation.blending import Candidates, candidates, choose_weights, ndcg_of_blend
+from srs.engine.evaluation.tasks import (
     EvaluationTask,
     ScoringInput,
     evaluate_model,
     personalize_task,
     scoring_input,
 )
-from srs.engine.item_signals import CATEGORY
-from srs.engine.matrix import EVENT_TYPE, EVENT_VALUE, ITEM_ID, USER_ID, build_matrix
-from srs.engine.recipes.personalization import BLEND_FEATURES, UserPersonalization
-from srs.engine.recipes.registry import create_recipe
-from srs.engine.validation import (
+from srs.engine.evaluation.validation import (
     COSTLY_DATA_FOLDS,
     COSTLY_DATA_VALIDATION_USERS,
     FOLDS,
@@ -49,6 +45,10 @@ from srs.engine.validation import (
     timestamp_report,
     validation_folds,
 )
+from srs.engine.item_signals import CATEGORY
+from srs.engine.matrix import EVENT_TYPE, EVENT_VALUE, ITEM_ID, USER_ID, build_matrix
+from srs.engine.recipes.personalization import BLEND_FEATURES, UserPersonalization
+from srs.engine.recipes.registry import create_recipe
 from srs.engine.weights import EventWeights, value_scale_of
 
 DEFAULT_METRIC: Final = "normalized_discounted_cumulative_gain_at_10"

@@ -23,7 +23,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from srs.engine.evaluation import EvaluationTask
+from srs.engine.evaluation.tasks import EvaluationTask
 from srs.engine.matrix import ITEM_ID, TIMESTAMP, USER_ID
 
 FOLDS: Final = 3
