@@ -18,11 +18,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from srs.arrays import IntArray
 from srs.data.history import InteractionHistory, UserRows
 from srs.data.interaction_rows import CodedText, InteractionRows
 from srs.engine.filters.evaluate import FilterExpression
-
-IntArray = npt.NDArray[np.int64]
 
 
 class StoredExclusions:

@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from srs.arrays import BoolArray, Float32Array, FloatArray, IntArray, ObjectArray
 from srs.atomic import atomic_path
 from srs.catalog import load_catalog
 from srs.data.personas import BUNDLES, PERSONAS, POPULARITY_HEAD, Bundle, Persona
@@ -106,12 +106,6 @@ ACTIVE_HOUR_SPREAD = 3.5
 
 USER_BLOCK = 8_192
 WRITE_CHUNK_ROWS = 200_000
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-Float32Array = npt.NDArray[np.float32]
-BoolArray = npt.NDArray[np.bool_]
-ObjectArray = npt.NDArray[np.object_]
 
 
 class SyntheticDataError(SRSError, ValueError):

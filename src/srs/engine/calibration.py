@@ -22,11 +22,12 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 
+from srs.arrays import FloatArray
+
 DEFAULT_SAMPLE_USERS: Final = 500
 SCORE_BUDGET: Final = 2_000_000
 """Scores evaluated per likelihood step: large catalogues calibrate on fewer users."""
 MIN_SAMPLE_USERS: Final = 100
-FloatArray = npt.NDArray[np.float64]
 BatchScorer = Callable[[sp.csr_matrix], npt.NDArray[Any]]
 
 

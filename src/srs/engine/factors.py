@@ -43,11 +43,9 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from srs.arrays import Float32Array, FloatArray, IntArray
 from srs.engine.errors import HyperparameterError, InteractionsError, InvalidRequestError
 
-FloatArray = npt.NDArray[np.float64]
-Float32Array = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int64]
 Factors = npt.NDArray[np.floating[Any]]
 
 INIT_SCALE: Final = 0.1

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from srs.arrays import FloatArray, IntArray
 from srs.engine.matrix import EVENT_VALUE, ITEM_ID, TIMESTAMP, USER_ID
 
 DAY_SECONDS: Final = 86_400
@@ -35,9 +36,6 @@ MAX_COUNT_BINS: Final = 1_024
 VALUE_PRIOR_WEIGHT: Final = 5.0
 """Pseudo-interactions at the overall mean value: an item rated once is not a 5-star item."""
 CATEGORY: Final = "CATEGORY"
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 def positions_of(values: pd.Series, index: npt.NDArray[np.str_]) -> IntArray:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from srs.arrays import FloatArray, IntArray, StrArray
 from srs.engine.errors import InteractionsError
 from srs.engine.weights import EventWeights
 
@@ -33,10 +34,6 @@ DENSE_GRAM_MAX_ITEMS: Final = 4096
 """Up to this many items the Gram matrix is summed from dense row blocks with BLAS (fast);
 beyond it, from sparse column blocks (bounded memory)."""
 GRAM_BLOCK_ELEMENTS: Final = 8_000_000
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-StrArray = npt.NDArray[np.str_]
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import numpy as np
-import numpy.typing as npt
 
+from srs.arrays import Array
 from srs.atomic import atomic_file
 from srs.engine.errors import ModelFormatError
 
@@ -39,8 +39,6 @@ HASH_CHUNK_BYTES: Final = 8 * 1024 * 1024
 _ARRAY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 IN_MEMORY_MAX_BYTES: Final = 128 * 1024 * 1024
 """Array bytes of a model up to which each worker holds its own copy (see the docstring)."""
-
-Array = npt.NDArray[Any]
 
 
 def file_sha256(path: Path) -> str:

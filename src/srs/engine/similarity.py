@@ -17,10 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from srs.arrays import FloatArray, IntArray
+
 SLAB_ELEMENTS: Final = 8_000_000
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 Similarity = Callable[[FloatArray, IntArray], FloatArray]
 """(co-occurrence slab ``C[sources, :]``, source indices) → similarity slab of the same shape."""
 

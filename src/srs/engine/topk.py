@@ -26,9 +26,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
+from srs.arrays import FloatArray, IntArray
 
 FULL_SORT_MAX_ITEMS: Final = 2048
 """Up to this many items one stable sort of a row beats a partition followed by a sort of

@@ -56,6 +56,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+from srs.arrays import FloatArray
 from srs.engine.errors import HyperparameterError
 
 SECONDS_PER_DAY: Final = 86_400
@@ -75,8 +76,6 @@ COUNT_VALUE_MIN: Final = 10.0
 RATING_TYPES: Final = ("rated",)
 POSITIVE_TYPES: Final = ("liked",)
 NEGATIVE_TYPES: Final = ("not_interested",)
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def _default_type_weights() -> dict[str, float]:

@@ -24,18 +24,14 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
+from srs.arrays import BoolArray, FloatArray, IntArray
 from srs.engine.errors import HyperparameterError, check_shape
 from srs.engine.evaluation.metrics import ndcg_at_k
 from srs.engine.topk import PADDING, top_k_rows
 from srs.engine.zscores import FLAT_TOLERANCE
-
-BoolArray = npt.NDArray[np.bool_]
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 DEFAULT_L2_GRID: Final = (0.003, 0.01, 0.03)
 CV_CUTOFF: Final = 10

@@ -29,12 +29,9 @@ from collections.abc import Collection, Sequence
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
-BoolArray = npt.NDArray[np.bool_]
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from srs.arrays import BoolArray, FloatArray, IntArray
 
 PERSONALIZE_CUTOFFS: Final = (5, 10, 25)
 MRR_CUTOFF: Final = 25
