@@ -15,12 +15,16 @@ equal the live ones exactly; the tests check that for every user.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
+
+from srs.arrays import BoolArray, FloatArray, IntArray
+from srs.engine.topk import PADDING
 
 
 class ScoredItem(NamedTuple):
@@ -151,3 +155,44 @@ def exclusion_mask(
     if always is not None:
         mask |= always[np.newaxis, :]
     return mask
+
+
+ANSWER_BLOCK_CELLS: Final = 1 << 18
+"""Users × items scored at once while building an answer table (memory stays small)."""
+BlockAnswers: TypeAlias = Callable[
+    [int, int, BoolArray, ReasonCodes], tuple[IntArray, FloatArray, IntArray]
+]
+"""(first user, stop, the block's excluded items, codes) → the block's positions (``PADDING``
+past a row's allowed items), scores and reason codes: the recipe's part of the table."""
+
+
+def build_answer_table(
+    user_index: Mapping[str, int],
+    item_ids: Sequence[str],
+    width: int,
+    answer_block: BlockAnswers,
+    exclude: sp.csr_matrix | None = None,
+    always_excluded: BoolArray | None = None,
+) -> AnswerTable:
+    """The table of ``len(user_index)`` users, answered a block of users at a time.
+
+    The recipe answers each block (``Recipe.answer_table`` passes its own scoring); this
+    assembles the blocks and the exclusions of each, so the table's layout is built once for
+    every recipe. Row ``r`` of ``exclude`` marks the items excluded for user ``r``;
+    ``always_excluded`` is excluded for every user.
+    """
+    n_users, n_items = len(user_index), len(item_ids)
+    positions = np.zeros((n_users, width), dtype=np.int32)
+    scores = np.zeros((n_users, width), dtype=np.float64)
+    reasons = np.zeros((n_users, width), dtype=np.int32)
+    lengths = np.zeros(n_users, dtype=np.int32)
+    codes = ReasonCodes()
+    block = max(1, ANSWER_BLOCK_CELLS // max(n_items, 1))
+    for start in range(0, n_users, block):
+        stop = min(start + block, n_users)
+        excluded = exclude[start:stop] if exclude is not None else None
+        mask = exclusion_mask(stop - start, n_items, excluded, always_excluded)
+        top, scores[start:stop], reasons[start:stop] = answer_block(start, stop, mask, codes)
+        positions[start:stop] = top
+        lengths[start:stop] = np.count_nonzero(top != PADDING, axis=1)
+    return AnswerTable(user_index, item_ids, positions, lengths, scores, reasons, codes.texts)

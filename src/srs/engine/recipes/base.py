@@ -16,7 +16,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Final, Self, TypeAlias
+from typing import Any, ClassVar, Self, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from srs.arrays import Array, BoolArray, FloatArray, IntArray, StrArray
-from srs.engine.answers import AnswerTable, Ranked, ReasonCodes, ScoredItem, exclusion_mask
+from srs.engine.answers import AnswerTable, Ranked, ReasonCodes, ScoredItem, build_answer_table
 from srs.engine.catalogue import Catalogue, Exclude, catalogue_ids, display_names
 from srs.engine.errors import InvalidRequestError, ModelFormatError, NotFittedError
 from srs.engine.histories import (
@@ -49,8 +49,6 @@ from srs.engine.weights import EventWeights
 
 Span: TypeAlias = tuple[int, int]
 """A user's first and last interaction time in training (Unix seconds)."""
-ANSWER_BLOCK_CELLS: Final = 1 << 18
-"""Users × items scored at once while building an answer table (memory stays small)."""
 
 
 @contextlib.contextmanager
@@ -495,30 +493,15 @@ class Recipe(abc.ABC):
         histories = self._histories
         if not self.personal or histories is None:
             return None
-        n_users, n_items = len(histories.user_ids), len(self.catalogue)
-        width = min(check_num_results(width), n_items)
-        positions = np.zeros((n_users, width), dtype=np.int32)
-        scores = np.zeros((n_users, width), dtype=np.float64)
-        reasons = np.zeros((n_users, width), dtype=np.int32)
-        lengths = np.zeros(n_users, dtype=np.int32)
-        codes = ReasonCodes()
-        block = max(1, ANSWER_BLOCK_CELLS // max(n_items, 1))
-        for start in range(0, n_users, block):
-            stop = min(start + block, n_users)
-            excluded = exclude[start:stop] if exclude is not None else None
-            mask = exclusion_mask(stop - start, n_items, excluded, always_excluded)
-            answered = self._answer_block(histories, start, stop, width, mask, codes)
-            top, scores[start:stop], reasons[start:stop] = answered
-            positions[start:stop] = top
-            lengths[start:stop] = np.count_nonzero(top != PADDING, axis=1)
-        return AnswerTable(
-            histories.index,
-            self.catalogue.id_list,
-            positions,
-            lengths,
-            scores,
-            reasons,
-            codes.texts,
+        width = min(check_num_results(width), len(self.catalogue))
+
+        def answer_block(
+            start: int, stop: int, mask: BoolArray, codes: ReasonCodes
+        ) -> tuple[IntArray, FloatArray, IntArray]:
+            return self._answer_block(histories, start, stop, width, mask, codes)
+
+        return build_answer_table(
+            histories.index, self.catalogue.id_list, width, answer_block, exclude, always_excluded
         )
 
     def _answer_block(
