@@ -124,6 +124,11 @@ def row_sum(
     return np.asarray(summed, dtype=np.float64)
 
 
+def weighted_row_sum(matrix: sp.csr_matrix, rows: IntArray, weights: FloatArray) -> FloatArray:
+    """:func:`row_sum` of a CSR matrix: a history's scores from an item-item matrix."""
+    return row_sum(matrix.indptr, matrix.indices, matrix.data, rows, weights, matrix.shape[1])
+
+
 def dense_row(matrix: sp.csr_matrix, position: int) -> FloatArray:
     """Row ``position`` of a square item-item matrix as a dense vector over the catalogue."""
     row = np.zeros(matrix.shape[1], dtype=np.float64)

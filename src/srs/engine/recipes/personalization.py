@@ -65,7 +65,7 @@ from srs.engine.item_signals import (
 from srs.engine.matrix import DENSE_GRAM_MAX_ITEMS, InteractionMatrix
 from srs.engine.reasons import IN_HISTORY, NOT_A_CONTRIBUTOR, REASON_ITEMS
 from srs.engine.recipes.base import ItemItemRecipe, Span
-from srs.engine.similarity import cosine, dense_block, dense_row, row_sum, top_k_similarity
+from srs.engine.similarity import cosine, dense_block, dense_row, top_k_similarity, weighted_row_sum
 from srs.engine.weights import EventWeights
 from srs.engine.zscores import zscore_row, zscore_unseen
 
@@ -361,14 +361,7 @@ class UserPersonalization(ItemItemRecipe):
             rows = self._dense.take(items, axis=0)
             return np.asarray(values.astype(np.float32) @ rows, dtype=np.float64)
         similarity = self._require_sparse()
-        return row_sum(
-            similarity.indptr,
-            similarity.indices,
-            similarity.data,
-            items,
-            values,
-            len(self.catalogue),
-        )
+        return weighted_row_sum(similarity, items, values)
 
     def _features(
         self,

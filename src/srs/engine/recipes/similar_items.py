@@ -28,8 +28,8 @@ from srs.engine.similarity import (
     dense_block,
     dense_row,
     discounted_cooccurrence,
-    row_sum,
     top_k_similarity,
+    weighted_row_sum,
 )
 from srs.engine.weights import EventWeights
 
@@ -110,14 +110,7 @@ class SimilarItems(ItemItemRecipe):
         self, items: IntArray, values: FloatArray, span: Span | None = None
     ) -> FloatArray:
         similarity = self._require()
-        return row_sum(
-            similarity.indptr,
-            similarity.indices,
-            similarity.data,
-            items,
-            values,
-            len(self.catalogue),
-        )
+        return weighted_row_sum(similarity, items, values)
 
     def score_histories(self, histories: sp.csr_matrix, spans: IntArray | None = None) -> Array:
         histories = sp.csr_matrix(histories, dtype=np.float32)
