@@ -162,8 +162,8 @@ def test_play_counts_start_from_log_weights_and_a_large_catalogue_searches_less(
 
 
 def test_fit_cost_not_catalogue_size_decides_a_cut_down_search() -> None:
-    # 5,000 users and 5,000 items: an items × items factorisation either way — costly.
-    tall = frame((f"u{n:05d}", f"i{n:05d}", "viewed", 3.0, T0) for n in range(5000))
+    # 7,000 users and 7,000 items: an items × items factorisation either way — costly.
+    tall = frame((f"u{n:05d}", f"i{n:05d}", "viewed", 3.0, T0) for n in range(7000))
     assert expensive_to_fit(tall)
     # 60 users over 5,000 items: the Woodbury route factorises 60 × 60 — cheap.
     wide = frame((f"u{n % 60:02d}", f"i{n:05d}", "viewed", 3.0, T0) for n in range(5000))

@@ -101,9 +101,10 @@ def ease_weights_from_rows(
     return precision
 
 
-SPARSE_PENALTY: Final = 20.0
-"""How many dense BLAS operations one sparse multiply-add costs: scipy's sparse products run on
-one core without SIMD blocking, BLAS on every core."""
+SPARSE_PENALTY: Final = 100.0
+"""How many dense BLAS operations one sparse multiply-add costs, as measured with both routes on
+the same machine: scipy's sparse products run on one core, through index arrays and without
+SIMD blocking, BLAS on every core with all three."""
 
 
 def gram_route_cost(n_items: int) -> float:
