@@ -188,12 +188,15 @@ def aws_setup(
         settings, name, bucket, state_file, recipe, min_tps, campaign, refresh, auto_training
     )
     session = make_session(profile)
-    estimate = retraining_estimate(settings.dataset_dir, options.personalize.recipe_arn, region)
+    # One published version for the estimate and every uploaded file, even if a prepare
+    # publishes the next one meanwhile.
+    dataset_dir = settings.dataset_dir.resolve()
+    estimate = retraining_estimate(dataset_dir, options.personalize.recipe_arn, region)
     _aws_report(auto_training_line(auto_training, estimate))
     result = run_setup(
         make_clients(region, session=session),
         make_client("personalize", region, session=session),
-        settings.dataset_dir,
+        dataset_dir,
         options,
         Pacing(),
         dry_run,
