@@ -3,7 +3,7 @@
 Recipes mirror Amazon Personalize's (``RECIPES``; create one with :func:`create_recipe`):
 
 ==========================  ===========================================================
-``user-personalization``    default; EASE (dense, ≤ ``dense_max_items`` = 20k items) or
+``user-personalization``    default; EASE (dense, up to ``dense_max_items`` items) or
                             sparse item-kNN; scores a user from their history *now*
 ``personalized-ranking``    the same model, used through ``rank``
 ``similar-items``           SIMS-like co-occurrence with a popularity discount

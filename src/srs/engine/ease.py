@@ -17,8 +17,8 @@ regularises popular items more, which counters EASE's pull towards them.
 
 The inverse goes through a Cholesky factorisation (LAPACK ``potrf`` then ``potri``), in place,
 never through a general inverse: ``XᵀX + Λ`` is symmetric positive definite, and this halves
-the work and the memory. Catalogues beyond ~20k items do not fit a dense ``B``; use the
-sparse item-kNN alternative there.
+the work and the memory. A dense ``B`` grows with the square of the catalogue, so a large
+catalogue does not fit one; the sparse item-kNN alternative serves there.
 
 When the data has fewer rows (users) than items, the same ``P`` comes from the Woodbury
 identity instead (:func:`ease_weights_from_rows`)::
@@ -27,7 +27,7 @@ identity instead (:func:`ease_weights_from_rows`)::
 
 which factorises a users × users matrix and forms ``P`` with one sparse × dense product: the
 cubic cost follows the smaller side of the data, so a wide catalogue with few users (a music or
-book service) trains in seconds rather than in the minutes of an items × items factorisation.
+book service) trains far faster than an items × items factorisation would let it.
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ class InteractionMatrix:
         """A fresh copy of ``XᵀX`` (see :func:`gram_matrix`), for the caller to overwrite.
 
         Small catalogues keep the computed matrix, so a hyperparameter search fitting many
-        models on one matrix computes it once; large ones (over DENSE_GRAM_MAX_ITEMS items,
-        hundreds of MB) are recomputed rather than held twice.
+        models on one matrix computes it once; large ones (over DENSE_GRAM_MAX_ITEMS items) are
+        recomputed rather than held twice, since the matrix grows with the square of the catalogue.
         """
         if self.shape[1] > DENSE_GRAM_MAX_ITEMS:
             return gram_matrix(self.matrix, dtype, lower_only=lower_only)

@@ -4,7 +4,7 @@ The embedded recommender ranks a user's unseen items by ``Σ_k w_k · f_k(user, 
 the features are things like per-user z-scores of EASE and factor-model scores, log popularity
 or the item's activity inside the user's active time window. The weights are hyperparameters:
 they are learned here on a validation split carved out of the training data, never on the test
-split (DESIGN.md, "Engine notes").
+split, so the test split's figures stay an honest estimate of what users get.
 
 Why a listwise softmax (ListNet, Cao et al. 2007) over each user's top candidates rather than a
 pointwise classifier: what matters is the order of items *within* a user, so the loss compares

@@ -102,7 +102,8 @@ class _EncodedColumn:
         )
 
     def rows_with_codes(self, codes: Iterator[int]) -> Mask:
-        """Cost: one pass over the few wanted codes, then one vectorised gather over the rows."""
+        """A lookup table over the distinct values, so the rows are read in one vectorised
+        gather however many codes are wanted."""
         hits = np.zeros(len(self.distinct) + 1, dtype=bool)  # the last slot stays False
         hits[np.fromiter(codes, dtype=np.intp)] = True
         return hits[self.codes]

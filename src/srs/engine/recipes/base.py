@@ -154,8 +154,8 @@ class Recipe(abc.ABC):
 
     @property
     def answers_quickly(self) -> bool:
-        """Whether a request costs a fraction of a millisecond, so that every training user's
-        answer (an answer table) can be worked out before serving starts."""
+        """Whether a request is cheap enough that every training user's answer (an answer
+        table) can be worked out before serving starts."""
         return True
 
     # ---- state -------------------------------------------------------------------------------

@@ -5,12 +5,12 @@ item-item matrix ``W``, so an event recorded a moment ago changes the next answe
 unseen in training is scored from the events they have sent so far.
 
 ``W`` is EASE's dense ``B`` (``ease.py``) for catalogues up to ``dense_max_items`` items, or a
-sparse top-``neighbors`` cosine item-kNN matrix beyond (a dense 20k × 20k float32 matrix is
-1.6 GB). Either way, ``popularity_exponent`` γ scales target columns by ``popularity^γ``: γ < 0
-discounts blockbusters, γ > 0 favours them; it is a hyperparameter like the others, chosen on a
-validation split. (It scales magnitudes, so for the few items with a *negative* EASE score, the
-ones least related to the history, a discount moves them towards zero, still below every
-positively scored item.)
+sparse top-``neighbors`` cosine item-kNN matrix beyond (a dense matrix grows with the square
+of the catalogue). Either way, ``popularity_exponent`` γ scales target columns by
+``popularity^γ``: γ < 0 discounts blockbusters, γ > 0 favours them; it is a hyperparameter like
+the others, chosen on a validation split. (It scales magnitudes, so for the few items with a
+*negative* EASE score, the ones least related to the history, a discount moves them towards
+zero, still below every positively scored item.)
 
 Two optional refinements, both hyperparameters chosen on validation data:
 
@@ -175,7 +175,7 @@ class UserPersonalization(ItemItemRecipe):
     @property
     def answers_quickly(self) -> bool:
         """A blended request folds the user into the factor model (a small solve) and scores
-        five features: about 0.3 ms, half a minute per worker for 100k users' answer table."""
+        five features, too slow to work out every training user's answer before serving."""
         return not self.blend
 
     # ---- fitting -----------------------------------------------------------------------------
