@@ -1,4 +1,4 @@
-"""Data Processor: a user's past interactions, newest first, from the prepared interactions.csv.
+"""A user's past interactions, newest first, from the prepared interactions.csv.
 
 The file is read once; rows are then held sorted by user and newest-first time in numpy
 arrays with a per-user offset table, so every request is a binary search plus a slice rather
@@ -169,8 +169,8 @@ def newest_first_order(
 ) -> npt.NDArray[np.intp]:
     """Row order by user code ascending, then time descending, ties keeping the later row first.
 
-    One stable argsort of a combined integer key is about three times faster than lexsort on
-    two keys; the reversal makes stability favour later rows. Falls back to lexsort when the
+    One stable argsort of a combined integer key sorts once where lexsort on two keys sorts
+    twice; the reversal makes stability favour later rows. Falls back to lexsort when the
     combined key could overflow int64.
     """
     n = len(timestamps)
@@ -312,7 +312,7 @@ class InteractionHistory:
         return end - start
 
     def users_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
-        """Sorted user IDs that begin with ``prefix``: one binary search, fine for millions."""
+        """Sorted user IDs that begin with ``prefix``: one binary search, however many users."""
         if len(prefix) > self._user_ids.dtype.itemsize // 4:
             return []
         start = int(np.searchsorted(self._user_ids, prefix, side="left"))

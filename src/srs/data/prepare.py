@@ -1,6 +1,6 @@
 """Source CSV → Personalize's interactions, items and schema files.
 
-The source can be several GB, so it is streamed in blocks with bounded memory:
+The source can be larger than memory, so it is streamed in blocks with bounded memory:
 each block is checked, mapped to stable item IDs and appended to a file in a
 staging directory. Only when everything has been written and read back does the
 staging directory become the dataset, in one atomic switch (``srs.data.publish``),

@@ -1,4 +1,4 @@
-"""Synthetic Data Handler: a realistic, seeded interaction log for tests, demos and benchmarks.
+"""A realistic, seeded interaction log for tests, demos and benchmarks.
 
 The log must carry the structure a recommender is meant to learn, otherwise every
 offline metric measured on it is noise. So the generator is a small generative
@@ -7,8 +7,8 @@ model rather than uniform random rows:
 * each user is drawn from a persona (``personas.py``), sometimes with a minor
   second persona, and gets personal taste noise on top; a Zipf-like global
   popularity mixes in, giving a long tail;
-* activity comes in sessions; about a third of sessions deploy a whole co-usage
-  bundle (EC2 with EBS and VPC, Lambda with API Gateway and DynamoDB, ...);
+* activity comes in sessions; a share of them (``BUNDLE_SESSION_SHARE``) deploy a
+  whole co-usage bundle (EC2 with EBS and VPC, Lambda with API Gateway and DynamoDB, ...);
 * every engagement with a service walks a funnel ``viewed → clicked → launched``,
   then possibly ``configured`` and ``rated``; services the user likes go deeper
   and get better ratings;
@@ -290,7 +290,7 @@ def _reason(error: OSError) -> str:
 def _quoting_style(table: pa.Table) -> str:
     """Leave values unquoted unless one needs quotes; Arrow's "needed" quotes every string.
 
-    Only the distinct values are scanned, which for a log is a few hundred strings.
+    Only the distinct values are scanned, far fewer than a log's rows.
     """
     needs_quotes = pa.scalar(False)
     for column in table.columns:
