@@ -1,4 +1,4 @@
-"""EventStore: feedback events in a SQLite file, durable before the caller is answered.
+"""Feedback events in a SQLite file, durable before the caller is answered.
 
 SQLite in WAL mode with ``synchronous=FULL`` fsyncs each commit, so an accepted
 event survives a crash; readers never block the writer, and every server worker
