@@ -35,6 +35,7 @@ MILLISECONDS_PER_SECOND = 1000
 RATING_SYNONYMS = frozenset({"rated", "rate", "rates", "rating", "ratings"})
 RATING_MIN, RATING_MAX = 1.0, 5.0
 MAX_ABS_EVENT_VALUE = 1e9
+MAX_ID_LENGTH = 256  # Personalize's limit on a USER_ID, ITEM_ID or EVENT_TYPE
 
 
 def latest_timestamp(now: float) -> float:

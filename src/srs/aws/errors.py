@@ -17,6 +17,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from srs.data.store import error_code as error_code
 from srs.errors import SRSError
 
 _TAG = re.compile(r"<[/!?]?[A-Za-z][^<>]*>")
@@ -38,10 +39,6 @@ class AwsError(SRSError):
 
 class MissingCredentialsError(AwsError):
     """boto3's credential chain found no (or incomplete) credentials."""
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
 
 def message_text(message: str) -> str:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from srs.catalog import alias_key
 from srs.errors import SourceError
 from srs.event_rules import (
+    MAX_ID_LENGTH,
     rating_rule,
     ratings_outside,
     timestamp_problem,
@@ -41,7 +42,6 @@ USER, SERVICE, EVENT_TYPE, RATING, TIMESTAMP = (
     "Timestamp",
 )
 REQUIRED_COLUMNS = (USER, SERVICE, EVENT_TYPE, RATING)
-MAX_ID_LENGTH = 256  # Personalize's limit for USER_ID and ITEM_ID
 OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 # C0 control characters other than tab: a NUL or an escape in an ID makes a new user or
 # service that nobody can type, and several of them break the CSV written for Personalize.

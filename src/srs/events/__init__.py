@@ -6,7 +6,8 @@
 writes them out for Personalize. The web layer needs only the names below.
 """
 
-from srs.events.event import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event, EventError, StoredEvent
+from srs.event_rules import MAX_ID_LENGTH
+from srs.events.event import MAX_EVENTS_PER_CALL, Event, EventError, StoredEvent
 from srs.events.store import EventStore
 
 __all__ = [

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from srs.errors import SRSError
-from srs.event_rules import timestamp_problem, value_problem
+from srs.event_rules import MAX_ID_LENGTH, timestamp_problem, value_problem
 
 MAX_EVENTS_PER_CALL = 10  # PutEvents' limit
-MAX_ID_LENGTH = 256
 # PutEvents makes eventValue optional but Personalize's EVENT_VALUE column is a float;
 # an event sent without one gets the neutral midpoint of the 1–5 rating scale.
 NEUTRAL_EVENT_VALUE = 3.0

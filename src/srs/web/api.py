@@ -3,7 +3,8 @@
 Handlers only translate: camelCase JSON in, validated Python values to the service,
 dataclasses back out as camelCase JSON. Malformed input (not JSON, wrong type,
 missing or unknown field) is a 400; well-formed values outside the accepted range
-are a 422. The validation limits are the ones the OpenAPI document publishes.
+are a 422. The validation limits are the ones the OpenAPI document publishes
+(:mod:`srs.web.api_limits`).
 """
 
 from __future__ import annotations
@@ -20,31 +21,31 @@ import orjson
 from flask import Blueprint, Response, request
 from werkzeug.routing import PathConverter
 
+from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
 from srs.event_rules import timestamp_problem, value_problem
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event
 from srs.named_filters import NamedFilters, UnknownFilterError, name_from_arn
-from srs.service import (
-    DEFAULT_RESULTS,
+from srs.serving.service import (
     MAX_RANKING_INPUTS,
-    MAX_RESULTS,
     HistoryEntry,
     ItemInfo,
     ModelInfo,
     NotReadyError,
     Recommendations,
 )
-from srs.web.context import WebContext, web_context
-from srs.web.errors import ApiError
-from srs.web.metrics import EXPOSITION_CONTENT_TYPE
-from srs.web.openapi import (
+from srs.web.api_limits import (
     DEFAULT_HISTORY_LIMIT,
     MAX_FILTER_LENGTH,
     MAX_FILTER_VALUE_LENGTH,
     MAX_FILTER_VALUES,
+    MAX_FILTER_VALUES_TEXT,
     MAX_HISTORY_LIMIT,
     MAX_OFFSET,
-    openapi_document,
 )
+from srs.web.context import WebContext, web_context
+from srs.web.errors import ApiError
+from srs.web.metrics import EXPOSITION_CONTENT_TYPE
+from srs.web.openapi import openapi_document
 from srs.web.retrain import RetrainRunning
 from srs.web.security import bearer_token_valid
 
@@ -53,9 +54,6 @@ EVENT_FIELDS = frozenset({"eventType", "itemId", "eventValue", "sentAt"})
 IGNORED_EVENT_FIELDS = frozenset({"eventId", "recommendationId", "impression", "properties"})
 _ECHO_LIMIT = 40
 JSON_MEDIA_TYPE = "application/json"
-# The longest filterValues a valid request needs: every entry at its limits, each character
-# written as a \uXXXX escape, plus the quotes, colons and commas around them.
-MAX_FILTER_VALUES_TEXT = 6 * MAX_FILTER_VALUES * (MAX_ID_LENGTH + MAX_FILTER_VALUE_LENGTH + 8)
 # A string literal, or an unclosed one to the end; possessive, so the scan stays linear.
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
 
@@ -110,7 +108,10 @@ def _echo(raw: str) -> str:
 
 
 def query_params(context: WebContext) -> Mapping[str, str]:
-    """The request's query parameters, read-only (see :mod:`srs.web.query`)."""
+    """The request's query parameters, read-only (see :mod:`srs.web.query`).
+
+    Only the recommendations route reads them this way, for speed; the others read
+    ``request.args``, which parses the same way."""
     return context.queries(request.query_string)
 
 
@@ -355,7 +356,7 @@ def rankings() -> Response:
 def similar(itemId: str) -> Response:
     item_id = check_id("itemId", itemId)
     context = web_context()
-    num_results = query_int(query_params(context), "numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
+    num_results = query_int(request.args, "numResults", DEFAULT_RESULTS, 1, MAX_RESULTS)
     return answer_response(
         context, "itemList", context.service.similar(item_id, num_results), with_id=False
     )
@@ -387,9 +388,8 @@ def events() -> Response:
 def history(userId: str) -> Response:
     user_id = check_id("userId", userId)
     context = web_context()
-    params = query_params(context)
-    limit = query_int(params, "limit", DEFAULT_HISTORY_LIMIT, 1, MAX_HISTORY_LIMIT)
-    offset = query_int(params, "offset", 0, 0, MAX_OFFSET)
+    limit = query_int(request.args, "limit", DEFAULT_HISTORY_LIMIT, 1, MAX_HISTORY_LIMIT)
+    offset = query_int(request.args, "offset", 0, 0, MAX_OFFSET)
     page = context.service.history(user_id, limit=limit, offset=offset)
     return json_response(
         {"interactions": [history_json(entry) for entry in page.interactions], "total": page.total}

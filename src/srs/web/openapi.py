@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document of what the server answers, as plain data.
 
-The request limits live here and the handlers import them, so the published
-document and the validation cannot drift apart; the tests check the document
-against the app's URL map and real responses against its schemas.
+The limits it publishes are the ones the handlers enforce, imported from where they are
+defined; the tests check the document against the app's URL map and real responses
+against its schemas.
 """
 
 from __future__ import annotations
@@ -10,16 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
 from srs.event_rules import EARLIEST_TIMESTAMP, MAX_ABS_EVENT_VALUE, RATING_MAX, RATING_MIN
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH
-from srs.service import DEFAULT_RESULTS, MAX_RANKING_INPUTS, MAX_RESULTS
+from srs.serving.service import MAX_RANKING_INPUTS
+from srs.web.api_limits import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_FILTER_LENGTH,
+    MAX_FILTER_VALUES,
+    MAX_HISTORY_LIMIT,
+    MAX_OFFSET,
+)
 
-DEFAULT_HISTORY_LIMIT = 50
-MAX_HISTORY_LIMIT = 500
-MAX_OFFSET = 1_000_000_000
-MAX_FILTER_LENGTH = 2048
-MAX_FILTER_VALUES = 5
-MAX_FILTER_VALUE_LENGTH = 1000
 API_VERSION = "1.0.0"
 
 

@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from srs.catalogue_additions import AddedUser, CatalogueAdditions
 from srs.config import Settings
 from srs.engine.filters import FilterError
+from srs.engine.request_limits import DEFAULT_RESULTS
 from srs.errors import SRSError
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, EventError
 from srs.named_filters import (
@@ -42,8 +43,7 @@ from srs.named_filters import (
     name_from_arn,
     personalize_resource,
 )
-from srs.service import (
-    DEFAULT_RESULTS,
+from srs.serving.service import (
     ItemInfo,
     NotFoundError,
     NotReadyError,
@@ -255,9 +255,8 @@ def named_filter(arn: str, filters: NamedFilters) -> str:
 # ---- request values -------------------------------------------------------------------------
 
 
-def _body() -> dict[str, Any]:
+def _body(raw: bytes) -> dict[str, Any]:
     """The JSON body; botocore always sends an object (``{}`` at least)."""
-    raw = _raw_body(request.environ)
     try:
         body = orjson.loads(raw) if raw else {}
     except (orjson.JSONDecodeError, RecursionError) as exc:
@@ -270,7 +269,9 @@ def _body() -> dict[str, Any]:
 def _raw_body(environ: Mapping[str, Any]) -> bytes:
     """The body's bytes, read straight from the server's stream when it declares its length,
     as botocore's requests do: werkzeug's wrapped stream is a visible share of a small
-    request's cost. The body limit is the app's (413), as werkzeug would apply it."""
+    request's cost, so the hot operations (GetRecommendations, PutEvents) read it this way and
+    the others through ``request.get_data``. The body limit is the app's (413), as werkzeug
+    would apply it."""
     declared = environ.get("CONTENT_LENGTH")
     if not declared or not declared.isdigit():
         return request.get_data(cache=False)
@@ -401,7 +402,7 @@ def _no_content() -> Response:
 
 @personalize.post("/recommendations")
 def get_recommendations() -> Response:
-    body = _body()
+    body = _body(_raw_body(request.environ))
     recipe = _solution_recipe(body)
     columns = _metadata_columns(body)
     count = _num_results(body, MAX_METADATA_RESULTS if columns else None)
@@ -436,7 +437,7 @@ def get_recommendations() -> Response:
 
 @personalize.post("/personalize-ranking")
 def get_personalized_ranking() -> Response:
-    body = _body()
+    body = _body(request.get_data(cache=False))
     resource = parse_arn(_text(body, "campaignArn"), "campaignArn")
     if resource.kind != "campaign":
         raise not_found(f"campaignArn names a {resource.kind}, not a campaign")
@@ -467,7 +468,7 @@ def get_personalized_ranking() -> Response:
 def put_events() -> Response:
     """Events into the same EventStore the app writes; without a userId the session stands
     for the user, as Personalize attributes anonymous events to their session."""
-    body = _body()
+    body = _body(_raw_body(request.environ))
     _text(body, "trackingId")
     session_id = _text(body, "sessionId")
     user_id = _text(body, "userId", required=False) or session_id
@@ -529,7 +530,7 @@ def parse_item(record: Mapping[str, Any], index: int) -> ItemInfo:
 
 @personalize.post("/items")
 def put_items() -> Response:
-    body = _body()
+    body = _body(request.get_data(cache=False))
     additions = _additions()
     items = [parse_item(record, index) for index, record in enumerate(_records(body, "items"))]
     additions.put_items(items)
@@ -538,7 +539,7 @@ def put_items() -> Response:
 
 @personalize.post("/users")
 def put_users() -> Response:
-    body = _body()
+    body = _body(request.get_data(cache=False))
     additions = _additions()
     users = []
     for index, record in enumerate(_records(body, "users")):
