@@ -181,7 +181,7 @@ def serve(workdir: Path, params: Params) -> Figures:
     from threadpoolctl import threadpool_limits
 
     from srs.engine import HistoryEvent, UserPersonalization, load_model
-    from srs.local_service import ANSWER_TABLE_MAX_ITEMS
+    from srs.serving.local_service import ANSWER_TABLE_MAX_ITEMS
 
     threadpool_limits(1)
     started = time.perf_counter()

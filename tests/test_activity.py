@@ -11,7 +11,7 @@ import pytest
 from srs.activity import SECONDS_PER_DAY, LogCounts, summarize_activity, summarize_counts
 from srs.events.event import Event
 from srs.events.store import EventStore
-from srs.local_service import LocalRecommendationService
+from srs.serving.local_service import LocalRecommendationService
 
 DAY0 = 19_800 * SECONDS_PER_DAY  # 2024-03-18 00:00 UTC
 

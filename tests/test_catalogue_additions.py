@@ -12,8 +12,8 @@ from srs.catalogue_additions import AddedItemsView, AddedUser, CatalogueAddition
 from srs.config import load_settings
 from srs.data.store import open_store
 from srs.events.event import Event
-from srs.local_service import NEW_ITEM_REASON, LocalRecommendationService
-from srs.service import ItemInfo, RequestError
+from srs.serving.local_service import NEW_ITEM_REASON, LocalRecommendationService
+from srs.serving.service import ItemInfo, RequestError
 from srs.training import load_training_data, train_and_activate
 
 QUANTUM = ItemInfo("svc-quantum", "Amazon Quantum", "Quantum", "Qubits as a service.")

@@ -9,8 +9,8 @@ import pytest
 from srs.data.history import InteractionHistory
 from srs.engine.filters.errors import FilterError
 from srs.engine.filters.evaluate import IndexedFrame, parse_filter
-from srs.exclusions import StoredExclusions
-from srs.local_service import history_rows
+from srs.serving.exclusions import StoredExclusions
+from srs.serving.local_service import history_rows
 
 ITEMS = pd.DataFrame(
     {

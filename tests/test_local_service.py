@@ -21,8 +21,12 @@ from srs.engine.model_store import LoadedModel, ModelStore
 from srs.engine.persistence import IN_MEMORY_MAX_BYTES
 from srs.events.event import Event
 from srs.events.store import EventStore
-from srs.local_service import MODEL_CHECK_SECONDS, LocalRecommendationService, recommendation_id
-from srs.service import NotFoundError, NotReadyError, RequestError
+from srs.serving.local_service import (
+    MODEL_CHECK_SECONDS,
+    LocalRecommendationService,
+    recommendation_id,
+)
+from srs.serving.service import NotFoundError, NotReadyError, RequestError
 from srs.training import train_and_activate
 
 
@@ -570,7 +574,7 @@ TRUNCATING_WORKER = """
 import os, sys
 from pathlib import Path
 from srs.config import load_settings
-from srs.local_service import LocalRecommendationService
+from srs.serving.local_service import LocalRecommendationService
 
 data = Path(sys.argv[1])
 settings = load_settings(environ={}, overrides={"data_dir": data})

@@ -30,7 +30,7 @@ import pandas as pd
 
 from srs.engine.filters.evaluate import IndexedFrame
 from srs.events.change_counter import ChangeCounter
-from srs.service import ItemInfo
+from srs.serving.service import ItemInfo
 
 ADDITIONS_FILE = "catalogue_additions.sqlite"
 BUSY_TIMEOUT_SECONDS = 30.0

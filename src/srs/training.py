@@ -49,7 +49,7 @@ from srs.engine.model_store import TRAINING_FILE, LoadedModel, ModelStore
 from srs.engine.recipes.registry import DEFAULT_RECIPE, create_recipe
 from srs.engine.weights import EventWeights
 from srs.events.store import EventStore
-from srs.service import ItemInfo
+from srs.serving.service import ItemInfo
 
 INTERACTION_DTYPES = {
     "USER_ID": str,

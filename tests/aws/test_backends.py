@@ -10,11 +10,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from srs.backends import batch_service, open_service, personalize_service
 from srs.config import ConfigError, load_settings
 from srs.events.store import EventStore
-from srs.local_service import LocalRecommendationService
-from srs.service import NotReadyError
+from srs.serving.backends import batch_service, open_service, personalize_service
+from srs.serving.local_service import LocalRecommendationService
+from srs.serving.service import NotReadyError
 from srs.web import create_app
 
 CAMPAIGN = "arn:aws:personalize:eu-west-1:123456789012:campaign/srs"

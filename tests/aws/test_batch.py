@@ -24,7 +24,7 @@ from srs.aws.polling import ResourceFailedError
 from srs.aws.state import DeploymentState
 from srs.data.store import S3Store
 from srs.events.event import Event
-from srs.service import HistoryPage, ItemInfo, NotReadyError
+from srs.serving.service import HistoryPage, ItemInfo, NotReadyError
 
 VERSION = arn("solution", "srs-solution/1a2b3c4d")
 ROLE = "arn:aws:iam::123456789012:role/srs-personalize-srs-us-east-1"

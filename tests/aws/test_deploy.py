@@ -49,7 +49,7 @@ from srs.aws.personalize_setup import PersonalizeOptions
 from srs.aws.role import access_policy
 from srs.aws.state import DeploymentMismatchError, DeploymentState
 from srs.events.event import Event
-from srs.service import HistoryPage, ItemInfo
+from srs.serving.service import HistoryPage, ItemInfo
 
 ClientsFactory = Callable[[str], AwsClients]
 MOTO_ACCOUNT = "123456789012"

@@ -15,7 +15,7 @@ from srs.aws.personalize_service import (
     catalog_from_frame,
 )
 from srs.events.event import Event
-from srs.service import HistoryEntry, HistoryPage, ItemInfo, NotReadyError, RequestError
+from srs.serving.service import HistoryEntry, HistoryPage, ItemInfo, NotReadyError, RequestError
 
 CAMPAIGN = arn("campaign", "srs-campaign")
 RANKING = arn("campaign", "srs-ranking")

@@ -23,7 +23,7 @@ from web_support import (
 )
 
 from srs.config import Settings
-from srs.service import RecommendationService
+from srs.serving.service import RecommendationService
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ from web_support import (
 from werkzeug.test import TestResponse
 
 from srs.config import Settings
-from srs.service import ModelInfo, NotReadyError, RecommendationService
+from srs.serving.service import ModelInfo, NotReadyError, RecommendationService
 from srs.web.openapi import openapi_document
 
 DOCUMENT = openapi_document()

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from srs.local_service import LocalRecommendationService
-from srs.service import ItemColumns, ItemInfo, RecommendationService, RecommendedItem
+from srs.serving.local_service import LocalRecommendationService
+from srs.serving.service import ItemColumns, ItemInfo, RecommendationService, RecommendedItem
 from srs.web.encoding import ItemListEncoder, item_json
 
 CATALOGUE = [

@@ -28,7 +28,7 @@ from werkzeug.test import TestResponse
 
 from srs.activity import ActivitySource
 from srs.config import Settings
-from srs.service import RecommendationService, RecommendedItem
+from srs.serving.service import RecommendationService, RecommendedItem
 from srs.web.openapi import openapi_document
 from srs.web.pages import (
     HISTORY_PAGE_SIZE,

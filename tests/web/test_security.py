@@ -12,7 +12,7 @@ import pytest
 from flask import Flask, session
 
 from srs.config import Settings
-from srs.service import RecommendationService
+from srs.serving.service import RecommendationService
 from srs.web import create_app
 from srs.web.middleware import SecurityHeaders
 from srs.web.security import (

@@ -30,7 +30,7 @@ from srs.catalog import load_catalog
 from srs.config import Settings, load_settings
 from srs.data.prepare import prepare_dataset
 from srs.data.synthetic import generate_interactions, write_source
-from srs.service import RecommendationService
+from srs.serving.service import RecommendationService
 from srs.web import create_app
 
 EVIL_SERVICE = '<script>alert("svc")</script>'
@@ -78,7 +78,7 @@ def train_model(settings: Settings) -> None:
 
 
 def load_local_service(settings: Settings) -> RecommendationService:
-    from srs.local_service import LocalRecommendationService
+    from srs.serving.local_service import LocalRecommendationService
 
     service: RecommendationService = LocalRecommendationService.from_settings(settings)
     return service

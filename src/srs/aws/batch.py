@@ -23,7 +23,7 @@ from srs.aws.polling import Pacing, Report, ResourceFailedError, is_failed, wait
 from srs.aws.state import DeploymentState
 from srs.data.store import DataStore
 from srs.events.event import Event
-from srs.service import (
+from srs.serving.service import (
     HistoryPage,
     ItemInfo,
     ModelInfo,

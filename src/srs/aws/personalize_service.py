@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from srs.aws.errors import error_code, message_text
 from srs.events.event import Event, EventError, check_batch
-from srs.service import (
+from srs.serving.service import (
     MAX_RANKING_INPUTS,
     HistoryPage,
     ItemInfo,

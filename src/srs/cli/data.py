@@ -183,7 +183,7 @@ def history(ctx: click.Context, user_id: str, limit: int, offset: int) -> None:
     from srs.data.dataset_version import current_dataset
     from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
     from srs.data.store import open_store, require_prepared
-    from srs.local_service import LocalRecommendationService
+    from srs.serving.local_service import LocalRecommendationService
 
     settings = settings_of(ctx)
     store = open_store(settings)

@@ -174,7 +174,7 @@ def recommend(
     values: tuple[str, ...],
 ) -> None:
     """Recommend services to USER_ID with the active model."""
-    from srs.local_service import LocalRecommendationService
+    from srs.serving.local_service import LocalRecommendationService
 
     filter_values = {}
     for value in values:
@@ -194,7 +194,7 @@ def recommend(
 @click.pass_context
 def similar(ctx: click.Context, service_name: str, num_results: int) -> None:
     """Services often used with SERVICE_NAME (a name such as 'Amazon S3', or an item ID)."""
-    from srs.local_service import LocalRecommendationService
+    from srs.serving.local_service import LocalRecommendationService
 
     service = LocalRecommendationService.from_settings(settings_of(ctx), on_fallback=_warn)
     by_name = {item.service_name.lower(): item.item_id for item in service.items()}

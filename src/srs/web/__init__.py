@@ -27,7 +27,7 @@ from flask import Flask
 
 from srs.config import Settings
 from srs.named_filters import FILTERS_FILE, NamedFilters
-from srs.service import RecommendationService
+from srs.serving.service import RecommendationService
 from srs.web.api import ID_CONVERTER, IdConverter, api, ops
 from srs.web.context import WebContext, attach_context
 from srs.web.errors import register_error_handlers
@@ -149,8 +149,8 @@ def create_app_from_settings(settings: Settings, environ: Mapping[str, str] | No
     the data directory), so a form rendered by one worker validates on another. Retraining
     from the web exists only where training happens here: on the local backend.
     """
-    from srs.backends import open_service
-    from srs.local_service import LocalRecommendationService
+    from srs.serving.backends import open_service
+    from srs.serving.local_service import LocalRecommendationService
 
     env = os.environ if environ is None else environ
     config = web_config_from_settings(settings)

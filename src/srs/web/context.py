@@ -13,7 +13,7 @@ from typing import cast
 from flask import Flask, current_app
 
 from srs.named_filters import NamedFilters
-from srs.service import RecommendationService
+from srs.serving.service import RecommendationService
 from srs.web.encoding import ItemListEncoder
 from srs.web.metrics import WebMetrics
 from srs.web.query import QueryParser

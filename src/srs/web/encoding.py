@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from srs.service import ItemColumns, ItemInfo, RecommendedItem
+from srs.serving.service import ItemColumns, ItemInfo, RecommendedItem
 
 _SCORE_KEY = b',"score":'
 _REASON_KEY = b',"reason":'

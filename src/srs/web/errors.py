@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from srs.engine.filters import FilterError
 from srs.errors import SRSError
 from srs.events import EventError
-from srs.service import NotFoundError, NotReadyError, RequestError
+from srs.serving.service import NotFoundError, NotReadyError, RequestError
 
 HTTP_CODES: dict[int, str] = {
     400: "bad_request",

@@ -36,7 +36,7 @@ from srs.activity import Activity, ActivitySource
 from srs.engine.evaluation.metrics import PERSONALIZE_METRICS
 from srs.event_rules import stored_timestamp_problem
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event, EventStore, StoredEvent
-from srs.service import (
+from srs.serving.service import (
     HistoryEntry,
     HistoryPage,
     ItemInfo,

@@ -16,7 +16,7 @@ from srs.data.history import InteractionHistory
 from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
 from srs.data.store import open_store, read_store_csv
 from srs.named_filters import LOCAL_ACCOUNT
-from srs.service import (
+from srs.serving.service import (
     HistoryEntry,
     HistoryPage,
     ItemInfo,
@@ -34,7 +34,7 @@ def open_service(settings: Settings) -> RecommendationService:
         return personalize_service(settings)
     if settings.backend == "batch":
         return batch_service(settings)
-    from srs.local_service import LocalRecommendationService
+    from srs.serving.local_service import LocalRecommendationService
 
     return LocalRecommendationService.from_settings(settings)
 

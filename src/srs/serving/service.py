@@ -1,10 +1,10 @@
 """RecommendationService: the one façade the CLI, the web pages and the REST API call.
 
-Two backends keep the same shapes (``../shared/DESIGN.md``): ``local`` runs the
-embedded engine in process; ``personalize`` calls personalize-runtime and
-personalize-events. Callers never know which one answers, so everything here is
-plain data: no boto3 responses, and engine arrays only inside :class:`ItemColumns`,
-which reads as an ordinary sequence of :class:`RecommendedItem`.
+Every backend keeps the same shapes: ``local`` runs the embedded engine in process;
+``personalize`` calls personalize-runtime and personalize-events; ``batch`` serves a batch
+inference job's results. Callers never know which one answers, so everything here is plain
+data: no boto3 responses, and engine arrays only inside :class:`ItemColumns`, which reads as
+an ordinary sequence of :class:`RecommendedItem`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from typing import NamedTuple, Protocol, overload
 import numpy as np
 import numpy.typing as npt
 
+from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
 from srs.errors import SRSError
 from srs.events.event import Event
 
-MAX_RESULTS = 500  # GetRecommendations' limit
-DEFAULT_RESULTS = 25
 MAX_RANKING_INPUTS = 500
 
 
@@ -39,8 +38,8 @@ class NotReadyError(SRSError):
 class RecommendedItem(NamedTuple):
     """One item of a recommendation list; ``score`` is None where the model has no data.
 
-    A named tuple rather than a frozen dataclass: a request builds up to 500 of them, and a
-    frozen dataclass's ``__init__`` costs several times a tuple's.
+    A named tuple rather than a frozen dataclass: a request builds one per item it answers,
+    and a frozen dataclass's ``__init__`` costs more than a tuple's.
     """
 
     item_id: str
@@ -55,8 +54,8 @@ class ItemColumns(Sequence[RecommendedItem]):
     """A recommendation list still in the columns it was read from: catalogue positions,
     scores and reason codes, as an answer table holds them.
 
-    Why: building 25 records, then 25 dicts to encode, costs more than the rest of a
-    request served from the table. The REST API writes its JSON from these columns
+    Why: building a record per item, then a dict per record to encode, costs more than the
+    rest of a request served from the table. The REST API writes its JSON from these columns
     directly (``srs.web.encoding``); every other caller sees plain ``RecommendedItem``s.
     """
 
@@ -175,7 +174,8 @@ class ModelInfo:
 
 
 class RecommendationService(Protocol):
-    """The operations of ``../shared/DESIGN.md``, plus what the pages need to browse."""
+    """Personalize's operations (recommendations, ranking, similar items, PutEvents), plus
+    what the pages need to browse."""
 
     def recommend(
         self,

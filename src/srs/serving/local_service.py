@@ -49,8 +49,8 @@ from srs.engine.model_store import LoadedModel, ModelStore, NoActiveModelError
 from srs.engine.persistence import FileStamps
 from srs.events.event import Event, StoredEvent
 from srs.events.store import EventStore
-from srs.exclusions import StoredExclusions
-from srs.service import (
+from srs.serving.exclusions import StoredExclusions
+from srs.serving.service import (
     MAX_RANKING_INPUTS,
     HistoryEntry,
     HistoryPage,
@@ -80,8 +80,8 @@ ANSWER_TABLE_WIDTH = 25
 """Answers kept per user: the API's default numResults; larger requests are scored live."""
 ANSWER_TABLE_MAX_ITEMS = 2048
 """Catalogues up to this size get answer tables. A table scores every user exactly as a
-request would, one user at a time; over a catalogue of 10k items that takes about a minute
-per worker, while a live answer there still takes under 1 ms."""
+request would, one user at a time, in every worker; on a larger catalogue that wait grows
+with the catalogue while a live answer stays cheap, so the table no longer pays."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -872,7 +872,7 @@ def _records(
 
 def recommendation_id() -> str:
     """A random (version 4) UUID, as text. ``str(uuid.uuid4())`` builds a UUID object from
-    a system call's bytes, at five times the cost, on every request; an ID for attributing
+    a system call's bytes, which costs more, on every request; an ID for attributing
     feedback needs uniqueness, not secrecy, and ``random`` reseeds in each forked worker."""
     text = f"{getrandbits(128) & _UUID_VERSION_CLEAR | _UUID_VERSION_4:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
