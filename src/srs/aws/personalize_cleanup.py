@@ -13,7 +13,6 @@ recording it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from srs.aws.cleanup_outcome import DELETED, GONE, STILL_THERE, STOPPED, WOULD_DELETE, Outcome
 from srs.aws.errors import AwsError, aws_error, client_error_text, error_code
-from srs.aws.personalize_setup import IN_PROGRESS, Timeouts, resource_names
+from srs.aws.personalize_setup import IN_PROGRESS, PersonalizeRun
 from srs.aws.polling import (
-    Pacing,
-    Report,
     is_settled,
     retry_in_use,
     wait_until_gone,
@@ -87,38 +84,10 @@ def _arn_state_keys(state: DeploymentState) -> dict[str, str]:
     return {arn: key for key, arn in state.items()}
 
 
-class PersonalizeCleanup:
-    def __init__(
-        self,
-        client: Any,
-        state: DeploymentState,
-        name: str,
-        pacing: Pacing,
-        report: Report,
-        timeouts: Timeouts | None = None,
-    ) -> None:
-        self.client = client
-        self.state = state
-        self.name = name
-        self.names = resource_names(name)
-        self.pacing = pacing
-        self.report = report
-        self.timeouts = timeouts or Timeouts()
-
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        method: Callable[..., dict[str, Any]] = getattr(self.client, operation)
-        try:
-            return method(**params)
-        except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, f"Personalize {operation}") from exc
-
-    def _list(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
-        """Every entry over all pages, through botocore's paginator."""
-        try:
-            pages = self.client.get_paginator(operation).paginate(**params)
-            return [entry for page in pages for entry in page.get(key, [])]
-        except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, f"Personalize {operation}") from exc
+class PersonalizeCleanup(PersonalizeRun):
+    def _listed(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        """Every entry, all pages read now: the plan lists in dependency order and reads twice."""
+        return list(self._list(operation, key, **params))
 
     def _exists(self, operation: str, **params: Any) -> bool:
         try:
@@ -156,9 +125,9 @@ class PersonalizeCleanup:
             self.report(f"dataset group {group}: already gone")
             group = None
         if group is not None:
-            solutions = self._list("list_solutions", "solutions", datasetGroupArn=group)
+            solutions = self._listed("list_solutions", "solutions", datasetGroupArn=group)
             campaigns = {
-                solution["solutionArn"]: self._list(
+                solution["solutionArn"]: self._listed(
                     "list_campaigns", "campaigns", solutionArn=solution["solutionArn"]
                 )
                 for solution in solutions
@@ -170,16 +139,16 @@ class PersonalizeCleanup:
                         str(version["solutionVersionArn"]),
                         str(solution["solutionArn"]),
                     )
-                    for version in self._list(
+                    for version in self._listed(
                         "list_solution_versions",
                         "solutionVersions",
                         solutionArn=solution["solutionArn"],
                     )
                     if version.get("status") in IN_PROGRESS
                 ]
-            trackers = self._list("list_event_trackers", "eventTrackers", datasetGroupArn=group)
-            filters = self._list("list_filters", "Filters", datasetGroupArn=group)
-            datasets = self._list("list_datasets", "datasets", datasetGroupArn=group)
+            trackers = self._listed("list_event_trackers", "eventTrackers", datasetGroupArn=group)
+            filters = self._listed("list_filters", "Filters", datasetGroupArn=group)
+            datasets = self._listed("list_datasets", "datasets", datasetGroupArn=group)
             children: list[str] = []
             for entries in campaigns.values():
                 for entry in entries:
@@ -204,7 +173,7 @@ class PersonalizeCleanup:
         else:
             dataset_arns = []
         schema_names = {self.names["schema:interactions"], self.names["schema:items"]}
-        for schema in self._list("list_schemas", "schemas"):
+        for schema in self._listed("list_schemas", "schemas"):
             if schema["name"] in schema_names:
                 add(SCHEMA, schema, "schemaArn", dataset_arns)
         return Plan(training, doomed)

@@ -137,7 +137,92 @@ def metrics_side_by_side(
     return [(name, personalize.get(name), local.get(name)) for name in names]
 
 
-class PersonalizeSetup:
+@dataclass(frozen=True, slots=True)
+class NamedResource:
+    """How Personalize spells the operations and fields of one kind of named resource."""
+
+    noun: str
+    key: str
+    """The describe answer's key; the ARN field is this plus ``Arn``."""
+    list_operation: str
+    list_key: str
+    create_operation: str
+    describe_operation: str
+
+    @property
+    def arn_field(self) -> str:
+        return f"{self.key}Arn"
+
+
+DATASET_GROUP = NamedResource(
+    "dataset group",
+    "datasetGroup",
+    "list_dataset_groups",
+    "datasetGroups",
+    "create_dataset_group",
+    "describe_dataset_group",
+)
+SOLUTION = NamedResource(
+    "solution", "solution", "list_solutions", "solutions", "create_solution", "describe_solution"
+)
+CAMPAIGN = NamedResource(
+    "campaign", "campaign", "list_campaigns", "campaigns", "create_campaign", "describe_campaign"
+)
+EVENT_TRACKER = NamedResource(
+    "event tracker",
+    "eventTracker",
+    "list_event_trackers",
+    "eventTrackers",
+    "create_event_tracker",
+    "describe_event_tracker",
+)
+FILTER = NamedResource(
+    "filter", "filter", "list_filters", "Filters", "create_filter", "describe_filter"
+)
+
+
+class PersonalizeRun:
+    """What set-up and clean-up both hold: the client, the state file, the deployment's resource
+    names, how to wait and how to report.
+
+    Every call goes through :meth:`_call` or :meth:`_list`, so a botocore failure reaches the
+    user as one :class:`AwsError` that names the Personalize operation.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        state: DeploymentState,
+        name: str,
+        pacing: Pacing,
+        report: Report,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.name = name
+        self.names = resource_names(name)
+        self.pacing = pacing
+        self.report = report
+        self.timeouts = timeouts or Timeouts()
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = getattr(self.client, operation)(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_error(exc, f"Personalize {operation}") from exc
+        return result
+
+    def _list(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every entry over all pages, through botocore's paginator, a page when it is needed."""
+        try:
+            for page in self.client.get_paginator(operation).paginate(**params):
+                yield from page.get(key, [])
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_error(exc, f"Personalize {operation}") from exc
+
+
+class PersonalizeSetup(PersonalizeRun):
     """Runs the set-up sequence against one client; see the module docstring."""
 
     def __init__(
@@ -149,31 +234,11 @@ class PersonalizeSetup:
         report: Report,
         timeouts: Timeouts | None = None,
     ) -> None:
-        self.client = client
-        self.state = state
+        super().__init__(client, state, options.name, pacing, report, timeouts)
         self.options = options
-        self.pacing = pacing
-        self.report = report
-        self.timeouts = timeouts or Timeouts()
-        self.names = resource_names(options.name)
         self.tags = Deployment(options.name, client.meta.region_name).personalize_tags()
 
     # -- plumbing -------------------------------------------------------------------------
-
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = getattr(self.client, operation)(**params)
-        except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, f"Personalize {operation}") from exc
-        return result
-
-    def _list(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every entry over all pages, through botocore's paginator."""
-        try:
-            for page in self.client.get_paginator(operation).paginate(**params):
-                yield from page.get(key, [])
-        except (ClientError, BotoCoreError) as exc:
-            raise aws_error(exc, f"Personalize {operation}") from exc
 
     def _find(self, operation: str, key: str, name: str, **params: Any) -> dict[str, Any] | None:
         return next(
@@ -228,6 +293,39 @@ class PersonalizeSetup:
             )
         return arn
 
+    def _ensure_named(
+        self,
+        resource: NamedResource,
+        name: str,
+        state_key: str,
+        listed_under: Mapping[str, str],
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> tuple[str, bool]:
+        """:meth:`_ensure` for a resource found by ``name`` among those ``listed_under`` its
+        parent and created with ``fields``; the flag says whether it existed already."""
+
+        def find() -> dict[str, Any] | None:
+            return self._find(resource.list_operation, resource.list_key, name, **listed_under)
+
+        def create() -> str:
+            created = self._call(resource.create_operation, name=name, **fields, tags=self.tags)
+            return str(created[resource.arn_field])
+
+        found = find()
+        arn = self._ensure(
+            state_key,
+            f"{resource.noun} {name}",
+            found,
+            resource.arn_field,
+            create,
+            resource.describe_operation,
+            resource.key,
+            timeout,
+            refind=find,
+        )
+        return arn, found is not None
+
     # -- steps ----------------------------------------------------------------------------
 
     def schema(self, kind: str, schema: Mapping[str, Any]) -> str:
@@ -261,18 +359,7 @@ class PersonalizeSetup:
 
     def dataset_group(self) -> str:
         name = self.names["dataset_group"]
-        return self._ensure(
-            "dataset_group_arn",
-            f"dataset group {name}",
-            self._find("list_dataset_groups", "datasetGroups", name),
-            "datasetGroupArn",
-            lambda: str(
-                self._call("create_dataset_group", name=name, tags=self.tags)["datasetGroupArn"]
-            ),
-            "describe_dataset_group",
-            "datasetGroup",
-            refind=lambda: self._find("list_dataset_groups", "datasetGroups", name),
-        )
+        return self._ensure_named(DATASET_GROUP, name, "dataset_group_arn", {})[0]
 
     def dataset(self, kind: str, group_arn: str, schema_arn: str) -> str:
         name = self.names[f"dataset:{kind}"]
@@ -341,29 +428,16 @@ class PersonalizeSetup:
     def solution(self, group_arn: str) -> str:
         """The solution, with automatic training switched to what the options say."""
         name = self.names["solution"]
-        found = self._find("list_solutions", "solutions", name, datasetGroupArn=group_arn)
-        arn = self._ensure(
+        arn, existed = self._ensure_named(
+            SOLUTION,
+            name,
             "solution_arn",
-            f"solution {name}",
-            found,
-            "solutionArn",
-            lambda: str(
-                self._call(
-                    "create_solution",
-                    name=name,
-                    datasetGroupArn=group_arn,
-                    recipeArn=self.options.recipe_arn,
-                    performAutoTraining=self.options.perform_auto_training,
-                    tags=self.tags,
-                )["solutionArn"]
-            ),
-            "describe_solution",
-            "solution",
-            refind=lambda: self._find(
-                "list_solutions", "solutions", name, datasetGroupArn=group_arn
-            ),
+            {"datasetGroupArn": group_arn},
+            datasetGroupArn=group_arn,
+            recipeArn=self.options.recipe_arn,
+            performAutoTraining=self.options.perform_auto_training,
         )
-        if found is not None:
+        if existed:
             self._converge_auto_training(arn, name)
         return arn
 
@@ -418,30 +492,17 @@ class PersonalizeSetup:
         sync = self.options.perform_auto_training
         target = latest_version_arn(solution_arn) if sync else version_arn
         config = {"syncWithLatestSolutionVersion": sync}
-        found = self._find("list_campaigns", "campaigns", name, solutionArn=solution_arn)
-        arn = self._ensure(
+        arn, existed = self._ensure_named(
+            CAMPAIGN,
+            name,
             "campaign_arn",
-            f"campaign {name}",
-            found,
-            "campaignArn",
-            lambda: str(
-                self._call(
-                    "create_campaign",
-                    name=name,
-                    solutionVersionArn=target,
-                    minProvisionedTPS=self.options.min_provisioned_tps,
-                    campaignConfig=config,
-                    tags=self.tags,
-                )["campaignArn"]
-            ),
-            "describe_campaign",
-            "campaign",
+            {"solutionArn": solution_arn},
             self.timeouts.campaign,
-            refind=lambda: self._find(
-                "list_campaigns", "campaigns", name, solutionArn=solution_arn
-            ),
+            solutionVersionArn=target,
+            minProvisionedTPS=self.options.min_provisioned_tps,
+            campaignConfig=config,
         )
-        if found is None:
+        if not existed:
             return arn
         campaign = self._call("describe_campaign", campaignArn=arn)["campaign"]
         changes = campaign_changes(campaign, version_arn, self.options.min_provisioned_tps, sync)
@@ -471,21 +532,12 @@ class PersonalizeSetup:
 
     def event_tracker(self, group_arn: str) -> tuple[str, str]:
         name = self.names["event_tracker"]
-        arn = self._ensure(
+        arn, _ = self._ensure_named(
+            EVENT_TRACKER,
+            name,
             "event_tracker_arn",
-            f"event tracker {name}",
-            self._find("list_event_trackers", "eventTrackers", name, datasetGroupArn=group_arn),
-            "eventTrackerArn",
-            lambda: str(
-                self._call(
-                    "create_event_tracker", name=name, datasetGroupArn=group_arn, tags=self.tags
-                )["eventTrackerArn"]
-            ),
-            "describe_event_tracker",
-            "eventTracker",
-            refind=lambda: self._find(
-                "list_event_trackers", "eventTrackers", name, datasetGroupArn=group_arn
-            ),
+            {"datasetGroupArn": group_arn},
+            datasetGroupArn=group_arn,
         )
         tracker = self._call("describe_event_tracker", eventTrackerArn=arn)["eventTracker"]
         tracking_id = str(tracker["trackingId"])
@@ -494,24 +546,14 @@ class PersonalizeSetup:
 
     def filter(self, group_arn: str, key: str, expression: str) -> str:
         name = filter_name(self.options.name, key)
-        return self._ensure(
+        return self._ensure_named(
+            FILTER,
+            name,
             f"filter_arn:{key}",
-            f"filter {name}",
-            self._find("list_filters", "Filters", name, datasetGroupArn=group_arn),
-            "filterArn",
-            lambda: str(
-                self._call(
-                    "create_filter",
-                    name=name,
-                    datasetGroupArn=group_arn,
-                    filterExpression=expression,
-                    tags=self.tags,
-                )["filterArn"]
-            ),
-            "describe_filter",
-            "filter",
-            refind=lambda: self._find("list_filters", "Filters", name, datasetGroupArn=group_arn),
-        )
+            {"datasetGroupArn": group_arn},
+            datasetGroupArn=group_arn,
+            filterExpression=expression,
+        )[0]
 
     # -- the whole sequence ---------------------------------------------------------------
 
