@@ -817,8 +817,8 @@ class LocalRecommendationService:
 
     def activity(self, days: int = DEFAULT_DAYS, top: int = DEFAULT_TOP_SERVICES) -> Activity:
         """The data page's figures, worked out again only when an event was committed since:
-        at a million stored events the aggregate still has tens of thousands of (day, item)
-        rows, and a page that many people keep open must not cost that on every view."""
+        the aggregate has a row per day and item, growing with the events stored, and a page
+        that many people keep open must not cost that on every view."""
         version = self._events.committed_version()
         key = None if version is None else (days, top, version)
         cached = self._activity_cache.get(key) if key is not None else None
