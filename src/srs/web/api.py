@@ -3,8 +3,9 @@
 Handlers only translate: camelCase JSON in, validated Python values to the service,
 dataclasses back out as camelCase JSON. Malformed input (not JSON, wrong type,
 missing or unknown field) is a 400; well-formed values outside the accepted range
-are a 422. The validation limits are the ones the OpenAPI document publishes
-(:mod:`srs.web.api_limits`).
+are a 422. Bodies are checked against their typed definitions
+(:mod:`srs.web.request_bodies`) and query parameters against :mod:`srs.web.api_limits`, the
+same sources the OpenAPI document is built from.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from werkzeug.routing import PathConverter
 
 from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
 from srs.event_rules import timestamp_problem, value_problem
-from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event
+from srs.events import MAX_ID_LENGTH, Event
 from srs.named_filters import NamedFilters, UnknownFilterError, name_from_arn
 from srs.serving.service import (
-    MAX_RANKING_INPUTS,
     HistoryEntry,
     ItemInfo,
     ModelInfo,
     NotReadyError,
     Recommendations,
 )
+from srs.web import request_bodies
 from srs.web.api_limits import (
     DEFAULT_HISTORY_LIMIT,
     MAX_FILTER_LENGTH,
@@ -46,12 +47,10 @@ from srs.web.context import WebContext, web_context
 from srs.web.errors import ApiError
 from srs.web.metrics import EXPOSITION_CONTENT_TYPE
 from srs.web.openapi import openapi_document
+from srs.web.request_bodies import PutEventsRequest, RankingRequest, check_id, check_object
 from srs.web.retrain import RetrainRunning
 from srs.web.security import bearer_token_valid
 
-EVENT_FIELDS = frozenset({"eventType", "itemId", "eventValue", "sentAt"})
-# Fields PutEvents clients commonly send for attribution; accepted and not used here.
-IGNORED_EVENT_FIELDS = frozenset({"eventId", "recommendationId", "impression", "properties"})
 _ECHO_LIMIT = 40
 JSON_MEDIA_TYPE = "application/json"
 # A string literal, or an unclosed one to the end; possessive, so the scan stays linear.
@@ -130,14 +129,6 @@ def query_int(params: Mapping[str, str], name: str, default: int, low: int, high
     return value
 
 
-def check_id(name: str, value: str) -> str:
-    if not value.strip():
-        raise ApiError(422, f"{name} must not be blank")
-    if len(value) > MAX_ID_LENGTH:
-        raise ApiError(422, f"{name} is longer than {MAX_ID_LENGTH} characters")
-    return value
-
-
 def json_body() -> dict[str, Any]:
     """The request's JSON object; reading the body enforces MAX_CONTENT_LENGTH (413).
 
@@ -157,52 +148,29 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def check_fields(obj: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        raise ApiError(400, f"{where}: unknown field(s) {', '.join(unknown)}")
+def event_rules(now: float) -> dict[str, request_bodies.NumberRule]:
+    """The checks :mod:`srs.event_rules` makes of an event's time and value, ``now`` being the
+    clock: a time or value out of range is a 422 here, never an overflow further down."""
+    return {
+        "sentAt": lambda sent_at, _: timestamp_problem(sent_at, now),
+        "eventValue": lambda value, fields: value_problem(fields["eventType"], value),
+    }
 
 
-def string_field(obj: Mapping[str, Any], name: str, where: str) -> str:
-    if name not in obj:
-        raise ApiError(400, f"{where}: missing required field {name}")
-    value = obj[name]
-    if not isinstance(value, str):
-        raise ApiError(400, f"{where}.{name} must be a string, got {type(value).__name__}")
-    return check_id(f"{where}.{name}", value)
-
-
-def number_field(obj: Mapping[str, Any], name: str, where: str) -> float:
-    value = obj[name]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiError(400, f"{where}.{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ApiError(422, f"{where}.{name} must be a finite number")
-    return float(value)
+def to_event(fields: Mapping[str, Any]) -> Event:
+    """A checked eventList entry as the service's Event."""
+    event_type, item_id, sent_at = fields["eventType"], fields["itemId"], fields["sentAt"]
+    if "eventValue" not in fields:
+        return Event(event_type, item_id, math.floor(sent_at))
+    return Event(event_type, item_id, math.floor(sent_at), fields["eventValue"])
 
 
 def parse_event(raw: Any, index: int, now: float) -> Event:
-    """One eventList entry, checked against :mod:`srs.event_rules` before any conversion:
-    a time or value out of range is a 422 here, never an overflow further down."""
-    where = f"eventList[{index}]"
-    if not isinstance(raw, dict):
-        raise ApiError(400, f"{where} must be an object, got {type(raw).__name__}")
-    check_fields(raw, EVENT_FIELDS | IGNORED_EVENT_FIELDS, where)
-    event_type = string_field(raw, "eventType", where)
-    item_id = string_field(raw, "itemId", where)
-    if "sentAt" not in raw:
-        raise ApiError(400, f"{where}: missing required field sentAt")
-    sent_at = number_field(raw, "sentAt", where)
-    problem = timestamp_problem(sent_at, now)
-    if problem is not None:
-        raise ApiError(422, f"{where}.sentAt {problem} (value {sent_at!r})")
-    if "eventValue" not in raw:
-        return Event(event_type, item_id, math.floor(sent_at))
-    value = number_field(raw, "eventValue", where)
-    problem = value_problem(event_type, value)
-    if problem is not None:
-        raise ApiError(422, f"{where}.eventValue {problem} (value {value!r})")
-    return Event(event_type, item_id, math.floor(sent_at), value)
+    """One eventList entry, checked as :class:`request_bodies.Event` defines it."""
+    fields = request_bodies.check_entry(
+        raw, request_bodies.Event, f"eventList[{index}]", event_rules(now)
+    )
+    return to_event(fields)
 
 
 def named_filter_expression(filters: NamedFilters, arn: str) -> str:
@@ -333,20 +301,8 @@ def recommendations(userId: str) -> Response:
 
 @api.post("/rankings")
 def rankings() -> Response:
-    body = json_body()
-    check_fields(body, frozenset({"userId", "inputList"}), "body")
-    user_id = string_field(body, "userId", "body")
-    input_list = body.get("inputList")
-    if not isinstance(input_list, list):
-        raise ApiError(400, "body.inputList must be an array of item IDs")
-    if not 1 <= len(input_list) <= MAX_RANKING_INPUTS:
-        raise ApiError(
-            422, f"inputList must hold 1 to {MAX_RANKING_INPUTS} item IDs, got {len(input_list)}"
-        )
-    for index, item_id in enumerate(input_list):
-        if not isinstance(item_id, str):
-            raise ApiError(400, f"inputList[{index}] must be a string")
-        check_id(f"inputList[{index}]", item_id)
+    body = check_object(json_body(), RankingRequest, "body")
+    user_id, input_list = body["userId"], body["inputList"]
     context = web_context()
     result = context.service.rank(user_id, input_list)
     return answer_response(context, "personalizedRanking", result)
@@ -364,20 +320,9 @@ def similar(itemId: str) -> Response:
 
 @api.post("/events")
 def events() -> Response:
-    body = json_body()
-    check_fields(body, frozenset({"userId", "sessionId", "eventList"}), "body")
-    user_id = string_field(body, "userId", "body")
-    session_id = string_field(body, "sessionId", "body")
-    event_list = body.get("eventList")
-    if not isinstance(event_list, list):
-        raise ApiError(400, "body.eventList must be an array of events")
-    if not 1 <= len(event_list) <= MAX_EVENTS_PER_CALL:
-        raise ApiError(
-            422,
-            f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events, got {len(event_list)}",
-        )
-    now = time.time()
-    parsed = [parse_event(raw, index, now) for index, raw in enumerate(event_list)]
+    body = check_object(json_body(), PutEventsRequest, "body", event_rules(time.time()))
+    user_id, session_id = body["userId"], body["sessionId"]
+    parsed = [to_event(fields) for fields in body["eventList"]]
     context = web_context()
     context.service.put_events(user_id, session_id, parsed)
     context.metrics.events_accepted.inc(len(parsed))

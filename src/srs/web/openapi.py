@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
-from srs.event_rules import EARLIEST_TIMESTAMP, MAX_ABS_EVENT_VALUE, RATING_MAX, RATING_MIN
-from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH
+from srs.events import MAX_ID_LENGTH
 from srs.serving.service import MAX_RANKING_INPUTS
+from srs.web import request_bodies
 from srs.web.api_limits import (
     DEFAULT_HISTORY_LIMIT,
     MAX_FILTER_LENGTH,
@@ -81,40 +81,6 @@ def _schemas() -> dict[str, Any]:
         **closed,
     }
     item_list = {"type": "array", "items": _ref("RecommendedItem"), "maxItems": MAX_RESULTS}
-    event = {
-        "type": "object",
-        "required": ["eventType", "itemId", "sentAt"],
-        "properties": {
-            "eventType": {**_ID, "examples": ["liked", "not_interested", "launched", "rated"]},
-            "itemId": _ID,
-            "eventValue": {
-                "type": "number",
-                "minimum": -MAX_ABS_EVENT_VALUE,
-                "maximum": MAX_ABS_EVENT_VALUE,
-                "description": (
-                    f"A rating from {RATING_MIN:g} to {RATING_MAX:g} for 'rated' events, a"
-                    " finite weight otherwise; 3.0 (neutral) when absent."
-                ),
-            },
-            "sentAt": {
-                "type": "number",
-                "minimum": EARLIEST_TIMESTAMP,
-                "description": (
-                    "Unix seconds, whole or fractional: from 2000-01-01 to one day after the"
-                    " server's clock (a value in milliseconds is refused)."
-                ),
-            },
-            "eventId": {"type": "string", "description": "Accepted and ignored."},
-            "recommendationId": {"type": "string", "description": "Accepted and ignored."},
-            "impression": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Accepted and ignored.",
-            },
-            "properties": {"type": "string", "description": "Accepted and ignored."},
-        },
-        **closed,
-    }
     return {
         "Error": {
             "type": "object",
@@ -158,36 +124,7 @@ def _schemas() -> dict[str, Any]:
             "properties": {"itemList": item_list},
             **closed,
         },
-        "RankingRequest": {
-            "type": "object",
-            "required": ["userId", "inputList"],
-            "properties": {
-                "userId": _ID,
-                "inputList": {
-                    "type": "array",
-                    "items": _ID,
-                    "minItems": 1,
-                    "maxItems": MAX_RANKING_INPUTS,
-                },
-            },
-            **closed,
-        },
-        "Event": event,
-        "PutEventsRequest": {
-            "type": "object",
-            "required": ["userId", "sessionId", "eventList"],
-            "properties": {
-                "userId": _ID,
-                "sessionId": _ID,
-                "eventList": {
-                    "type": "array",
-                    "items": _ref("Event"),
-                    "minItems": 1,
-                    "maxItems": MAX_EVENTS_PER_CALL,
-                },
-            },
-            **closed,
-        },
+        **request_bodies.schemas(_ref("{name}")["$ref"]),
         "Interaction": {
             "type": "object",
             "required": [
