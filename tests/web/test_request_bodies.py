@@ -1,4 +1,4 @@
-"""The typed request bodies: what the server refuses, and that the published schema agrees.
+"""The typed requests: what the server refuses, and that the published schema agrees.
 
 Each case is sent to the real app; its status and message are the API's contract. Where a
 rule can be written in JSON Schema, the OpenAPI document's schema for the body must accept
@@ -16,8 +16,16 @@ import pytest
 from flask.testing import FlaskClient
 
 from srs.serving.service import RecommendationService
+from srs.web.errors import ApiError
 from srs.web.openapi import openapi_document
-from srs.web.request_bodies import BODIES, RankingRequest, check_object
+from srs.web.query import parse_query
+from srs.web.request_bodies import (
+    BODIES,
+    RankingRequest,
+    RecommendationsQuery,
+    check_object,
+    check_query,
+)
 
 RANKINGS = "/api/v1/rankings"
 EVENTS = "/api/v1/events"
@@ -200,3 +208,46 @@ def test_every_body_definition_is_in_the_document() -> None:
 def test_a_checked_ranking_keeps_the_given_ids_in_order() -> None:
     body = check_object({"inputList": ["b", "a"], "userId": "u"}, RankingRequest, "body")
     assert body == {"userId": "u", "inputList": ["b", "a"]}
+
+
+RECOMMENDATIONS_RANGE = "query parameter numResults must be between 1 and 500, got"
+LONG_FILTER = "filter=" + "x" * 2049
+QUERY_CASES = [
+    ("", 200, None),
+    ("numResults=7", 200, None),
+    ("numResults=", 200, None),
+    ("numResults=%20", 200, None),
+    ("numResults=3&numResults=x", 200, None),
+    ("filter=", 200, None),
+    ("numResults=0", 422, f"{RECOMMENDATIONS_RANGE} 0"),
+    ("numResults=501", 422, f"{RECOMMENDATIONS_RANGE} 501"),
+    ("numResults=ten", 400, "query parameter numResults must be an integer, got 'ten'"),
+    ("numResults=1.5", 400, "query parameter numResults must be an integer, got '1.5'"),
+    (LONG_FILTER, 422, "filter is longer than 2048 characters"),
+    (f"{LONG_FILTER}&numResults=0", 422, f"{RECOMMENDATIONS_RANGE} 0"),
+]
+
+
+@pytest.mark.parametrize(("query", "status", "message"), QUERY_CASES, ids=lambda v: str(v)[:30])
+def test_the_hand_tuned_recommendations_route_agrees_with_the_typed_query(
+    client: FlaskClient,
+    service: RecommendationService,
+    query: str,
+    status: int,
+    message: str | None,
+) -> None:
+    """The route reads its query by hand, for speed; what it accepts and refuses, and the
+    messages, are those of checking the query against RecommendationsQuery."""
+    user = service.search_users("user_", 1)[0]
+    response = client.get(f"/api/v1/users/{user}/recommendations?{query}")
+    try:
+        typed = check_query(parse_query(query.encode()), RecommendationsQuery)
+    except ApiError as refused:
+        assert (response.status_code, response.get_json()["error"]["message"]) == (
+            refused.status,
+            refused.message,
+        )
+        assert (refused.status, refused.message) == (status, message)
+        return
+    assert (response.status_code, status) == (200, 200)
+    assert 0 < len(response.get_json()["itemList"]) <= typed["numResults"]

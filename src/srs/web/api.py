@@ -47,11 +47,17 @@ from srs.web.context import WebContext, web_context
 from srs.web.errors import ApiError
 from srs.web.metrics import EXPOSITION_CONTENT_TYPE
 from srs.web.openapi import openapi_document
-from srs.web.request_bodies import PutEventsRequest, RankingRequest, check_id, check_object
+from srs.web.request_bodies import (
+    PutEventsRequest,
+    RankingRequest,
+    check_id,
+    check_object,
+    echo,
+    query_int,
+)
 from srs.web.retrain import RetrainRunning
 from srs.web.security import bearer_token_valid
 
-_ECHO_LIMIT = 40
 JSON_MEDIA_TYPE = "application/json"
 # A string literal, or an unclosed one to the end; possessive, so the scan stays linear.
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
@@ -101,32 +107,12 @@ def answer_response(
     )
 
 
-def _echo(raw: str) -> str:
-    """A user-sent value quoted in a message, cut short so errors stay small."""
-    return repr(raw if len(raw) <= _ECHO_LIMIT else raw[:_ECHO_LIMIT] + "…")
-
-
 def query_params(context: WebContext) -> Mapping[str, str]:
     """The request's query parameters, read-only (see :mod:`srs.web.query`).
 
     Only the recommendations route reads them this way, for speed; the others read
     ``request.args``, which parses the same way."""
     return context.queries(request.query_string)
-
-
-def query_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(
-            400, f"query parameter {name} must be an integer, got {_echo(raw)}"
-        ) from None
-    if not low <= value <= high:
-        raise ApiError(422, f"query parameter {name} must be between {low} and {high}, got {value}")
-    return value
 
 
 def json_body() -> dict[str, Any]:
@@ -177,7 +163,7 @@ def named_filter_expression(filters: NamedFilters, arn: str) -> str:
     """The expression a ``…:filter/NAME`` ARN selects; 404 when no such filter is saved."""
     name = name_from_arn(arn)
     if name is None:
-        raise ApiError(400, f"filterArn {_echo(arn)} is not a filter ARN (…:filter/NAME)")
+        raise ApiError(400, f"filterArn {echo(arn)} is not a filter ARN (…:filter/NAME)")
     try:
         return filters.expression(name)
     except UnknownFilterError as exc:
@@ -213,7 +199,7 @@ def parse_filter_values(raw: str | None) -> dict[str, str] | None:
         if not key or len(key) > MAX_ID_LENGTH or len(value) > MAX_FILTER_VALUE_LENGTH:
             raise ApiError(
                 422,
-                f"filterValues[{_echo(key)}]: keys take 1 to {MAX_ID_LENGTH} characters,"
+                f"filterValues[{echo(key)}]: keys take 1 to {MAX_ID_LENGTH} characters,"
                 f" values at most {MAX_FILTER_VALUE_LENGTH}",
             )
     return values
@@ -280,6 +266,8 @@ def model_json(info: ModelInfo) -> dict[str, Any]:
 
 @api.get("/users/<id:userId>/recommendations")
 def recommendations(userId: str) -> Response:
+    """The query is read by hand rather than through :func:`request_bodies.check_query`, as
+    this is the hottest route; tests hold both to the same answers for RecommendationsQuery."""
     user_id = check_id("userId", userId)
     context = web_context()
     params = query_params(context)

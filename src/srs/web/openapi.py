@@ -10,14 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
+from srs.engine.request_limits import MAX_RESULTS
 from srs.events import MAX_ID_LENGTH
 from srs.serving.service import MAX_RANKING_INPUTS
 from srs.web import request_bodies
 from srs.web.api_limits import (
     DEFAULT_HISTORY_LIMIT,
-    MAX_FILTER_LENGTH,
-    MAX_FILTER_VALUES,
     MAX_HISTORY_LIMIT,
     MAX_OFFSET,
 )
@@ -54,13 +52,8 @@ def _path_id(name: str, description: str) -> dict[str, Any]:
     }
 
 
-_NUM_RESULTS = {
-    "name": "numResults",
-    "in": "query",
-    "required": False,
-    "description": "How many items to return.",
-    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS, "default": DEFAULT_RESULTS},
-}
+_QUERY = request_bodies.query_parameters(request_bodies.RecommendationsQuery)
+_NUM_RESULTS = _QUERY["numResults"]
 
 
 def _schemas() -> dict[str, Any]:
@@ -321,35 +314,7 @@ def _paths() -> dict[str, Any]:
                 {"400": "BadRequest", "404": "NotFound", "422": "Unprocessable", "503": "NotReady"},
                 [
                     user,
-                    _NUM_RESULTS,
-                    {
-                        "name": "filter",
-                        "in": "query",
-                        "required": False,
-                        "description": "A Personalize filter expression.",
-                        "schema": {"type": "string", "maxLength": MAX_FILTER_LENGTH},
-                    },
-                    {
-                        "name": "filterArn",
-                        "in": "query",
-                        "required": False,
-                        "description": (
-                            "A named filter (srs filters create), as an ARN ending in "
-                            "filter/NAME; instead of filter. An unknown name is a 404."
-                        ),
-                        "schema": {"type": "string", "maxLength": 256},
-                    },
-                    {
-                        "name": "filterValues",
-                        "in": "query",
-                        "required": False,
-                        "description": (
-                            "JSON object of placeholder values, e.g. "
-                            '{"CATEGORY": "\\"Compute\\""}; at most '
-                            f"{MAX_FILTER_VALUES} entries."
-                        ),
-                        "schema": {"type": "string"},
-                    },
+                    *_QUERY.values(),
                 ],
             )
         },

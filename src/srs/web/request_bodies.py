@@ -1,4 +1,5 @@
-"""The JSON bodies ``/api/v1`` accepts, each defined once as a msgspec Struct.
+"""The JSON bodies ``/api/v1`` accepts, and the recommendations query, each defined once as a
+msgspec Struct.
 
 The OpenAPI document's request schemas are generated from these definitions and the
 handlers check bodies against them, so what is published is what is enforced. The check
@@ -6,7 +7,10 @@ walks the definitions itself instead of letting msgspec decode, so that every pr
 the API's own message and status: 400 for a malformed body (not an object, a wrong type, a
 missing or unknown field), 422 for a well-formed value outside its range.
 
-Every checked string is an ID, and an ID of spaces counts as blank. Numbers are
+The recommendations route, the hottest, reads its query by hand; :func:`check_query` is the
+definition's own reading, and the tests hold the two to the same answers.
+
+In a body every checked string is an ID, and an ID of spaces counts as blank. Numbers are
 checked for type and finiteness here; their ranges depend on the clock or on the event's
 type, so the rules that judge them (:mod:`srs.event_rules`) are passed in by the caller,
 while the bounds the document shows come from the same constants.
@@ -24,6 +28,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 from msgspec import inspect as types
 
+from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
 from srs.event_rules import (
     EARLIEST_TIMESTAMP,
     MAX_ABS_EVENT_VALUE,
@@ -33,12 +38,17 @@ from srs.event_rules import (
 )
 from srs.events import MAX_EVENTS_PER_CALL
 from srs.serving.service import MAX_RANKING_INPUTS
+from srs.web.api_limits import MAX_FILTER_LENGTH, MAX_FILTER_VALUES
 from srs.web.errors import ApiError
 
 NOUN = "noun"
 """A list's ``Meta.extra`` key: what its entries are called in messages."""
 IGNORED = "ignored"
 """A field's ``Meta.extra`` key: clients send it for attribution; it is accepted unchecked."""
+READER = "reader"
+"""A query parameter's ``Meta.extra`` key: its text goes as it is to the reader named here,
+which refuses what it cannot read; the bounds the document shows are that reader's."""
+_ECHO_LIMIT = 40
 
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 _IGNORED = Meta(description="Accepted and ignored.", extra={IGNORED: True})
@@ -100,6 +110,66 @@ class PutEventsRequest(Struct, forbid_unknown_fields=True):
 
 BODIES: tuple[type[Struct], ...] = (RankingRequest, Event, PutEventsRequest)
 
+
+class RecommendationsQuery(Struct):
+    """GET /users/{userId}/recommendations' query parameters."""
+
+    numResults: Annotated[
+        int, Meta(ge=1, le=MAX_RESULTS, description="How many items to return.")
+    ] = DEFAULT_RESULTS
+    filter: (
+        Annotated[
+            str, Meta(max_length=MAX_FILTER_LENGTH, description="A Personalize filter expression.")
+        ]
+        | UnsetType
+    ) = UNSET
+    filterArn: (
+        Annotated[
+            str,
+            Meta(
+                max_length=MAX_ID_LENGTH,
+                description=(
+                    "A named filter (srs filters create), as an ARN ending in "
+                    "filter/NAME; instead of filter. An unknown name is a 404."
+                ),
+                extra={READER: "named_filter_expression"},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    filterValues: (
+        Annotated[
+            str,
+            Meta(
+                description=(
+                    "JSON object of placeholder values, e.g. "
+                    '{"CATEGORY": "\\"Compute\\""}; at most '
+                    f"{MAX_FILTER_VALUES} entries."
+                ),
+                extra={READER: "parse_filter_values"},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+def query_parameters(query: type[Struct]) -> dict[str, dict[str, Any]]:
+    """OpenAPI's query parameter objects for the fields of ``query``, by name."""
+    _, components = msgspec.json.schema_components([query])
+    parameters = {}
+    for name, field in components[query.__name__]["properties"].items():
+        field = dict(field)
+        description = field.pop("description")
+        parameters[name] = {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": description,
+            "schema": field,
+        }
+    return parameters
+
+
 NumberRule = Callable[[float, Mapping[str, Any]], str | None]
 """Why a number is refused given the fields checked before it, or None."""
 
@@ -139,8 +209,7 @@ class _Plan:
 @cache
 def _plan(body: type[Struct]) -> _Plan:
     """What :func:`check_object` checks of ``body``, worked out once per definition."""
-    info = types.type_info(body)
-    assert isinstance(info, types.StructType)
+    info = _fields(body)
     fields = []
     for field in info.fields:
         kind, extra = _unwrap(field.type)
@@ -211,6 +280,52 @@ def check_object(
             raise ApiError(422, f"{where}.{name} {problem} (value {number!r})")
         values[name] = number
     return values
+
+
+def check_query(params: Mapping[str, str], query: type[Struct]) -> dict[str, Any]:
+    """The query's parameters by name, checked as ``query`` defines them: an integer's
+    default when it is absent or blank, None for an absent or empty text. A text with a
+    reader is handed over unchecked."""
+    values: dict[str, Any] = {}
+    for field in _fields(query).fields:
+        name = field.encode_name
+        kind, extra = _unwrap(field.type)
+        if isinstance(kind, types.IntType):
+            assert kind.ge is not None and kind.le is not None
+            values[name] = query_int(params, name, field.default, kind.ge, kind.le)
+            continue
+        assert isinstance(kind, types.StrType)
+        text = params.get(name) or None
+        limit = None if READER in extra else kind.max_length
+        if text is not None and limit is not None and len(text) > limit:
+            raise ApiError(422, f"{name} is longer than {limit} characters")
+        values[name] = text
+    return values
+
+
+@cache
+def _fields(body: type[Struct]) -> types.StructType:
+    info = types.type_info(body)
+    assert isinstance(info, types.StructType)
+    return info
+
+
+def echo(raw: str) -> str:
+    """A user-sent value quoted in a message, cut short so errors stay small."""
+    return repr(raw if len(raw) <= _ECHO_LIMIT else raw[:_ECHO_LIMIT] + "…")
+
+
+def query_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"query parameter {name} must be an integer, got {echo(raw)}") from None
+    if not low <= value <= high:
+        raise ApiError(422, f"query parameter {name} must be between {low} and {high}, got {value}")
+    return value
 
 
 def check_entry(
