@@ -16,7 +16,7 @@ from typing import NamedTuple, Protocol, overload
 import numpy as np
 import numpy.typing as npt
 
-from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
+from srs.engine.request_limits import DEFAULT_RESULTS, check_results_range
 from srs.errors import SRSError
 from srs.events.event import Event
 
@@ -206,7 +206,6 @@ class RecommendationService(Protocol):
 
 
 def check_num_results(num_results: int) -> int:
-    """Personalize's bounds on numResults, shared by every backend."""
-    if not 1 <= num_results <= MAX_RESULTS:
-        raise RequestError(f"numResults must be between 1 and {MAX_RESULTS}, got {num_results}")
+    """Personalize's bounds on numResults, shared by every backend, as a request error."""
+    check_results_range(num_results, "numResults", RequestError)
     return num_results
