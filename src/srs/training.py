@@ -30,8 +30,8 @@ import pandas as pd
 
 from srs.catalogue_additions import ADDITIONS_FILE, CatalogueAdditions
 from srs.config import Settings
-from srs.data.dataset_version import current_dataset
-from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
+from srs.data.dataset_version import current_dataset, read_items
+from srs.data.prepare import INTERACTIONS_FILE
 from srs.data.store import DataStore, open_store, read_store_csv
 from srs.engine.errors import HyperparameterError
 from srs.engine.evaluation.metrics import PERSONALIZE_METRICS
@@ -110,7 +110,7 @@ def load_training_data(
     interactions = read_store_csv(
         store, dataset.key(INTERACTIONS_FILE), dtype=INTERACTION_DTYPES, keep_default_na=False
     )
-    items = read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False)
+    items = read_items(store, dataset)
     items = with_added_items(items, added)
     recorded = list(events.iter_batches()) if events is not None else []
     if recorded:

@@ -30,10 +30,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from srs.config import DATASET_PREFIX
-from srs.data.prepare import OUTPUT_FILES
+from srs.data.prepare import ITEMS_FILE, OUTPUT_FILES
 from srs.data.publish import VERSION_PREFIX, PublishedDataset, publish_copy
-from srs.data.store import DataStore, KeyNotFoundError, StoreError
+from srs.data.store import DataStore, KeyNotFoundError, StoreError, read_store_csv
 
 CURRENT_NAME = "CURRENT"
 CURRENT_KEY = DATASET_PREFIX + CURRENT_NAME
@@ -84,6 +86,12 @@ def current_dataset(store: DataStore) -> DatasetVersion:
         return _local_version(link)
     version = _read_current(store)
     return FLAT if version is None else DatasetVersion(f"{DATASET_PREFIX}{version}/")
+
+
+def read_items(store: DataStore, dataset: DatasetVersion) -> pd.DataFrame:
+    """The items table of ``dataset`` with every cell as text: ids and descriptions are
+    names, so none may turn into a number, and an empty cell stays empty rather than NaN."""
+    return read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False)
 
 
 def publish_to_store(store: DataStore, version: str, files: Mapping[str, Path]) -> dict[str, str]:

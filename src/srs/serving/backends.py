@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from srs.config import Settings
-from srs.data.dataset_version import current_dataset
+from srs.data.dataset_version import current_dataset, read_items
 from srs.data.history import InteractionHistory
-from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
-from srs.data.store import open_store, read_store_csv
+from srs.data.prepare import INTERACTIONS_FILE
+from srs.data.store import open_store
 from srs.named_filters import LOCAL_ACCOUNT
 from srs.serving.service import (
     HistoryEntry,
@@ -51,9 +51,7 @@ def _catalogue_and_history(
 
     store = open_store(settings)
     dataset = current_dataset(store)
-    items = catalog_from_frame(
-        read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False)
-    )
+    items = catalog_from_frame(read_items(store, dataset))
     names = {item.item_id: item for item in items}
     history = InteractionHistory.from_store(store, dataset.key(INTERACTIONS_FILE))
 

@@ -35,11 +35,11 @@ from srs.arrays import BoolArray
 from srs.catalog import ServiceAliases, alias_key, load_catalog
 from srs.catalogue_additions import AddedItemsView, CatalogueAdditions
 from srs.config import Settings
-from srs.data.dataset_version import current_dataset
+from srs.data.dataset_version import current_dataset, read_items
 from srs.data.history import InteractionHistory, UserRows
 from srs.data.interaction_rows import CodedText, InteractionRows
-from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
-from srs.data.store import open_store, read_store_csv
+from srs.data.prepare import INTERACTIONS_FILE
+from srs.data.store import open_store
 from srs.data.vocabulary import EventVocabulary, normalise_event_type
 from srs.engine.answers import AnswerTable, Ranked
 from srs.engine.errors import InvalidRequestError, ModelFormatError
@@ -188,7 +188,7 @@ class LocalRecommendationService:
         dataset = current_dataset(store)
         return cls(
             models=ModelStore(store, settings.model_cache_dir),
-            items=read_store_csv(store, dataset.key(ITEMS_FILE), dtype=str, keep_default_na=False),
+            items=read_items(store, dataset),
             history=InteractionHistory.from_store(store, dataset.key(INTERACTIONS_FILE)),
             events=_retained_events(settings),
             default_filter=settings.default_filter,
