@@ -294,6 +294,13 @@ def _operation(
     return operation
 
 
+def _read(
+    summary: str, operation_id: str, ok: dict[str, Any], errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A GET that takes no parameters and answers 200, the shape of most plain routes."""
+    return {"get": _operation(summary, operation_id, {"200": ok}, errors or {})}
+
+
 _BODY_ERRORS = {
     "400": "BadRequest",
     "413": "PayloadTooLarge",
@@ -378,64 +385,37 @@ def _paths() -> dict[str, Any]:
                 ],
             )
         },
-        "/api/v1/items": {
-            "get": _operation(
-                "The service catalogue.",
-                "listItems",
-                {"200": _response("Every item.", "ItemList")},
-                {},
-            )
-        },
-        "/api/v1/model": {
-            "get": _operation(
-                "The active model: version, recipe, training time, offline metrics.",
-                "getModel",
-                {"200": _response("The active model.", "Model")},
-                {"503": "NotReady"},
-            )
-        },
-        "/api/v1/openapi.json": {
-            "get": _operation(
-                "This document.",
-                "getOpenApi",
-                {
-                    "200": {
-                        "description": "OpenAPI 3.1 document.",
-                        "content": _json_content({"type": "object"}),
-                    }
-                },
-                {},
-            )
-        },
-        "/healthz": {
-            "get": _operation(
-                "Liveness: the process answers.",
-                "getHealth",
-                {"200": _response("Alive.", "Status")},
-                {},
-            )
-        },
-        "/readyz": {
-            "get": _operation(
-                "Readiness: a model is loaded and requests can be served.",
-                "getReadiness",
-                {"200": _response("Ready.", "Status")},
-                {"503": "NotReady"},
-            )
-        },
-        "/metrics": {
-            "get": _operation(
-                "Prometheus metrics: requests and latency per route, events accepted.",
-                "getMetrics",
-                {
-                    "200": {
-                        "description": "Prometheus text exposition format.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-                {},
-            )
-        },
+        "/api/v1/items": _read(
+            "The service catalogue.", "listItems", _response("Every item.", "ItemList")
+        ),
+        "/api/v1/model": _read(
+            "The active model: version, recipe, training time, offline metrics.",
+            "getModel",
+            _response("The active model.", "Model"),
+            {"503": "NotReady"},
+        ),
+        "/api/v1/openapi.json": _read(
+            "This document.",
+            "getOpenApi",
+            {"description": "OpenAPI 3.1 document.", "content": _json_content({"type": "object"})},
+        ),
+        "/healthz": _read(
+            "Liveness: the process answers.", "getHealth", _response("Alive.", "Status")
+        ),
+        "/readyz": _read(
+            "Readiness: a model is loaded and requests can be served.",
+            "getReadiness",
+            _response("Ready.", "Status"),
+            {"503": "NotReady"},
+        ),
+        "/metrics": _read(
+            "Prometheus metrics: requests and latency per route, events accepted.",
+            "getMetrics",
+            {
+                "description": "Prometheus text exposition format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+        ),
         "/admin/retrain": {
             "post": {
                 **_operation(
