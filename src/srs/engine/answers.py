@@ -1,4 +1,4 @@
-"""Answers: the shapes a recipe returns, and every known user's default answer worked out once.
+"""The shapes a recipe returns, and every known user's default answer worked out once.
 
 Most requests ask a question the model could answer before it was asked: a user with no
 events since training, under no filter beyond the default one, gets an answer that depends only

@@ -51,8 +51,8 @@ Factors = npt.NDArray[np.floating[Any]]
 INIT_SCALE: Final = 0.1
 DEFAULT_BLOCK_ROWS: Final = 2048
 PADDED_BLOCK_FLOATS: Final = 1 << 20
-"""Cap on the padded ``(rows, longest history, dim)`` gather of one batched fold-in block
-(8 MiB of float64), so one very long history cannot blow up a block of ``block_rows`` rows."""
+"""Cap on the padded ``(rows, longest history, dim)`` gather of one batched fold-in block,
+counted in floats, so one very long history cannot blow up a block of ``block_rows`` rows."""
 CG_DENOMINATOR_FLOOR: Final = 1e-30
 DENSE_PRODUCT_MAX_CELLS: Final = 1 << 24
 """Up to this many rows × columns, the per-entry dot products ``v_r · o_c`` come from one dense

@@ -1,4 +1,4 @@
-"""RecommendationService: the one façade the CLI, the web pages and the REST API call.
+"""The one façade the CLI, the web pages and the REST API call.
 
 Every backend keeps the same shapes: ``local`` runs the embedded engine in process;
 ``personalize`` calls personalize-runtime and personalize-events; ``batch`` serves a batch

@@ -1,12 +1,11 @@
 """``srs serve``: granian workers in front of the app, or Flask's reloader with ``dev``.
 
-Why granian rather than gunicorn: on a 2-core machine gunicorn's threaded worker spends
-about 0.5 ms of CPU on an empty request (parsing in Python, a poller and a thread pool
-handing each connection back and forth), so its hello world stops near 3,000 requests/s
-and a recommendation can never reach the 2,500/s target. Granian parses HTTP and keeps
-connections in Rust and calls the WSGI app from a Python thread per worker: an empty
-request costs about half as much, and the measured recommendation rate rises by 60%
-(``benchmarks/serve.py``).
+Why granian rather than gunicorn: gunicorn's threaded worker spends much of a small
+request's CPU before the app runs (parsing in Python, a poller and a thread pool handing
+each connection back and forth), which caps the request rate below the throughput target.
+Granian parses HTTP and keeps connections in Rust and calls the WSGI app from a Python
+thread per worker, so that overhead shrinks and the recommendation rate rises (figures in the
+README's ``srs serve`` section and benchmark table, from ``benchmarks/serve.py``).
 
 The server runs as a child process with a fresh interpreter. That is what lets
 Prometheus' multiprocess mode work: ``prometheus_client`` picks per-process metric
@@ -213,9 +212,9 @@ def application() -> Flask:
     dozen rows, which a second BLAS thread only slows down (its hand-off and spinning
     cost more than the product), and the workers already fill every core.
 
-    The objects loaded at start-up (catalogue, histories, model, about 130k of them at 100k
-    users) live as long as the worker, so they are frozen out of the cyclic collector: left
-    in, every full collection walked them all and stopped the worker for about 100 ms.
+    The objects loaded at start-up (catalogue, histories, model: many per user) live as long
+    as the worker, so they are frozen out of the cyclic collector: left in, every full
+    collection walked them all and stalled the requests in flight.
     """
     from threadpoolctl import threadpool_limits
 

@@ -295,9 +295,9 @@ SEARCH_STAGES: Final[Mapping[str, tuple[tuple[str, tuple[Any, ...]], ...]]] = {
 }
 LARGE_CATALOGUE_ITEMS: Final = 6144
 """Data whose EASE fit costs more than a dense solve over this many items (``ease.fit_cost``)
-takes seconds per fit, so the search is cut down to what moved the score most on the data sets
+is costly per fit, so the search is cut down to what moved the score most on the data sets
 measured (``LARGE_CATALOGUE_STAGES``, fewer folds and users). Up to that cost a full search
-still finishes in about a minute on two cores, and it finds more than the cut-down one."""
+still finishes in reasonable time, and it finds more than the cut-down one."""
 LARGE_CATALOGUE_STAGES: Final = (
     (NEGATIVE_FEEDBACK, (True, False)),
     (VALUE_SCALE, ("ratio", "log", "none")),
