@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from aws_support import make_aws_clients
 from click.testing import CliRunner
 
 from srs.cli import main
@@ -266,9 +266,6 @@ def test_cleanup_ends_with_a_table_and_exit_1_while_anything_is_left(
     text; bucket and role are kept since Personalize resources may still read them."""
     from srs.aws.bootstrap import StorageOptions, setup_storage
     from srs.aws.state import DeploymentState
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import make_aws_clients
 
     name = f"c{uuid.uuid4().hex[:8]}"
     state_path = tmp_path / "aws-state.json"
