@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import orjson
 from flask import Blueprint, Response, request
+from msgspec import Struct
 from werkzeug.routing import PathConverter
 
 from srs.engine.request_limits import DEFAULT_RESULTS, MAX_RESULTS
@@ -151,11 +152,12 @@ def to_event(fields: Mapping[str, Any]) -> Event:
     return Event(event_type, item_id, math.floor(sent_at), fields["eventValue"])
 
 
-def parse_event(raw: Any, index: int, now: float) -> Event:
-    """One eventList entry, checked as :class:`request_bodies.Event` defines it."""
-    fields = request_bodies.check_entry(
-        raw, request_bodies.Event, f"eventList[{index}]", event_rules(now)
-    )
+def parse_event(
+    raw: Any, index: int, now: float, definition: type[Struct] = request_bodies.Event
+) -> Event:
+    """One eventList entry, checked as ``definition`` (:class:`request_bodies.Event` or one
+    that adds fields to ignore) defines it."""
+    fields = request_bodies.check_entry(raw, definition, f"eventList[{index}]", event_rules(now))
     return to_event(fields)
 
 

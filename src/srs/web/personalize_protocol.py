@@ -7,8 +7,10 @@ operation's request URI (``/recommendations``, ``/personalize-ranking``, ``/even
 
 Handlers only translate, as ``/api/v1`` does: the body's fields into the
 ``RecommendationService`` calls the rest of the app makes, the answer back into Personalize's
-shapes. The rules a value must meet are the ones ``/api/v1`` applies (events through
-``api.parse_event`` and the service's ``check_batch``, filters through the engine's parser).
+shapes. Each operation's body is defined once in :mod:`srs.web.protocol_bodies`, whose readers
+check its fields in the order the handler needs them. The rules a value must meet are the
+ones ``/api/v1`` applies (events through ``api.parse_event`` and the service's
+``check_batch``, filters through the engine's parser).
 Errors take Personalize's form, the ``x-amzn-errortype`` header and a ``__type``/``message``
 body, so botocore raises the same ``ClientError`` subclasses as against AWS.
 
@@ -36,7 +38,7 @@ from srs.config import Settings
 from srs.engine.filters import FilterError
 from srs.engine.request_limits import DEFAULT_RESULTS
 from srs.errors import SRSError
-from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, EventError
+from srs.events import EventError
 from srs.named_filters import (
     NamedFilters,
     UnknownFilterError,
@@ -55,22 +57,34 @@ from srs.web.api import parse_event
 from srs.web.context import web_context
 from srs.web.encoding import ItemListEncoder
 from srs.web.errors import ApiError
+from srs.web.protocol_bodies import (
+    MAX_METADATA_RESULTS,
+    GetPersonalizedRankingRequest,
+    GetRecommendationsRequest,
+    ItemProperties,
+    ItemRecord,
+    ProtocolEvent,
+    PutEventsRequest,
+    PutItemsRequest,
+    PutUsersRequest,
+    Reader,
+    UserRecord,
+    property_fields,
+    readers,
+)
 
 MOUNT = "/personalize"
 EXTENSION_KEY = "srs-personalize"
-MAX_METADATA_RESULTS = 50
-"""GetRecommendations' limit on numResults when metadata columns are asked for."""
-MAX_PUT_RECORDS = 10  # PutItems' and PutUsers' limit
-METADATA_DATASET = "ITEMS"
-METADATA_COLUMNS = {"ITEM_ID", "SERVICE_NAME", "CATEGORY", "DESCRIPTION"}
-ITEM_PROPERTIES = {
-    "serviceName": "service_name",
-    "category": "category",
-    "description": "description",
-}
+ITEM_PROPERTIES = property_fields(ItemProperties)
 """PutItems' property names (the Items schema's fields in camelCase) and ItemInfo's fields."""
-EVENT_FIELDS_IGNORED = ("metricAttribution",)
-"""PutEvents fields SRS accepts and has no use for, beyond those ``/api/v1`` ignores."""
+RECOMMENDATIONS = readers(GetRecommendationsRequest)
+RANKING = readers(GetPersonalizedRankingRequest)
+EVENTS = readers(PutEventsRequest)
+ITEMS = readers(PutItemsRequest)
+USERS = readers(PutUsersRequest)
+ITEM_RECORD = readers(ItemRecord)
+USER_RECORD = readers(UserRecord)
+"""Each operation's fields, checked as its definition in :mod:`srs.web.protocol_bodies` says."""
 
 personalize = Blueprint("personalize", __name__, url_prefix=MOUNT)
 
@@ -227,7 +241,7 @@ def _solution_recipe(body: Mapping[str, Any]) -> Recipe:
         if campaign
         else ("recommenderArn", recommender, "recommender")
     )
-    text = _text(body, field)
+    text = RECOMMENDATIONS[field](body)
     resource = parse_arn(text, field)
     if resource.kind != kind:
         raise not_found(f"{field} {arn!r} names a {resource.kind}, not a {kind}")
@@ -283,67 +297,15 @@ def _raw_body(environ: Mapping[str, Any]) -> bytes:
     return data
 
 
-def _text(body: Mapping[str, Any], field: str, required: bool = True) -> str:
-    value = body.get(field)
-    if value is None:
-        if required:
-            raise invalid(f"{field} is required")
-        return ""
-    if not isinstance(value, str):
-        raise invalid(f"{field} must be a string")
-    if len(value) > MAX_ID_LENGTH:
-        raise invalid(f"{field} is longer than {MAX_ID_LENGTH} characters")
-    if required and not value.strip():
-        raise invalid(f"{field} must not be blank")
-    return value
-
-
-def _string_map(body: Mapping[str, Any], field: str) -> dict[str, str] | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(
-        isinstance(key, str) and isinstance(item, str) for key, item in value.items()
-    ):
-        raise invalid(f"{field} must be a map of strings")
-    return value
-
-
-def _num_results(body: Mapping[str, Any], limit: int | None) -> int:
-    value = body.get("numResults", DEFAULT_RESULTS)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid("numResults must be an integer")
-    if limit is not None and value > limit:
-        raise invalid(f"numResults must be at most {limit} when metadataColumns are asked for")
-    return int(value)
-
-
-def _metadata_columns(body: Mapping[str, Any]) -> list[str]:
-    columns = body.get("metadataColumns")
-    if not columns:
-        return []
-    if not isinstance(columns, dict) or set(columns) != {METADATA_DATASET}:
-        raise invalid(f"metadataColumns takes one key, {METADATA_DATASET}")
-    names = columns[METADATA_DATASET]
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-        raise invalid(f"metadataColumns.{METADATA_DATASET} must be a list of column names")
-    unknown = [name for name in names if name.upper() not in METADATA_COLUMNS]
-    if unknown:
-        raise invalid(
-            f"metadataColumns: {', '.join(unknown)} not in the Items dataset "
-            f"({', '.join(sorted(METADATA_COLUMNS))})"
-        )
-    return names
-
-
-def _filter(body: Mapping[str, Any]) -> tuple[str | None, dict[str, str] | None]:
-    arn = body.get("filterArn")
-    values = _string_map(body, "filterValues")
-    if not arn:
+def _filter(
+    body: Mapping[str, Any], fields: Mapping[str, Reader]
+) -> tuple[str | None, dict[str, str] | None]:
+    values = fields["filterValues"](body)
+    if not body.get("filterArn"):
         if values:
             raise invalid("filterValues needs a filterArn")
         return None, None
-    return named_filter(_text(body, "filterArn"), web_context().filters), values
+    return named_filter(fields["filterArn"](body), web_context().filters), values
 
 
 # ---- answers --------------------------------------------------------------------------------
@@ -404,20 +366,24 @@ def _no_content() -> Response:
 def get_recommendations() -> Response:
     body = _body(_raw_body(request.environ))
     recipe = _solution_recipe(body)
-    columns = _metadata_columns(body)
-    count = _num_results(body, MAX_METADATA_RESULTS if columns else None)
-    _string_map(body, "context")
-    if body.get("promotions"):
+    columns = RECOMMENDATIONS["metadataColumns"](body)
+    count = RECOMMENDATIONS["numResults"](body)
+    if columns and count > MAX_METADATA_RESULTS:
+        raise invalid(
+            f"numResults must be at most {MAX_METADATA_RESULTS} when metadataColumns are asked for"
+        )
+    RECOMMENDATIONS["context"](body)
+    if RECOMMENDATIONS["promotions"](body):
         raise invalid("promotions are not supported by SRS")
-    expression, values = _filter(body)
+    expression, values = _filter(body, RECOMMENDATIONS)
     service = web_context().service
     if recipe is Recipe.PERSONALIZED_RANKING:
         raise invalid("a personalized-ranking campaign answers GetPersonalizedRanking only")
     if recipe is Recipe.SIMILAR_ITEMS:
-        item_id = _text(body, "itemId", required=False)
+        item_id = RECOMMENDATIONS["itemId"](body)
         if not item_id:
             raise invalid("itemId is required by a similar-items campaign")
-        user_id = _text(body, "userId", required=False) or None
+        user_id = RECOMMENDATIONS["userId"](body) or None
         if isinstance(service, FilteringService):
             answer = service.similar(item_id, count, expression, values, user_id)
         elif expression is not None:
@@ -425,7 +391,7 @@ def get_recommendations() -> Response:
         else:
             answer = service.similar(item_id, count)
         return _answer("itemList", answer, columns)
-    user_id = _text(body, "userId", required=False)
+    user_id = RECOMMENDATIONS["userId"](body)
     if recipe is Recipe.POPULARITY and isinstance(service, FilteringService):
         answer = service.popular(user_id or None, count, expression, values)
         return _answer("itemList", answer, columns)
@@ -438,19 +404,14 @@ def get_recommendations() -> Response:
 @personalize.post("/personalize-ranking")
 def get_personalized_ranking() -> Response:
     body = _body(request.get_data(cache=False))
-    resource = parse_arn(_text(body, "campaignArn"), "campaignArn")
+    resource = parse_arn(RANKING["campaignArn"](body), "campaignArn")
     if resource.kind != "campaign":
         raise not_found(f"campaignArn names a {resource.kind}, not a campaign")
-    user_id = _text(body, "userId")
-    columns = _metadata_columns(body)
-    _string_map(body, "context")
-    expression, values = _filter(body)
-    input_list = body.get("inputList")
-    if not isinstance(input_list, list) or not all(isinstance(item, str) for item in input_list):
-        raise invalid("inputList must be a list of item IDs")
-    for index, item_id in enumerate(input_list):
-        if not item_id.strip() or len(item_id) > MAX_ID_LENGTH:
-            raise invalid(f"inputList[{index}] must be 1 to {MAX_ID_LENGTH} characters")
+    user_id = RANKING["userId"](body)
+    columns = RANKING["metadataColumns"](body)
+    RANKING["context"](body)
+    expression, values = _filter(body, RANKING)
+    input_list = RANKING["inputList"](body)
     service = web_context().service
     if isinstance(service, FilteringService):
         answer = service.rank(user_id, input_list, expression, values)
@@ -469,27 +430,21 @@ def put_events() -> Response:
     """Events into the same EventStore the app writes; without a userId the session stands
     for the user, as Personalize attributes anonymous events to their session."""
     body = _body(_raw_body(request.environ))
-    _text(body, "trackingId")
-    session_id = _text(body, "sessionId")
-    user_id = _text(body, "userId", required=False) or session_id
-    event_list = body.get("eventList")
-    if not isinstance(event_list, list) or not 1 <= len(event_list) <= MAX_EVENTS_PER_CALL:
-        raise invalid(f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events")
+    EVENTS["trackingId"](body)
+    session_id = EVENTS["sessionId"](body)
+    user_id = EVENTS["userId"](body) or session_id
+    event_list = EVENTS["eventList"](body)
     now = time.time()
-    events = []
-    for index, raw in enumerate(event_list):
-        if isinstance(raw, dict):
-            raw = {key: value for key, value in raw.items() if key not in EVENT_FIELDS_IGNORED}
-        events.append(parse_event(raw, index, now))
+    events = [parse_event(raw, index, now, ProtocolEvent) for index, raw in enumerate(event_list)]
     web_context().service.put_events(user_id, session_id, events)
     return _no_content()
 
 
-def _records(body: Mapping[str, Any], field: str) -> list[dict[str, Any]]:
-    _text(body, "datasetArn")
-    records = body.get(field)
-    if not isinstance(records, list) or not 1 <= len(records) <= MAX_PUT_RECORDS:
-        raise invalid(f"{field} must hold 1 to {MAX_PUT_RECORDS} records")
+def _records(
+    body: Mapping[str, Any], fields: Mapping[str, Reader], field: str
+) -> list[dict[str, Any]]:
+    fields["datasetArn"](body)
+    records: list[dict[str, Any]] = fields[field](body)
     if not all(isinstance(record, dict) for record in records):
         raise invalid(f"each of {field} must be an object")
     return records
@@ -512,7 +467,7 @@ def parse_item(record: Mapping[str, Any], index: int) -> ItemInfo:
     """One PutItems record as a catalogue item; properties outside the Items schema are
     refused, as Personalize refuses them."""
     where = f"items[{index}]"
-    item_id = _text(record, "itemId")
+    item_id = ITEM_RECORD["itemId"](record)
     properties = _properties(record.get("properties"), where)
     unknown = sorted(set(properties) - set(ITEM_PROPERTIES))
     if unknown:
@@ -532,7 +487,9 @@ def parse_item(record: Mapping[str, Any], index: int) -> ItemInfo:
 def put_items() -> Response:
     body = _body(request.get_data(cache=False))
     additions = _additions()
-    items = [parse_item(record, index) for index, record in enumerate(_records(body, "items"))]
+    items = [
+        parse_item(record, index) for index, record in enumerate(_records(body, ITEMS, "items"))
+    ]
     additions.put_items(items)
     return _no_content()
 
@@ -542,11 +499,11 @@ def put_users() -> Response:
     body = _body(request.get_data(cache=False))
     additions = _additions()
     users = []
-    for index, record in enumerate(_records(body, "users")):
+    for index, record in enumerate(_records(body, USERS, "users")):
         properties = record.get("properties")
         _properties(properties, f"users[{index}]")
         text = properties if isinstance(properties, str) else json.dumps(properties or {})
-        users.append(AddedUser(_text(record, "userId"), text))
+        users.append(AddedUser(USER_RECORD["userId"](record), text))
     additions.put_users(users)
     return _no_content()
 
