@@ -38,6 +38,16 @@ MAX_ABS_EVENT_VALUE = 1e9
 MAX_ID_LENGTH = 256  # Personalize's limit on a USER_ID, ITEM_ID or EVENT_TYPE
 
 
+def is_blank_id(value: str) -> bool:
+    """An ID of spaces names nothing, so it counts as blank."""
+    return not value.strip()
+
+
+def id_too_long(value: str, max_length: int | None = MAX_ID_LENGTH) -> bool:
+    """Longer than Personalize keeps (or than ``max_length``; None: no limit)."""
+    return max_length is not None and len(value) > max_length
+
+
 def latest_timestamp(now: float) -> float:
     """The newest time accepted when ``now`` is the clock's reading."""
     return min(now + MAX_SECONDS_AHEAD, LATEST_STORED_TIMESTAMP)

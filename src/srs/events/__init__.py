@@ -7,12 +7,19 @@ writes them out for Personalize. The web layer needs only the names below.
 """
 
 from srs.event_rules import MAX_ID_LENGTH
-from srs.events.event import MAX_EVENTS_PER_CALL, Event, EventError, StoredEvent
+from srs.events.event import (
+    MAX_EVENTS_PER_CALL,
+    MIN_EVENTS_PER_CALL,
+    Event,
+    EventError,
+    StoredEvent,
+)
 from srs.events.store import EventStore
 
 __all__ = [
     "MAX_EVENTS_PER_CALL",
     "MAX_ID_LENGTH",
+    "MIN_EVENTS_PER_CALL",
     "Event",
     "EventError",
     "EventStore",

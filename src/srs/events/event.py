@@ -11,9 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from srs.errors import SRSError
-from srs.event_rules import MAX_ID_LENGTH, timestamp_problem, value_problem
+from srs.event_rules import (
+    MAX_ID_LENGTH,
+    id_too_long,
+    is_blank_id,
+    timestamp_problem,
+    value_problem,
+)
 
-MAX_EVENTS_PER_CALL = 10  # PutEvents' limit
+MIN_EVENTS_PER_CALL, MAX_EVENTS_PER_CALL = 1, 10  # PutEvents' limits
 # PutEvents makes eventValue optional but Personalize's EVENT_VALUE column is a float;
 # an event sent without one gets the neutral midpoint of the 1–5 rating scale.
 NEUTRAL_EVENT_VALUE = 3.0
@@ -52,9 +58,9 @@ class StoredEvent:
 
 
 def _check_id(name: str, value: str) -> None:
-    if not value.strip():
+    if is_blank_id(value):
         raise EventError(f"{name} is blank")
-    if len(value) > MAX_ID_LENGTH:
+    if id_too_long(value):
         raise EventError(f"{name} is longer than {MAX_ID_LENGTH} characters")
 
 
@@ -66,9 +72,10 @@ def check_batch(
     SQLite or break a date is ever stored. One bad event refuses the whole call."""
     _check_id("userId", user_id)
     _check_id("sessionId", session_id)
-    if not 1 <= len(events) <= MAX_EVENTS_PER_CALL:
+    if not MIN_EVENTS_PER_CALL <= len(events) <= MAX_EVENTS_PER_CALL:
         raise EventError(
-            f"eventList must hold 1 to {MAX_EVENTS_PER_CALL} events, got {len(events)}"
+            f"eventList must hold {MIN_EVENTS_PER_CALL} to {MAX_EVENTS_PER_CALL} events,"
+            f" got {len(events)}"
         )
     clock = time.time() if now is None else now
     for index, event in enumerate(events):

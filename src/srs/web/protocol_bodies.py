@@ -24,8 +24,8 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from msgspec import inspect as types
 
 from srs.engine.request_limits import DEFAULT_RESULTS
-from srs.event_rules import MAX_ID_LENGTH
-from srs.events import MAX_EVENTS_PER_CALL
+from srs.event_rules import MAX_ID_LENGTH, id_too_long, is_blank_id
+from srs.events import MAX_EVENTS_PER_CALL, MIN_EVENTS_PER_CALL
 from srs.web.errors import ApiError
 from srs.web.request_bodies import IGNORED, NOUN, Event, Id
 
@@ -83,7 +83,9 @@ class PutEventsRequest(Struct):
     sessionId: Id
     eventList: Annotated[
         list[ProtocolEvent],
-        Meta(min_length=1, max_length=MAX_EVENTS_PER_CALL, extra={NOUN: "events"}),
+        Meta(
+            min_length=MIN_EVENTS_PER_CALL, max_length=MAX_EVENTS_PER_CALL, extra={NOUN: "events"}
+        ),
     ]
     userId: OptionalId | UnsetType = UNSET
 
@@ -192,9 +194,9 @@ def _text(
         return ""
     if not isinstance(value, str):
         raise _invalid(f"{name} must be a string")
-    if max_length is not None and len(value) > max_length:
+    if id_too_long(value, max_length):
         raise _invalid(f"{name} is longer than {max_length} characters")
-    if not_blank and not value.strip():
+    if not_blank and is_blank_id(value):
         raise _invalid(f"{name} must not be blank")
     return value
 
@@ -222,7 +224,7 @@ def _ids(body: Mapping[str, Any], name: str, noun: str, max_length: int | None) 
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise _invalid(f"{name} must be a list of {noun}")
     for index, item in enumerate(value):
-        if not item.strip() or (max_length is not None and len(item) > max_length):
+        if is_blank_id(item) or id_too_long(item, max_length):
             raise _invalid(f"{name}[{index}] must be 1 to {max_length} characters")
     return value
 

@@ -35,8 +35,10 @@ from srs.event_rules import (
     MAX_ID_LENGTH,
     RATING_MAX,
     RATING_MIN,
+    id_too_long,
+    is_blank_id,
 )
-from srs.events import MAX_EVENTS_PER_CALL
+from srs.events import MAX_EVENTS_PER_CALL, MIN_EVENTS_PER_CALL
 from srs.serving.service import MAX_RANKING_INPUTS
 from srs.web.api_limits import MAX_FILTER_LENGTH, MAX_FILTER_VALUES
 from srs.web.errors import ApiError
@@ -104,7 +106,10 @@ class PutEventsRequest(Struct, forbid_unknown_fields=True):
     userId: Id
     sessionId: Id
     eventList: Annotated[
-        list[Event], Meta(min_length=1, max_length=MAX_EVENTS_PER_CALL, extra={NOUN: "events"})
+        list[Event],
+        Meta(
+            min_length=MIN_EVENTS_PER_CALL, max_length=MAX_EVENTS_PER_CALL, extra={NOUN: "events"}
+        ),
     ]
 
 
@@ -339,9 +344,9 @@ def check_entry(
 
 def check_id(name: str, value: str, max_length: int | None = MAX_ID_LENGTH) -> str:
     """An ID given in the path or a body: not blank, and not longer than ``max_length``."""
-    if not value.strip():
+    if is_blank_id(value):
         raise ApiError(422, f"{name} must not be blank")
-    if max_length is not None and len(value) > max_length:
+    if id_too_long(value, max_length):
         raise ApiError(422, f"{name} is longer than {max_length} characters")
     return value
 
@@ -372,6 +377,6 @@ def _check_list(
     for index, item in enumerate(value):
         if not isinstance(item, str):
             raise ApiError(400, f"{name}[{index}] must be a string")
-        if not item.strip() or (field.max_length is not None and len(item) > field.max_length):
+        if is_blank_id(item) or id_too_long(item, field.max_length):
             check_id(f"{name}[{index}]", item, field.max_length)
     return value
