@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from engine_support import T0, frame, planted
 
+from srs.engine.evaluation.tasks import scoring_input
 from srs.engine.evaluation.tuning import (
     LARGE_CATALOGUE_STAGES,
     VALUE_OFFSET,
@@ -24,6 +25,7 @@ from srs.engine.evaluation.validation import (
     user_holdout_task,
     validation_folds,
 )
+from srs.engine.recipes.registry import create_recipe
 
 
 def logged(users: int = 80, items: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -59,7 +61,7 @@ def test_real_times_are_informative_and_file_order_or_equal_times_are_not() -> N
     assert not timestamp_report(daily).informative
 
 
-def test_a_fold_holds_out_a_quarter_of_each_sampled_users_services_with_all_their_rows() -> None:
+def test_a_fold_holds_out_a_quarter_of_each_sampled_users_events() -> None:
     data = logged()
     doubled = pd.concat([data, data.assign(EVENT_TYPE="launched")], ignore_index=True)
     task = user_holdout_task(doubled, seed=3, users=20)
@@ -67,21 +69,36 @@ def test_a_fold_holds_out_a_quarter_of_each_sampled_users_services_with_all_thei
     assert len(truth_users) == 20
     assert set(task.input_frame["USER_ID"]) == truth_users
     assert len(task.fit_frame) + len(task.truth_frame) == len(doubled)
+    pairs = doubled.drop_duplicates(["USER_ID", "ITEM_ID"]).groupby("USER_ID").size()
+    events = doubled.groupby("USER_ID").size()
+    for user, count in task.truth_frame.groupby("USER_ID").size().items():
+        assert pairs[user] >= MIN_USER_PAIRS
+        assert count == max(1, int(np.floor(0.25 * events[user])))
+    # Events, not services, are drawn: some services keep an event in the history, which a
+    # request would exclude, and some lose both.
     held = set(zip(task.truth_frame["USER_ID"], task.truth_frame["ITEM_ID"], strict=True))
     kept = set(zip(task.fit_frame["USER_ID"], task.fit_frame["ITEM_ID"], strict=True))
-    assert held.isdisjoint(kept)  # both rows of a held pair went to truth
-    pairs = doubled.drop_duplicates(["USER_ID", "ITEM_ID"]).groupby("USER_ID").size()
-    held_per_user = (
-        task.truth_frame.drop_duplicates(["USER_ID", "ITEM_ID"]).groupby("USER_ID").size()
-    )
-    for user, count in held_per_user.items():
-        assert pairs[user] >= MIN_USER_PAIRS
-        assert count == max(1, int(np.floor(0.25 * pairs[user])))
+    assert held & kept and held - kept
     again = user_holdout_task(doubled, seed=3, users=20)
     assert again.truth_frame.equals(task.truth_frame)
     other = user_holdout_task(doubled, seed=4, users=20)
     assert not other.truth_frame.equals(task.truth_frame)
     assert len(validation_folds(data, folds=3)) == 3
+
+
+def test_only_services_with_no_event_left_in_the_history_count_as_a_folds_truth() -> None:
+    data = logged()
+    doubled = pd.concat([data, data.assign(EVENT_TYPE="launched")], ignore_index=True)
+    task = user_holdout_task(doubled, seed=3, users=20)
+    model = create_recipe("popularity-count").fit(task.fit_frame)
+    prepared = scoring_input(model, task)
+    kept = set(zip(task.input_frame["USER_ID"], task.input_frame["ITEM_ID"], strict=True))
+    counted = task.truth_frame.drop_duplicates(["USER_ID", "ITEM_ID"])
+    pairs = zip(counted["USER_ID"], counted["ITEM_ID"], strict=True)
+    counted = counted[[pair not in kept for pair in pairs]]
+    per_user = counted.groupby("USER_ID").size()
+    assert prepared.users == sorted(per_user.index)
+    assert prepared.n_relevant.tolist() == per_user.tolist()
 
 
 def test_a_candidate_wins_only_by_more_than_the_folds_disagree() -> None:

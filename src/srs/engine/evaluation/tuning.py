@@ -346,7 +346,7 @@ class Choice:
         return {
             "metric": DEFAULT_METRIC,
             "folds": self.folds,
-            "protocol": "a random quarter of each sampled user's services held out",
+            "protocol": "a random quarter of each sampled user's events held out",
             "timestamps_informative": self.timestamps.informative,
             "timestamps": self.timestamps.reason,
             "default_score": round(self.default_score, 4),

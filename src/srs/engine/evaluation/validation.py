@@ -1,13 +1,17 @@
 """How ``srs train`` judges a setting before the test: validation folds and a rule to choose by.
 
-The folds hold out, for a sample of users, a random quarter of the services each one used; the
+The folds hold out, for a sample of users, a random quarter of the events each one logged; the
 rest of the data is the fit, and those users' remaining rows are the history a request would
 see. That asks what a recommendation answers, which unused services a user takes up, and it
-does not depend on timestamps. Personalize's own split (a tenth of the users, each one's newest
-tenth) leaves a few hundred held-out users on a data set of thousands, and its score moves
-between seeds by more than candidate settings differ: choosing by it picked settings worse than
-the defaults. Timestamps still matter for time features, so :func:`timestamp_report` says
-whether they carry information at all.
+does not depend on timestamps. Holding out whole services instead asks another question where
+a service has several events (bought, then played): there it scored alike settings that the
+held-out events, and the test, told apart.
+
+Personalize's own split (a tenth of the users, each one's newest tenth) leaves a few hundred
+held-out users on a data set of thousands, and its score moves between seeds by more than
+candidate settings differ: choosing by it picked settings worse than the defaults. Timestamps
+still matter for time features, so :func:`timestamp_report` says whether they carry
+information at all.
 
 A candidate replaces the incumbent only when its paired gain over the folds is larger than the
 gains' spread (:func:`compare`), and never when it scores below popularity on the same folds.
@@ -106,26 +110,30 @@ def user_holdout_task(
     users: int = MAX_VALIDATION_USERS,
     fraction: float = HOLDOUT_FRACTION,
 ) -> EvaluationTask:
-    """One fold: for up to ``users`` sampled users, a random ``fraction`` of the services each
-    used (all rows of each chosen pair) becomes truth; everything else is fit and input."""
+    """One fold: for up to ``users`` sampled users, a random ``fraction`` of the events each
+    one logged becomes truth; everything else is fit and input.
+
+    The unit held out is the event, as Personalize's own split and Recommenders' splits hold
+    them out: a service with events left on the fit side stays in the history, where a request
+    would exclude it, so it is not truth either (``evaluate_model`` drops it). Where each
+    service has one event, events and services are the same draw."""
     user_codes, user_ids = pd.factorize(frame[USER_ID].astype(str))
     item_codes, item_ids = pd.factorize(frame[ITEM_ID].astype(str))
-    pair_codes, pair_keys = pd.factorize(user_codes.astype(np.int64) * len(item_ids) + item_codes)
-    pair_users = np.asarray(pair_keys, dtype=np.int64) // max(len(item_ids), 1)
-    per_user = np.bincount(pair_users, minlength=len(user_ids))
+    pair_keys = np.unique(user_codes.astype(np.int64) * len(item_ids) + item_codes)
+    per_user = np.bincount(pair_keys // max(len(item_ids), 1), minlength=len(user_ids))
     eligible = np.flatnonzero(per_user >= MIN_USER_PAIRS)
     rng = np.random.default_rng(seed)
     chosen = np.zeros(len(user_ids), dtype=bool)
     chosen[rng.choice(eligible, size=min(users, len(eligible)), replace=False)] = True
-    # Each chosen user's pairs in a random order; the first ``fraction`` of them are held out.
-    order = np.lexsort((rng.random(len(pair_users)), pair_users))
-    ordered_users = pair_users[order]
+    # Each chosen user's events in a random order; the first ``fraction`` of them are held out.
+    events = np.bincount(user_codes, minlength=len(user_ids))
+    order = np.lexsort((rng.random(len(user_codes)), user_codes))
+    ordered_users = user_codes[order]
     starts = np.flatnonzero(np.r_[True, ordered_users[1:] != ordered_users[:-1]])
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    quota = np.maximum(1, np.floor(fraction * per_user[ordered_users]))
-    held_pairs = np.zeros(len(pair_users), dtype=bool)
-    held_pairs[order] = chosen[ordered_users] & (rank < quota)
-    is_truth = held_pairs[pair_codes]
+    quota = np.maximum(1, np.floor(fraction * events[ordered_users]))
+    is_truth = np.zeros(len(frame), dtype=bool)
+    is_truth[order] = chosen[ordered_users] & (rank < quota)
     fit = frame[~is_truth]
     return EvaluationTask(fit, fit[chosen[user_codes[~is_truth]]], frame[is_truth])
 
