@@ -3,6 +3,7 @@ once, and ``srs filters`` errors as one line with exit status 2."""
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -86,3 +87,26 @@ def test_cli_create_list_delete(tmp_path: Path) -> None:
     assert refused.exit_code == 2 and refused.output.startswith("error: filter expression")
     assert deleted.exit_code == 0
     assert missing.exit_code == 2 and "no filter named 'no-storage'" in missing.output
+
+
+def _create_many(directory: str, prefix: str, count: int) -> None:
+    filters = NamedFilters.in_directory(Path(directory))
+    for index in range(count):
+        filters.create(f"{prefix}-{index}", STORAGE)
+
+
+def test_filters_created_by_processes_at_once_are_all_kept(tmp_path: Path) -> None:
+    """Each create reads the file, adds one name and replaces the file: without one writer at
+    a time, two processes read the same file and the second replacement drops the first's."""
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_create_many, args=(str(tmp_path), f"p{index}", 15))
+        for index in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    names = {kept.name for kept in NamedFilters.in_directory(tmp_path).list()}
+    assert names == {f"p{worker}-{index}" for worker in range(4) for index in range(15)}

@@ -4,7 +4,10 @@ A team's code passes ``filterArn=…:filter/NAME`` to Personalize; locally the s
 select the same expression, for the Personalize protocol, ``/api/v1`` and the web page alike.
 The names live in one small JSON file in the data directory, replaced atomically
 (:mod:`srs.atomic`), so ``srs filters create`` and the server's workers never see half a
-file. Every expression is parsed before it is saved, so a stored filter always parses.
+file. A change reads the file and writes it back under an exclusive ``flock`` of a lock file
+beside it: two changes at once (two shells, or a shell and a server) would otherwise both
+start from the same file, and the second would drop the first's filter. Every expression is
+parsed before it is saved, so a stored filter always parses.
 
 Workers read the file again only when its size or time changed since they last read it: a
 ``stat`` per lookup keeps a filter created while the server runs usable at once.
@@ -12,10 +15,13 @@ Workers read the file again only when its size or time changed since they last r
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +30,7 @@ from srs.engine.filters import FilterError, parse_filter
 from srs.errors import SRSError
 
 FILTERS_FILE = "filters.json"
+LOCK_SUFFIX = ".lock"
 LOCAL_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}")
@@ -152,25 +159,35 @@ class NamedFilters:
         """Save a new filter; a name already taken is refused, as CreateFilter refuses it."""
         check_name(name)
         check_expression(expression)
-        filters = dict(self._current())
-        if name in filters:
-            raise NamedFilterError(
-                f"a filter named {name!r} exists; delete it first ('srs filters delete {name}')"
-            )
-        filters[name] = expression
-        self._write(filters)
+        with self._changing() as filters:
+            if name in filters:
+                raise NamedFilterError(
+                    f"a filter named {name!r} exists; delete it first ('srs filters delete {name}')"
+                )
+            filters[name] = expression
         return NamedFilter(name, expression)
 
     def delete(self, name: str) -> None:
-        filters = dict(self._current())
-        if name not in filters:
-            raise UnknownFilterError(f"no filter named {name!r}; see 'srs filters list'")
-        del filters[name]
-        self._write(filters)
+        with self._changing() as filters:
+            if name not in filters:
+                raise UnknownFilterError(f"no filter named {name!r}; see 'srs filters list'")
+            del filters[name]
 
-    def _write(self, filters: dict[str, str]) -> None:
+    @contextmanager
+    def _changing(self) -> Iterator[dict[str, str]]:
+        """The saved filters, read under the lock, to change in place: written back when the
+        block finishes, left as they were when it raises."""
         if self.path is None:
             raise NamedFilterError("named filters need a data directory")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + LOCK_SUFFIX), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            filters = self._read() if self.path.exists() else {}
+            yield filters
+            self._write(filters)
+
+    def _write(self, filters: dict[str, str]) -> None:
+        assert self.path is not None
         document = {"version": FORMAT_VERSION, "filters": dict(sorted(filters.items()))}
         with atomic_file(self.path) as stream:
             stream.write(json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n")
