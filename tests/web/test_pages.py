@@ -28,6 +28,7 @@ from werkzeug.test import TestResponse
 
 from srs.activity import ActivitySource
 from srs.config import Settings
+from srs.named_filters import NamedFilters
 from srs.serving.service import RecommendationService, RecommendedItem
 from srs.web.openapi import openapi_document
 from srs.web.pages import (
@@ -740,3 +741,35 @@ def test_service_names_from_the_data_are_isolated(
     assert re.search(r'<h2 id="chosen-title"><bdi>[^<]+</bdi></h2>', html)
     titles = re.findall(r'class="card-title"><a href="[^"]*">(<bdi>)?', html)
     assert titles and all(titles)
+
+
+def test_feedback_and_undo_keep_the_filter_the_cards_were_chosen_by(
+    client: FlaskClient, service: RecommendationService, data_settings: Settings
+) -> None:
+    user = a_user(service, 11)
+    category = {item.item_id: item.category for item in service.items()}
+    top = category[parse(client.get(f"/?user={user}")).cards[0]]
+    filters = NamedFilters.in_directory(data_settings.data_dir)
+    filters.create("not-top", f'EXCLUDE ItemID WHERE Items.CATEGORY IN ("{top}")')
+    try:
+        page = parse(client.get(f"/?user={user}&filter=not-top"))
+        assert page.cards and top not in {category[item] for item in page.cards}
+        liked = client.post(
+            "/feedback", data={**feedback_form(page, page.cards[0]), "event_type": "liked"}
+        )
+        assert liked.status_code == 303 and "filter=not-top" in liked.headers["Location"]
+        after = client.get(liked.headers["Location"])
+        assert '<option value="not-top" selected' in after.get_data(as_text=True)
+        shown = parse(after)
+        assert shown.cards and top not in {category[item] for item in shown.cards}
+        undo = next(form for form in shown.forms if form["action"] == "/feedback/undo")
+        assert undo["filter"] == "not-top"
+        undone = client.post("/feedback/undo", data=undo)
+        assert "filter=not-top" in undone.headers["Location"]
+        forged = client.post(
+            "/feedback",
+            data={**feedback_form(page, page.cards[1]), "event_type": "liked", "filter": "a b"},
+        )
+        assert forged.status_code == 303 and "filter" not in forged.headers["Location"]
+    finally:
+        filters.delete("not-top")

@@ -36,6 +36,7 @@ from srs.activity import Activity, ActivitySource
 from srs.engine.evaluation.metrics import PERSONALIZE_METRICS
 from srs.event_rules import stored_timestamp_problem
 from srs.events import MAX_EVENTS_PER_CALL, MAX_ID_LENGTH, Event, EventStore, StoredEvent
+from srs.named_filters import NAME_PATTERN
 from srs.serving.service import (
     HistoryEntry,
     HistoryPage,
@@ -411,7 +412,7 @@ def feedback() -> WerkzeugResponse:
     }[event_type]
     flash(message, "success")
     _offer_undo(user_id, session_id, event)
-    return redirect(url_for("pages.index", user=user_id, _anchor="recommendations"), code=303)
+    return _back_to_recommendations(user_id)
 
 
 def _offer_undo(user_id: str, session_id: str, event: Event) -> None:
@@ -463,7 +464,18 @@ def undo_feedback() -> WerkzeugResponse:
         name = names.get(removed.item_id, removed.item_id)
         template = UNDONE_TEXT.get(removed.event_type, "Your feedback on {name} was undone.")
         flash(template.format(name=name), "success")
-    return redirect(url_for("pages.index", user=user_id, _anchor="recommendations"), code=303)
+    return _back_to_recommendations(user_id)
+
+
+def _back_to_recommendations(user_id: str) -> WerkzeugResponse:
+    """The page the feedback came from, with the filter it was showing: the cards after a
+    like or an undo must be chosen the way the cards clicked on were. A name that cannot be a
+    filter's is dropped here rather than turned into an error page after a recorded event."""
+    filter_name = request.form.get("filter", "").strip()
+    kept = filter_name if NAME_PATTERN.fullmatch(filter_name) else None
+    return redirect(
+        url_for("pages.index", user=user_id, filter=kept, _anchor="recommendations"), code=303
+    )
 
 
 @pages.get("/similar")
