@@ -31,8 +31,8 @@ import pandas as pd
 from srs.catalogue_additions import ADDITIONS_FILE, CatalogueAdditions
 from srs.config import Settings
 from srs.data.dataset_version import current_dataset, read_items
-from srs.data.prepare import INTERACTIONS_FILE
-from srs.data.store import DataStore, open_store, read_store_csv
+from srs.data.prepare import INTERACTIONS_FILE, ITEMS_FILE
+from srs.data.store import DataStore, open_store, read_store_csv, require_prepared
 from srs.engine.errors import HyperparameterError
 from srs.engine.evaluation.metrics import PERSONALIZE_METRICS
 from srs.engine.evaluation.tasks import EvaluationTask, evaluate_model, personalize_task
@@ -107,6 +107,7 @@ def load_training_data(
     """The prepared dataset from ``store`` plus every recorded event, and the ``added`` items
     (PutItems) the dataset lacks, so they join the next model's catalogue."""
     dataset = current_dataset(store)
+    require_prepared(store, (dataset.key(INTERACTIONS_FILE), dataset.key(ITEMS_FILE)))
     interactions = read_store_csv(
         store, dataset.key(INTERACTIONS_FILE), dtype=INTERACTION_DTYPES, keep_default_na=False
     )

@@ -48,3 +48,4 @@ def test_a_retrain_start_removes_finished_statuses_older_than_the_limit(tmp_path
     # Nothing is prepared here, so the child fails; its status is the newest and is kept.
     assert status is not None and status["status"] == "failed"
     assert "interactions.csv does not exist" in status["error"]
+    assert status["error"].endswith("run 'srs prepare' first")

@@ -61,7 +61,6 @@ def train(
     """Train on the prepared data and recorded events, then activate the new version."""
     from srs.training import train_and_activate
 
-    _require_prepared(settings_of(ctx))
     console = Console(stderr=True)
     with console.status("training") as status:
         loaded = train_and_activate(
