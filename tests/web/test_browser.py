@@ -27,6 +27,9 @@ from web_support import (
     running_server,
 )
 
+from srs.config import Settings
+from srs.named_filters import NamedFilters
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEOUT_MS = 15_000
 
@@ -39,12 +42,17 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server_url(
+def served_settings(
     trained_template: tuple[Path, DataFacts], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("browser")
-    settings = copy_template(trained_template[0], root / "data")
-    with running_server(settings.data_dir, root, workers=2) as url:
+) -> Settings:
+    return copy_template(trained_template[0], tmp_path_factory.mktemp("browser") / "data")
+
+
+@pytest.fixture(scope="module")
+def server_url(served_settings: Settings) -> Iterator[str]:
+    with running_server(
+        served_settings.data_dir, served_settings.data_dir.parent, workers=2
+    ) as url:
         yield url
 
 
@@ -365,3 +373,30 @@ def test_the_message_after_not_interested_offers_an_instant_undo(
     expect(page.locator("#recommendations .card").first).to_have_attribute("data-item-id", item_id)
     assert page.evaluate("window.__noReload") is True
     watch.assert_clean()
+
+
+def test_a_filtered_page_stays_filtered_after_feedback(
+    browser: Browser, server_url: str, served_settings: Settings
+) -> None:
+    storage = re.compile(r"^Storage$")
+    page, watch = open_page(browser, server_url)
+    page.goto(f"{server_url}/?user=user_000042")
+    assert page.locator("#recommendations .category", has_text=storage).count() > 0
+    filters = NamedFilters.in_directory(served_settings.data_dir)
+    filters.create("no-storage", 'EXCLUDE ItemID WHERE Items.CATEGORY IN ("Storage")')
+    try:
+        page.goto(f"{server_url}/?user=user_000042&filter=no-storage")
+        page.evaluate("window.__noReload = true")
+        cards = page.locator("#recommendations .card")
+        expect(cards.first).to_be_visible()
+        expect(page.locator("#recommendations .category", has_text=storage)).to_have_count(0)
+        name = cards.first.locator(".card-title").inner_text()
+        cards.first.get_by_role("button", name="Like").click()
+        expect(page.locator("#messages")).to_contain_text(f"You liked {name}.")
+        expect(page.locator("#filter-input")).to_have_value("no-storage")
+        expect(cards.first).to_be_visible()
+        expect(page.locator("#recommendations .category", has_text=storage)).to_have_count(0)
+        assert page.evaluate("window.__noReload") is True
+        watch.assert_clean()
+    finally:
+        filters.delete("no-storage")
