@@ -120,3 +120,29 @@ def test_wide_sparse_data_takes_the_row_route_and_tall_data_the_gram_route() -> 
     assert rows_are_cheaper(3_000, 17_000, 270_000)
     assert not rows_are_cheaper(12_000, 5_000, 130_000)
     assert not rows_are_cheaper(943, 1_682, 100_000)
+
+
+@pytest.mark.parametrize(("l2", "diag_weight"), [(0.5, 0.0), (2.0, 1.5)])
+def test_items_nothing_touches_get_zero_weights_and_leave_the_others_unchanged(
+    l2: float, diag_weight: float
+) -> None:
+    touched = random_gram(5)
+    rng = np.random.default_rng(5)
+    order = rng.permutation(touched.shape[0] * 4)
+    catalogue = np.zeros((order.size, order.size))
+    placed = np.sort(order[: touched.shape[0]])
+    catalogue[np.ix_(placed, placed)] = touched
+    # The ridge is relative to the whole catalogue's mean diagonal, untouched items included.
+    scale = np.diag(catalogue).mean() / np.diag(touched).mean()
+    expected = np.zeros_like(catalogue)
+    expected[np.ix_(placed, placed)] = reference_ease(touched, l2 * scale, diag_weight)
+
+    result = ease_weights(catalogue.copy(), l2, diag_weight)
+
+    np.testing.assert_allclose(result, expected, atol=1e-10)
+    untouched = np.setdiff1d(np.arange(order.size), placed)
+    assert not result[untouched].any() and not result[:, untouched].any()
+
+
+def test_a_catalogue_nothing_touches_has_zero_weights() -> None:
+    assert not ease_weights(np.zeros((6, 6)), 1.0, 1.0).any()

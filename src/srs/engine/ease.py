@@ -60,12 +60,36 @@ def ease_weights(gram: Matrix, l2: float, diag_weight: float = 0.0) -> Matrix:
 
     ``gram`` must be C-contiguous and square; only its lower triangle and diagonal are read.
     It is overwritten and returned as ``B``.
+
+    An item nothing touches (a catalogue entry without events or side information) has an
+    all-zero row and column: it is decoupled from the others and its weights are zero, so
+    when such items are many the factorisation runs over the touched items alone. A team's
+    items.csv can list far more services than the events reach, and the cubic cost would
+    follow the whole list.
     """
     if gram.ndim != 2 or gram.shape[0] != gram.shape[1] or not gram.flags.c_contiguous:
         raise ValueError("gram must be a square C-contiguous matrix")
     diagonal = np.diagonal(gram).copy()
-    gram[np.diag_indices_from(gram)] += regularisation(diagonal, l2, diag_weight).astype(gram.dtype)
-    precision = cholesky_inverse(gram)
+    ridge = regularisation(diagonal, l2, diag_weight).astype(gram.dtype)
+    touched = np.flatnonzero(diagonal != 0)
+    if touched.size > SUBSET_SOLVE_MAX_SHARE * diagonal.size:
+        gram[np.diag_indices_from(gram)] += ridge
+        return weights_from_precision(cholesky_inverse(gram))
+    solved = np.ascontiguousarray(gram[np.ix_(touched, touched)])
+    gram.fill(0.0)
+    if touched.size:
+        solved[np.diag_indices_from(solved)] += ridge[touched]
+        gram[np.ix_(touched, touched)] = weights_from_precision(cholesky_inverse(solved))
+    return gram
+
+
+SUBSET_SOLVE_MAX_SHARE: Final = 0.9
+"""Solve over the touched items alone when they are at most this share of the catalogue: the
+sub-matrix is a copy, whose memory a few untouched items do not repay."""
+
+
+def weights_from_precision(precision: Matrix) -> Matrix:
+    """``B = I − P · diag(1 / diag(P))`` with a zero diagonal, in place of ``P``."""
     pivots = np.diagonal(precision).copy()
     precision /= -pivots[np.newaxis, :]
     np.fill_diagonal(precision, 0.0)
@@ -95,10 +119,7 @@ def ease_weights_from_rows(
     precision = np.asarray(sp.csr_matrix(scaled.T, dtype=dtype) @ solved, dtype=dtype)
     precision *= -1.0
     precision[np.diag_indices_from(precision)] += inverse_ridge.astype(dtype)
-    pivots = np.diagonal(precision).copy()
-    precision /= -pivots[np.newaxis, :]
-    np.fill_diagonal(precision, 0.0)
-    return precision
+    return weights_from_precision(precision)
 
 
 SPARSE_PENALTY: Final = 100.0
