@@ -377,7 +377,7 @@ HOSTILE_HEADER = "User ID,AWS Service,Interaction Type,Rating,Timestamp\n"
             "give each column its own name",
         ),
         (
-            HOSTILE_HEADER + "007,Amazon S3,viewed,4,1700000000\n\n\nu2,Amazon S3,viewed,0,1\n",
+            HOSTILE_HEADER + "007,Amazon S3,viewed,4,1700000000\n\n\nu2,Amazon S3,rated,0,1\n",
             "line 5: field 'Rating': out of range 1–5 (value '0')",
         ),
     ],

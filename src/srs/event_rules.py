@@ -103,9 +103,15 @@ def rating_rule() -> str:
     return f"out of range {RATING_MIN:g}–{RATING_MAX:g}"
 
 
-def ratings_outside(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-    """Which of many ratings (NaN included) lie off the rating scale."""
-    return np.asarray(~((values >= RATING_MIN) & (values <= RATING_MAX)), dtype=np.bool_)
+def values_outside(
+    values: npt.NDArray[np.float64], ratings: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Which of many event values (NaN included) :func:`value_problem` would refuse, where
+    ``ratings`` says which values are ratings: those lie on the rating scale, the others
+    (hours played, a count) within the bound."""
+    on_scale = (values >= RATING_MIN) & (values <= RATING_MAX)
+    bounded = np.abs(values) <= MAX_ABS_EVENT_VALUE
+    return np.asarray(~np.where(ratings, on_scale, bounded), dtype=np.bool_)
 
 
 def value_problem(event_type: str, value: object) -> str | None:

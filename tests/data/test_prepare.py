@@ -717,7 +717,7 @@ def test_errors_name_the_true_line_after_blank_lines_and_multi_line_values(
     tmp_path: Path, out_dir: Path
 ) -> None:
     source = write_source(
-        tmp_path / "blank.csv", BLANK_LINES_SOURCE.format(row="u3,Amazon EC2,viewed,9,d")
+        tmp_path / "blank.csv", BLANK_LINES_SOURCE.format(row="u3,Amazon EC2,rated,9,d")
     )
     before = snapshot(out_dir)
     with pytest.raises(SourceError) as raised:
@@ -745,7 +745,13 @@ def test_unknown_event_types_name_their_true_line_after_blank_lines(tmp_path: Pa
             "1700000000000",
             "out of range for Unix seconds (milliseconds?); it is later than",
         ),
-        ("u2,Amazon S3,viewed,99,1700000000", "Rating", "99", "out of range 1–5"),
+        ("u2,Amazon S3,rated,99,1700000000", "Rating", "99", "out of range 1–5"),
+        (
+            "u2,Amazon S3,viewed,2e9,1700000000",
+            "Rating",
+            "2e9",
+            "must be a finite number from -1e+09 to 1e+09",
+        ),
         ("u2,Amazon S3,viewed,4,4000000000", "Timestamp", "4000000000", "later than"),
         ("u2,Amazon S3,viewed,4,900000000", "Timestamp", "900000000", "earlier than 2000-01-01"),
     ],
@@ -877,3 +883,19 @@ def test_a_dataset_from_before_versions_is_moved_aside_once(tmp_path: Path) -> N
     with pytest.raises(SourceError, match=r"notes\.txt, which srs prepare did not write"):
         prepare_dataset(source, stray)
     assert (stray / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_play_log_keeps_hours_and_counts_as_event_values(tmp_path: Path) -> None:
+    """Only a rating event's value is on the 1–5 scale, as PutEvents has it: a team's log of
+    purchases and hours played prepares with its values as they are."""
+    rows = [
+        "p1,Amazon S3,purchase,1,1700000000",
+        "p1,Amazon S3,play,273.5,1700000100",
+        "p2,AWS Lambda,play,0.1,1700000200",
+        "p2,Amazon S3,rated,4,1700000300",
+    ]
+    source = write_source(tmp_path / "plays.csv", HEADER + "\n".join(rows) + "\n")
+    prepare_dataset(source, tmp_path / "ds")
+    frame = read_interactions(tmp_path / "ds")
+    assert frame["EVENT_TYPE"].tolist() == ["purchase", "play", "play", "rated"]
+    assert frame["EVENT_VALUE"].tolist() == [1.0, 273.5, 0.1, 4.0]

@@ -28,10 +28,12 @@ from srs.catalog import alias_key
 from srs.errors import SourceError
 from srs.event_rules import (
     MAX_ID_LENGTH,
+    is_rating,
     rating_rule,
-    ratings_outside,
     timestamp_problem,
     timestamps_outside,
+    value_problem,
+    values_outside,
 )
 
 USER, SERVICE, EVENT_TYPE, RATING, TIMESTAMP = (
@@ -224,14 +226,19 @@ class _Batch:
             coerced = pd.to_numeric(values.to_pandas(), errors="coerce")
             return values, coerced.to_numpy(dtype=np.float64)
 
-    def ratings(self) -> np.ndarray:
+    def ratings(self, event_types: pa.Array) -> np.ndarray:
+        """The Rating column's numbers. A rating event's lies on the rating scale; any other
+        event's is its value (hours played, a count) within the bound PutEvents applies, so
+        a team's play log goes through as the same events sent one by one would."""
         _, numbers = self.numbers(RATING)
         row = _first(pa.array(~np.isfinite(numbers)))
         if row is not None:
             raise self.fail(RATING, row, "not a number")
-        row = _first(pa.array(ratings_outside(numbers)))
+        rated = rating_rows(event_types)
+        row = _first(pa.array(values_outside(numbers, rated)))
         if row is not None:
-            raise self.fail(RATING, row, rating_rule())
+            problem = value_problem(event_types[row].as_py(), float(numbers[row]))
+            raise self.fail(RATING, row, rating_rule() if rated[row] else str(problem))
         return numbers
 
     def timestamps(self) -> np.ndarray:
@@ -262,13 +269,22 @@ def parse_iso_timestamps(text: pd.Series) -> np.ndarray:
 def check_rows(batch: pa.RecordBatch, layout: SourceLayout, first_record: int) -> CheckedRows:
     """Validate and type one batch; ``first_record`` is the 0-based data record of its first row."""
     rows = _Batch(batch, layout, first_record)
+    event_types = rows.text(EVENT_TYPE, check_length=False)
     return CheckedRows(
         users=rows.text(USER),
         services=rows.text(SERVICE),
-        event_types=rows.text(EVENT_TYPE, check_length=False),
-        ratings=rows.ratings(),
+        event_types=event_types,
+        ratings=rows.ratings(event_types),
         timestamps=rows.timestamps() if layout.has_timestamp else None,
     )
+
+
+def rating_rows(event_types: pa.Array) -> np.ndarray:
+    """Which rows are ratings, judging each distinct event type once (a block has few)."""
+    distinct = pc.unique(event_types)
+    rating_types = [name for name in distinct.to_pylist() if is_rating(name)]
+    mask = pc.is_in(event_types, value_set=pa.array(rating_types, pa.string()))
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
