@@ -706,3 +706,33 @@ def test_similar_page_served_through_the_personalize_backend(servers: Servers) -
     positions = [cards.find(str(escape(item["serviceName"]))) for item in expected["itemList"]]
     assert all(position >= 0 for position in positions)
     assert positions == sorted(positions)
+
+
+def test_a_promotion_fills_its_share_with_the_filters_items_in_their_order(
+    servers: Servers, runtime: Any
+) -> None:
+    include = STORAGE_FILTER.replace("EXCLUDE", "INCLUDE", 1)
+    assert srs(servers.data_dir, "filters", "create", "storage-only", include).returncode == 0
+    arn = f"{PREFIX}:filter/storage-only"
+    user = "user_000043"
+    plain = ids(runtime.get_recommendations(campaignArn=CAMPAIGN, userId=user, numResults=10))
+    storage = ids(
+        runtime.get_recommendations(campaignArn=CAMPAIGN, userId=user, numResults=5, filterArn=arn)
+    )
+    assert storage and set(plain) - set(storage)
+
+    answer = runtime.get_recommendations(
+        campaignArn=CAMPAIGN,
+        userId=user,
+        numResults=10,
+        promotions=[{"name": "storage-week", "percentPromotedItems": 50, "filterArn": arn}],
+        metadataColumns={"ITEMS": ["CATEGORY"]},
+    )
+
+    listed = answer["itemList"]
+    promoted = [item for item in listed if item.get("promotionName") == "storage-week"]
+    others = [item["itemId"] for item in listed if "promotionName" not in item]
+    assert len(listed) == len({item["itemId"] for item in listed}) == 10
+    assert [item["itemId"] for item in promoted] == storage
+    assert all(item["metadata"]["CATEGORY"] == "Storage" for item in promoted)
+    assert others == [item for item in plain if item not in storage][: 10 - len(storage)]

@@ -34,6 +34,8 @@ INVALID = "InvalidInputException"
 NOT_FOUND = "ResourceNotFoundException"
 SENT_AT = time.time() - 60
 LONG = "x" * 257
+PROMOTION = {"name": "p", "percentPromotedItems": 50, "filterArn": f"{PREFIX}:filter/nope"}
+"""A promotion whose filter does not exist: the cases below fail before it is looked up."""
 
 
 class Case(NamedTuple):
@@ -138,13 +140,59 @@ CASES = [
         "numResults must be at most 50 when metadataColumns are asked for",
     ),
     Case(RECOMMENDATIONS, recommend(context={"a": 1}), 400, "context must be a map of strings"),
+    Case(RECOMMENDATIONS, recommend(promotions=[]), 200),
+    Case(RECOMMENDATIONS, recommend(promotions={}), 400, "promotions must hold 0 to 1 promotions"),
+    Case(
+        RECOMMENDATIONS,
+        recommend(promotions=[PROMOTION, PROMOTION]),
+        400,
+        "promotions must hold 0 to 1 promotions",
+    ),
+    Case(RECOMMENDATIONS, recommend(promotions=["p"]), 400, "promotions[0] must be an object"),
     Case(
         RECOMMENDATIONS,
         recommend(promotions=[{"name": "p"}]),
         400,
-        "promotions are not supported by SRS",
+        "promotions[0].percentPromotedItems is required",
     ),
-    Case(RECOMMENDATIONS, recommend(promotions=[]), 200),
+    Case(
+        RECOMMENDATIONS,
+        recommend(promotions=[{**PROMOTION, "percentPromotedItems": 0}]),
+        400,
+        "promotions[0].percentPromotedItems must be from 1 to 100",
+    ),
+    Case(
+        RECOMMENDATIONS,
+        recommend(promotions=[{**PROMOTION, "percentPromotedItems": "50"}]),
+        400,
+        "promotions[0].percentPromotedItems must be an integer",
+    ),
+    Case(
+        RECOMMENDATIONS,
+        recommend(promotions=[{"percentPromotedItems": 50}]),
+        400,
+        "promotions[0].filterArn is required",
+    ),
+    Case(
+        RECOMMENDATIONS,
+        recommend(promotions=[PROMOTION]),
+        404,
+        "promotions[0].filter 'nope' does not exist; "
+        "create it with 'srs filters create nope EXPRESSION'",
+        NOT_FOUND,
+    ),
+    Case(
+        RECOMMENDATIONS,
+        recommend(promotions=[{**PROMOTION, "name": "two words"}]),
+        400,
+        "promotions[0].name must be letters, digits, '-' or '_', from a letter or digit",
+    ),
+    Case(
+        RECOMMENDATIONS,
+        recommend(promotions=[{**PROMOTION, "filterValues": ["x"]}]),
+        400,
+        "promotions[0].filterValues must be a map of strings",
+    ),
     Case(
         RECOMMENDATIONS,
         recommend(filterValues={"A": "1"}),

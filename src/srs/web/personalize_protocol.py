@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -40,11 +40,13 @@ from srs.engine.request_limits import DEFAULT_RESULTS
 from srs.errors import SRSError
 from srs.events import EventError
 from srs.named_filters import (
+    NAME_PATTERN,
     NamedFilters,
     UnknownFilterError,
     name_from_arn,
     personalize_resource,
 )
+from srs.serving.promotion import Promotion, place_promoted, promoted_slots
 from srs.serving.service import (
     ItemInfo,
     NotFoundError,
@@ -63,6 +65,7 @@ from srs.web.protocol_bodies import (
     GetRecommendationsRequest,
     ItemProperties,
     ItemRecord,
+    PromotionEntry,
     ProtocolEvent,
     PutEventsRequest,
     PutItemsRequest,
@@ -84,6 +87,7 @@ ITEMS = readers(PutItemsRequest)
 USERS = readers(PutUsersRequest)
 ITEM_RECORD = readers(ItemRecord)
 USER_RECORD = readers(UserRecord)
+PROMOTION = readers(PromotionEntry)
 """Each operation's fields, checked as its definition in :mod:`srs.web.protocol_bodies` says."""
 
 personalize = Blueprint("personalize", __name__, url_prefix=MOUNT)
@@ -297,6 +301,29 @@ def _raw_body(environ: Mapping[str, Any]) -> bytes:
     return data
 
 
+def _promotion(body: Mapping[str, Any]) -> Promotion | None:
+    """GetRecommendations' promotion, its filter resolved; None without one."""
+    entries = RECOMMENDATIONS["promotions"](body)
+    if not entries:
+        return None
+    entry = entries[0]
+    if not isinstance(entry, dict):
+        raise invalid("promotions[0] must be an object")
+    try:
+        percent = PROMOTION["percentPromotedItems"](entry)
+        name = PROMOTION["name"](entry) or "promotion"
+        if not NAME_PATTERN.fullmatch(name):
+            raise invalid("name must be letters, digits, '-' or '_', from a letter or digit")
+        expression, values = _filter(entry, PROMOTION)
+    except ProtocolError as exc:
+        raise ProtocolError(exc.status, exc.error_type, f"promotions[0].{exc.message}") from None
+    except ApiError as exc:
+        raise invalid(f"promotions[0].{exc.message}") from None
+    if expression is None:
+        raise invalid("promotions[0].filterArn is required")
+    return Promotion(name, percent, expression, values)
+
+
 def _filter(
     body: Mapping[str, Any], fields: Mapping[str, Reader]
 ) -> tuple[str | None, dict[str, str] | None]:
@@ -341,14 +368,24 @@ def predicted_suffix(reason: str) -> bytes:
     return (b',"reason":' + orjson.dumps([reason]) if reason else b"") + b"}"
 
 
-def _answer(key: str, answer: Recommendations, columns: Sequence[str]) -> Response:
-    """The answer's JSON; without metadata columns through the encoder's fragments, which
-    write an answer-table row without building a record per item."""
-    if columns:
-        listed = [
-            {**predicted_item(item), "metadata": _metadata(item, columns)}
-            for item in answer.item_list
-        ]
+def _answer(
+    key: str,
+    answer: Recommendations,
+    columns: Sequence[str],
+    promoted: Mapping[str, str] | None = None,
+) -> Response:
+    """The answer's JSON; without metadata columns or promoted items (``promoted``: item ID →
+    promotion name) through the encoder's fragments, which write an answer-table row without
+    building a record per item."""
+    if columns or promoted:
+        listed = []
+        for item in answer.item_list:
+            record = predicted_item(item)
+            if promoted and item.item_id in promoted:
+                record["promotionName"] = promoted[item.item_id]
+            if columns:
+                record["metadata"] = _metadata(item, columns)
+            listed.append(record)
         body = orjson.dumps({"recommendationId": answer.recommendation_id, key: listed})
     else:
         body = _context().encoder.answer(key, answer.item_list, answer.recommendation_id)
@@ -373,32 +410,58 @@ def get_recommendations() -> Response:
             f"numResults must be at most {MAX_METADATA_RESULTS} when metadataColumns are asked for"
         )
     RECOMMENDATIONS["context"](body)
-    if RECOMMENDATIONS["promotions"](body):
-        raise invalid("promotions are not supported by SRS")
+    promotion = _promotion(body)
     expression, values = _filter(body, RECOMMENDATIONS)
     service = web_context().service
     if recipe is Recipe.PERSONALIZED_RANKING:
         raise invalid("a personalized-ranking campaign answers GetPersonalizedRanking only")
+    fetch: Fetch
     if recipe is Recipe.SIMILAR_ITEMS:
         item_id = RECOMMENDATIONS["itemId"](body)
         if not item_id:
             raise invalid("itemId is required by a similar-items campaign")
         user_id = RECOMMENDATIONS["userId"](body) or None
         if isinstance(service, FilteringService):
-            answer = service.similar(item_id, count, expression, values, user_id)
-        elif expression is not None:
-            raise invalid("this backend takes no filters on similar-items campaigns")
+            filtering = service
+
+            def fetch(size: int, chosen: str | None, given: Values) -> Recommendations:
+                return filtering.similar(item_id, size, chosen, given, user_id)
+
+        elif expression is not None or promotion is not None:
+            raise invalid("this backend takes no filters or promotions on similar-items campaigns")
         else:
-            answer = service.similar(item_id, count)
+            return _answer("itemList", service.similar(item_id, count), columns)
+    else:
+        user_id = RECOMMENDATIONS["userId"](body)
+        if recipe is Recipe.POPULARITY and isinstance(service, FilteringService):
+            filtering = service
+
+            def fetch(size: int, chosen: str | None, given: Values) -> Recommendations:
+                return filtering.popular(user_id or None, size, chosen, given)
+
+        elif not user_id:
+            raise invalid("userId is required by a user-personalization campaign")
+        else:
+            recommending = service
+
+            def fetch(size: int, chosen: str | None, given: Values) -> Recommendations:
+                return recommending.recommend(user_id, size, filter=chosen, filter_values=given)
+
+    answer = fetch(count, expression, values)
+    if promotion is None:
         return _answer("itemList", answer, columns)
-    user_id = RECOMMENDATIONS["userId"](body)
-    if recipe is Recipe.POPULARITY and isinstance(service, FilteringService):
-        answer = service.popular(user_id or None, count, expression, values)
-        return _answer("itemList", answer, columns)
-    if not user_id:
-        raise invalid("userId is required by a user-personalization campaign")
-    answer = service.recommend(user_id, count, filter=expression, filter_values=values)
-    return _answer("itemList", answer, columns)
+    extra = fetch(
+        promoted_slots(count, promotion.percent), promotion.filter, promotion.filter_values
+    )
+    placed = place_promoted(answer.item_list, extra.item_list, count, answer.recommendation_id)
+    merged = Recommendations(answer.recommendation_id, [item for item, _ in placed])
+    names = {item.item_id: promotion.name for item, promoted in placed if promoted}
+    return _answer("itemList", merged, columns, names)
+
+
+Values = Mapping[str, str] | None
+Fetch = Callable[[int, str | None, Values], Recommendations]
+"""One campaign's answer of a size under a filter: a promotion asks twice, under two filters."""
 
 
 @personalize.post("/personalize-ranking")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import NODEFAULT, UNSET, Meta, Struct, UnsetType
 from msgspec import inspect as types
 
 from srs.engine.request_limits import DEFAULT_RESULTS
@@ -42,6 +42,16 @@ MetadataColumns = dict[Literal["ITEMS"], list[str]]
 _IGNORED = Meta(description="Accepted and ignored.", extra={IGNORED: True})
 
 
+class PromotionEntry(Struct):
+    """One of GetRecommendations' promotions: the share of the slots, in percent, that items
+    the named filter selects fill."""
+
+    percentPromotedItems: Annotated[int, Meta(ge=1, le=100)]
+    filterArn: Id
+    filterValues: StringMap | UnsetType = UNSET
+    name: Annotated[str, Meta(min_length=1, max_length=63)] | UnsetType = UNSET
+
+
 class GetRecommendationsRequest(Struct):
     """POST /recommendations: a campaign's or a recommender's, not both; its recipe says
     whether userId or itemId is needed."""
@@ -51,7 +61,9 @@ class GetRecommendationsRequest(Struct):
     metadataColumns: MetadataColumns | UnsetType = UNSET
     numResults: int = DEFAULT_RESULTS
     context: StringMap | UnsetType = UNSET
-    promotions: Annotated[list[Any], Meta(description="Refused unless empty.")] | UnsetType = UNSET
+    promotions: (
+        Annotated[list[PromotionEntry], Meta(max_length=1, extra={NOUN: "promotions"})] | UnsetType
+    ) = UNSET
     filterArn: Id | UnsetType = UNSET
     filterValues: StringMap | UnsetType = UNSET
     itemId: OptionalId | UnsetType = UNSET
@@ -156,15 +168,18 @@ def _reader(field: types.Field) -> Reader:
             max_length=kind.max_length,
         )
     if isinstance(kind, types.IntType):
-        return partial(_integer, name=name, default=field.default)
+        return partial(_integer, name=name, default=field.default, low=kind.ge, high=kind.le)
     if isinstance(kind, types.ListType):
         item, _ = _under_metadata(kind.item_type)
-        if isinstance(item, types.AnyType):
-            return lambda body: body.get(name)
         if isinstance(item, types.StrType):
             return partial(_ids, name=name, noun=extra[NOUN], max_length=item.max_length)
         return partial(
-            _list, name=name, noun=extra[NOUN], low=kind.min_length, high=kind.max_length
+            _list,
+            name=name,
+            noun=extra[NOUN],
+            low=kind.min_length,
+            high=kind.max_length,
+            required=field.required,
         )
     if isinstance(kind, types.DictType) and isinstance(kind.key_type, types.LiteralType):
         return partial(_metadata_columns, name=name, dataset=str(kind.key_type.values[0]))
@@ -201,10 +216,16 @@ def _text(
     return value
 
 
-def _integer(body: Mapping[str, Any], name: str, default: int) -> int:
+def _integer(
+    body: Mapping[str, Any], name: str, default: Any, low: int | None, high: int | None
+) -> int:
     value = body.get(name, default)
+    if value is NODEFAULT:
+        raise _invalid(f"{name} is required")
     if isinstance(value, bool) or not isinstance(value, int):
         raise _invalid(f"{name} must be an integer")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise _invalid(f"{name} must be from {low} to {high}")
     return int(value)
 
 
@@ -230,12 +251,20 @@ def _ids(body: Mapping[str, Any], name: str, noun: str, max_length: int | None) 
 
 
 def _list(
-    body: Mapping[str, Any], name: str, noun: str, low: int | None, high: int | None
+    body: Mapping[str, Any],
+    name: str,
+    noun: str,
+    low: int | None,
+    high: int | None,
+    required: bool,
 ) -> list[Any]:
-    """The field's entries, counted; each entry is its definition's to check."""
+    """The field's entries, counted; each entry is its definition's to check. An optional
+    list that is absent has none."""
     value = body.get(name)
+    if value is None and not required:
+        return []
     if not isinstance(value, list) or not (low or 0) <= len(value) <= (high or len(value)):
-        raise _invalid(f"{name} must hold {low} to {high} {noun}")
+        raise _invalid(f"{name} must hold {low or 0} to {high} {noun}")
     return value
 
 
